@@ -1,0 +1,412 @@
+import { randomUUID } from 'node:crypto';
+import { ClaimHeldError, ConfigurationError, FencedError, MalformedEventError, StaleLayoutError } from './errors.js';
+import { parseKafkaEvent } from './kafka-event.js';
+import type { KafkaRecord } from './kafka-record.js';
+import type { RecordOutcome } from './key-scheduler.js';
+import { SegmentState } from './layout.js';
+import { LayoutCache, type CachedLayout } from './layout-cache.js';
+import { LeaseKeeper } from './lease.js';
+import { describeError, type Logger } from './logger.js';
+import type { Processor } from './processor.js';
+import { scopedKey, type SegmentRunner, type WorkItem } from './segment-runner.js';
+import { segmentName } from './segment.js';
+import { sequencingKeyOf } from './sequencing-policy.js';
+import type { UnfinishedRecord } from './token.js';
+import type { Claim, Clock, TokenStore } from './token-store.js';
+
+/** One entry of a Kafka partial batch response. */
+export interface BatchItemFailure {
+  readonly itemIdentifier: { readonly partition: string; readonly offset: number };
+}
+
+/** The Kafka partial batch response: per partition, the first offset Lambda must deliver again. */
+export interface KafkaBatchResponse {
+  readonly batchItemFailures: BatchItemFailure[];
+}
+
+/** What happened to one partition's records in one invocation. */
+export interface PartitionReport {
+  readonly topicPartition: string;
+  readonly delivered: number;
+  readonly handled: number;
+  /** Already covered by the token: delivered again and skipped. */
+  readonly skipped: number;
+  readonly failed: number;
+  readonly blocked: number;
+  readonly notStarted: number;
+  readonly draining: number;
+  readonly malformed: number;
+  /** The offset reported back for redelivery, if any. */
+  readonly redeliverFrom: number | undefined;
+  /** Why the whole partition was handed back (claim held, fenced, checkpoint failed). */
+  readonly abandoned?: string;
+}
+
+/** The response for Lambda and a report per partition (for logs, metrics and tests). */
+export interface DispatchResult {
+  readonly response: KafkaBatchResponse;
+  readonly partitions: readonly PartitionReport[];
+  readonly layoutVersion: number;
+}
+
+/** Runtime settings of the dispatcher. Every one has a default. */
+export interface DispatcherSettings {
+  /** Claim lease; renewed inline while work runs. @default 30000 */
+  readonly leaseMs: number;
+  /** How long a container may route with a layout it read. @default 5000 */
+  readonly layoutTtlMs: number;
+  /** How long to wait for another live holder of a partition (a duplicate delivery) before handing it back. @default 10000 */
+  readonly claimWaitMs: number;
+  /** Time kept at the end of the invocation to checkpoint. @default 3000 */
+  readonly checkpointReserveMs: number;
+  /** Stop starting work this long before the lease ends. @default 2000 */
+  readonly leaseSafetyMs: number;
+  /** Out-of-order ranges kept per token cell. @default 200 */
+  readonly maxRanges: number;
+}
+
+/** The defaults of {@link DispatcherSettings}. */
+export const DEFAULT_DISPATCHER_SETTINGS: DispatcherSettings = Object.freeze({
+  leaseMs: 30_000,
+  layoutTtlMs: 5_000,
+  claimWaitMs: 10_000,
+  checkpointReserveMs: 3_000,
+  leaseSafetyMs: 2_000,
+  maxRanges: 200,
+});
+
+/** Checks dispatcher settings; a ConfigurationError names the bad value and what is allowed. */
+export function resolveDispatcherSettings(partial: Partial<DispatcherSettings> = {}): DispatcherSettings {
+  const settings = { ...DEFAULT_DISPATCHER_SETTINGS, ...partial };
+  for (const [name, value] of Object.entries(settings)) {
+    if (!Number.isInteger(value) || value < 0) {
+      throw new ConfigurationError(`${name} must be a whole number >= 0, got ${String(value)}`);
+    }
+  }
+  if (settings.leaseMs < 1_000 || settings.leaseSafetyMs * 2 >= settings.leaseMs) {
+    throw new ConfigurationError(
+      `leaseMs must be >= 1000 and more than twice leaseSafetyMs (${settings.leaseSafetyMs}), got ${settings.leaseMs}`,
+    );
+  }
+  if (settings.maxRanges < 1) throw new ConfigurationError(`maxRanges must be >= 1, got ${settings.maxRanges}`);
+  return Object.freeze(settings);
+}
+
+/** Everything a dispatcher is built from. */
+export interface DispatcherDependencies {
+  readonly processor: Processor;
+  readonly store: TokenStore;
+  readonly runner: SegmentRunner;
+  readonly settings?: Partial<DispatcherSettings>;
+  readonly clock?: Clock;
+  readonly logger: Logger;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** One partition's slice of a batch. */
+interface PartitionSlice {
+  readonly topicPartition: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: KafkaRecord[];
+  /** Offsets of records that could not be read: they hold every cell back. */
+  readonly malformedOffsets: number[];
+  readonly first: number;
+  readonly last: number;
+}
+
+/** A claimed slice with its plan. */
+interface ClaimedSlice {
+  readonly slice: PartitionSlice;
+  readonly keeper: LeaseKeeper<Claim>;
+  readonly cached: CachedLayout;
+  readonly items: WorkItem[];
+  readonly unfinished: UnfinishedRecord[];
+  readonly counts: { skipped: number; draining: number; keyErrors: number };
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Processes one event source batch: claims each partition (partitions never wait for each other), routes records
+ * to segments, skips what the tokens cover, runs the rest in key order, checkpoints, and answers with the first
+ * unfinished offset of each partition so Lambda delivers exactly what is left.
+ */
+export class Dispatcher {
+  private readonly processor: Processor;
+  private readonly store: TokenStore;
+  private readonly runner: SegmentRunner;
+  private readonly settings: DispatcherSettings;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly layouts: LayoutCache;
+
+  constructor(dependencies: DispatcherDependencies) {
+    this.processor = dependencies.processor;
+    this.store = dependencies.store;
+    this.runner = dependencies.runner;
+    this.settings = resolveDispatcherSettings(dependencies.settings);
+    this.clock = dependencies.clock ?? Date.now;
+    this.logger = dependencies.logger;
+    this.sleep = dependencies.sleep ?? defaultSleep;
+    this.layouts = new LayoutCache(this.store, this.processor.name, {
+      ttlMs: this.settings.layoutTtlMs,
+      initialSegments: this.processor.initialSegments,
+      clock: this.clock,
+    });
+  }
+
+  /**
+   * Handles one event. `remainingMs` is the invocation's time left (Lambda's `getRemainingTimeInMillis`).
+   * Throws only when the event as a whole is unusable or the layout is invalid: Lambda then retries the batch.
+   */
+  async dispatch(event: unknown, options: { remainingMs: () => number; invocationId?: string }): Promise<DispatchResult> {
+    const batch = parseKafkaEvent(event);
+    for (const error of batch.malformed) this.logger.error('malformed record reported failed', { error, ...error.context });
+    const slices = this.slice(batch.records, batch.malformed);
+    const invocationId = options.invocationId ?? randomUUID();
+    const deadline = this.clock() + options.remainingMs() - this.settings.checkpointReserveMs;
+    let cached = await this.layouts.get();
+
+    const claimed = await Promise.all(slices.map((slice) => this.claimSlice(slice, invocationId, deadline)));
+    const reports: PartitionReport[] = [];
+    const work: ClaimedSlice[] = [];
+    claimed.forEach((result, i) => {
+      if ('abandoned' in result) reports.push(abandon(slices[i]!, result.abandoned));
+      else work.push(result);
+    });
+    for (const entry of work) if (entry.cached.layout.version > cached.layout.version) cached = entry.cached;
+
+    try {
+      const items = work.flatMap((entry) => entry.items);
+      const keepers = new Map(work.map((entry) => [entry.slice.topicPartition, entry.keeper]));
+      const outcomes = items.length
+        ? await this.runner.run(items, {
+            processor: this.processor,
+            layoutVersion: cached.layout.version,
+            deadline,
+            logger: this.logger,
+            canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
+          })
+        : [];
+      const byItem = new Map(items.map((item, i) => [item, outcomes[i]!]));
+      reports.push(...(await Promise.all(work.map((entry) => this.checkpoint(entry, byItem)))));
+    } finally {
+      for (const entry of work) entry.keeper.stop();
+    }
+
+    reports.sort((a, b) => a.topicPartition.localeCompare(b.topicPartition));
+    const batchItemFailures = reports
+      .filter((r) => r.redeliverFrom !== undefined)
+      .map((r) => ({ itemIdentifier: { partition: r.topicPartition, offset: r.redeliverFrom! } }));
+    return { response: { batchItemFailures }, partitions: reports, layoutVersion: cached.layout.version };
+  }
+
+  /** Groups records by partition, in offset order, with the offsets of records that could not be read. */
+  private slice(records: readonly KafkaRecord[], malformed: ReturnType<typeof parseKafkaEvent>['malformed']): PartitionSlice[] {
+    const groups = new Map<string, { records: KafkaRecord[]; malformedOffsets: number[] }>();
+    const group = (id: string) => {
+      let entry = groups.get(id);
+      if (!entry) groups.set(id, (entry = { records: [], malformedOffsets: [] }));
+      return entry;
+    };
+    for (const record of records) group(record.topicPartition).records.push(record);
+    for (const error of malformed) {
+      const entry = group(error.topicPartition);
+      if (error.offset !== undefined) entry.malformedOffsets.push(error.offset);
+      else entry.malformedOffsets.push(Number.NaN);
+    }
+    return [...groups].map(([topicPartition, entry]) => {
+      const cut = topicPartition.lastIndexOf('-');
+      const offsets = [...entry.records.map((r) => r.offset), ...entry.malformedOffsets.filter((o) => !Number.isNaN(o))];
+      if (offsets.length === 0) {
+        throw new MalformedEventError(
+          `records["${topicPartition}"] has no record with a readable offset, so no offset can be reported back; the whole batch fails`,
+        );
+      }
+      const first = Math.min(...offsets);
+      // A malformed record without an offset is handed back from the first offset of its partition.
+      const malformedOffsets = entry.malformedOffsets.map((o) => (Number.isNaN(o) ? first : o));
+      entry.records.sort((a, b) => a.offset - b.offset);
+      return {
+        topicPartition,
+        topic: entry.records[0]?.topic ?? topicPartition.slice(0, cut),
+        partition: entry.records[0]?.partition ?? Number(topicPartition.slice(cut + 1)),
+        records: entry.records,
+        malformedOffsets,
+        first,
+        last: Math.max(...offsets),
+      };
+    });
+  }
+
+  /** Claims a partition, waiting a bounded time for a live holder and refreshing a stale layout. */
+  private async claimSlice(slice: PartitionSlice, invocationId: string, deadline: number): Promise<ClaimedSlice | { abandoned: string }> {
+    const owner = `${invocationId}/${slice.topicPartition}`;
+    const waitUntil = Math.min(this.clock() + this.settings.claimWaitMs, deadline);
+    let cached = await this.layouts.get();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const claim = await this.store.claim({
+          processor: this.processor.name,
+          topic: slice.topic,
+          partition: slice.partition,
+          owner,
+          layoutVersion: cached.layout.version,
+          leaseMs: this.settings.leaseMs,
+        });
+        // The claim may have landed after the layout went stale: route with a fresh one (see the split protocol).
+        if (!this.layouts.isFresh(cached)) cached = await this.layouts.refresh();
+        const keeper = new LeaseKeeper(this.store, claim, {
+          leaseMs: this.settings.leaseMs,
+          safetyMs: this.settings.leaseSafetyMs,
+          clock: this.clock,
+          onRenewError: (error) => this.logger.warn('lease renewal failed; will retry', { error, owner }),
+        }).start();
+        return this.plan(slice, keeper, cached);
+      } catch (error) {
+        if (error instanceof StaleLayoutError && attempt < 5) {
+          this.logger.info('stale layout refused; refreshing and routing again', { ...error.context });
+          cached = await this.layouts.refresh();
+          continue;
+        }
+        if (error instanceof ClaimHeldError) {
+          const now = this.clock();
+          if (now >= waitUntil) return { abandoned: error.message };
+          await this.sleep(Math.min(250 * 2 ** Math.min(attempt, 2), waitUntil - now, Math.max(1, error.holder.leaseUntil - now)));
+          continue;
+        }
+        this.logger.error('claim failed; partition handed back', { error, topicPartition: slice.topicPartition });
+        return { abandoned: describeError(error).message };
+      }
+    }
+  }
+
+  /** Routes a claimed slice: skip what the token covers, hold back draining segments and unreadable keys. */
+  private plan(slice: PartitionSlice, keeper: LeaseKeeper<Claim>, cached: CachedLayout): ClaimedSlice {
+    const { token } = keeper.claim;
+    const items: WorkItem[] = [];
+    const unfinished: UnfinishedRecord[] = slice.malformedOffsets.map((offset) => ({ offset, hash: undefined }));
+    const counts = { skipped: 0, draining: 0, keyErrors: 0 };
+    const topicAllowed = this.processor.topics.includes(slice.topic);
+    for (const record of slice.records) {
+      let sequencingKey: string;
+      try {
+        if (!topicAllowed) {
+          throw new ConfigurationError(
+            `topic "${record.topic}" is not one of processor "${this.processor.name}"'s topics (${this.processor.topics.join(', ')})`,
+          );
+        }
+        sequencingKey = sequencingKeyOf(this.processor.sequencing, record);
+      } catch (error) {
+        counts.keyErrors++;
+        this.logger.error('record cannot be routed; reported failed', { error, topicPartition: slice.topicPartition, offset: record.offset });
+        unfinished.push({ offset: record.offset, hash: undefined });
+        continue;
+      }
+      const hash = this.processor.hash(sequencingKey);
+      if (token.covers(hash, record.offset)) {
+        counts.skipped++;
+        continue;
+      }
+      const segment = cached.router.segmentFor(hash);
+      if (segment.state === SegmentState.Draining) {
+        counts.draining++;
+        unfinished.push({ offset: record.offset, hash });
+        continue;
+      }
+      items.push({
+        key: scopedKey(slice.topicPartition, sequencingKey),
+        offset: record.offset,
+        record,
+        sequencingKey,
+        hash,
+        segment,
+        claim: keeper.claim,
+      });
+    }
+    return { slice, keeper, cached, items, unfinished, counts };
+  }
+
+  /** Writes the new token and releases the claim; a fenced or failed write hands the whole slice back. */
+  private async checkpoint(entry: ClaimedSlice, outcomes: Map<WorkItem, RecordOutcome>): Promise<PartitionReport> {
+    const { slice, keeper, cached, counts } = entry;
+    keeper.stop();
+    const unfinished = [...entry.unfinished];
+    const tally = { handled: 0, failed: 0, blocked: 0, notStarted: 0 };
+    for (const item of entry.items) {
+      const outcome = outcomes.get(item)!;
+      if (outcome.status === 'done') {
+        tally.handled++;
+        continue;
+      }
+      tally[outcome.status]++;
+      unfinished.push({ offset: item.offset, hash: item.hash });
+      if (outcome.status === 'failed') {
+        this.logger.error('record failed after retries; its key is blocked', {
+          topicPartition: slice.topicPartition,
+          offset: item.offset,
+          segment: segmentName(item.segment),
+          attempts: outcome.attempts,
+          error: describeError(outcome.error),
+        });
+      }
+    }
+    const base = {
+      topicPartition: slice.topicPartition,
+      delivered: slice.records.length + slice.malformedOffsets.length,
+      skipped: counts.skipped,
+      draining: counts.draining,
+      malformed: slice.malformedOffsets.length + counts.keyErrors,
+      ...tally,
+    };
+    const advance = keeper.claim.token.advance({
+      segments: cached.layout.segments,
+      first: slice.first,
+      last: slice.last,
+      unfinished,
+      maxRanges: this.settings.maxRanges,
+    });
+    if (advance.forgottenRanges > 0) {
+      this.logger.warn('out-of-order ranges over the bound were not recorded; those records will be handled again', {
+        topicPartition: slice.topicPartition,
+        forgottenRanges: advance.forgottenRanges,
+      });
+    }
+    for (const skip of advance.sourceSkipped) {
+      this.logger.warn('the event source moved past offsets it did not deliver', {
+        topicPartition: slice.topicPartition,
+        segment: segmentName(skip.segment),
+        from: skip.range[0],
+        to: skip.range[1],
+      });
+    }
+    try {
+      await this.store.checkpoint(keeper.claim, advance.token, { release: true, leaseMs: this.settings.leaseMs });
+    } catch (error) {
+      const reason = error instanceof FencedError ? 'fenced' : 'checkpoint failed';
+      this.logger.error(`${reason}; partition handed back`, { error, topicPartition: slice.topicPartition });
+      return { ...base, redeliverFrom: slice.first, abandoned: describeError(error).message };
+    }
+    const redeliverFrom = unfinished.length ? Math.min(...unfinished.map((u) => u.offset)) : undefined;
+    return { ...base, redeliverFrom };
+  }
+}
+
+function abandon(slice: PartitionSlice, reason: string): PartitionReport {
+  return {
+    topicPartition: slice.topicPartition,
+    delivered: slice.records.length + slice.malformedOffsets.length,
+    handled: 0,
+    skipped: 0,
+    failed: 0,
+    blocked: 0,
+    notStarted: slice.records.length,
+    draining: 0,
+    malformed: slice.malformedOffsets.length,
+    redeliverFrom: slice.first,
+    abandoned: reason,
+  };
+}
+

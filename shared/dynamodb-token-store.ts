@@ -1,0 +1,304 @@
+import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigurationError, FencedError, LayoutConflictError, UnknownProcessorError } from './errors.js';
+import { assertLayout, balancedSegments, SegmentState, type Layout, type LayoutSegment } from './layout.js';
+import { topicPartitionId } from './kafka-record.js';
+import { PartitionToken } from './token.js';
+import { tokenKeys } from './token-table.js';
+import {
+  assertProcessorName,
+  claimRefusal,
+  fenced,
+  type Claim,
+  type ClaimRef,
+  type ClaimRequest,
+  type Clock,
+  type PartitionState,
+  type ProcessorState,
+  type TokenStore,
+} from './token-store.js';
+
+/** Settings of the DynamoDB token store. */
+export interface DynamoDbTokenStoreOptions {
+  readonly tableName: string;
+  /** A client to reuse; otherwise one is made from `clientConfig`. */
+  readonly client?: DynamoDBClient;
+  readonly clientConfig?: DynamoDBClientConfig;
+  /** @default Date.now */
+  readonly clock?: Clock;
+}
+
+type Item = Record<string, unknown>;
+
+/**
+ * The token store on DynamoDB. One item per processor layout, one registry item listing the partitions seen, and
+ * one item per partition holding its claim and token: a batch costs two writes per partition (claim, then
+ * checkpoint-and-release), whatever the number of segments. Every write is conditional; see
+ * docs/architecture.md for the expressions.
+ */
+export class DynamoDbTokenStore implements TokenStore {
+  private readonly documents: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly clock: Clock;
+
+  constructor(options: DynamoDbTokenStoreOptions) {
+    if (!options.tableName) throw new ConfigurationError('DynamoDbTokenStore needs a tableName, got none');
+    this.tableName = options.tableName;
+    this.clock = options.clock ?? Date.now;
+    const client = options.client ?? new DynamoDBClient(options.clientConfig ?? {});
+    this.documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  async initialise(processor: string, segmentCount: number): Promise<Layout> {
+    assertProcessorName(processor);
+    const segments = balancedSegments(segmentCount).map((s) => ({ ...s, state: SegmentState.Active }));
+    const now = this.clock();
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...tokenKeys.layout(processor), processor, version: 1, segments, createdAt: now, updatedAt: now },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { processor, version: 1, segments };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    const existing = await this.readLayout(processor);
+    if (existing.segments.length !== segmentCount) {
+      throw new ConfigurationError(
+        `processor "${processor}" is already initialised with ${existing.segments.length} segments (layout v${existing.version}), not ${segmentCount}; change it with split, merge or scale`,
+      );
+    }
+    return existing;
+  }
+
+  async readLayout(processor: string): Promise<Layout> {
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: tokenKeys.layout(processor), ConsistentRead: true }),
+    );
+    if (!Item) throw unknownProcessor(processor);
+    return toLayout(Item);
+  }
+
+  async changeLayout(processor: string, expectedVersion: number, segments: readonly LayoutSegment[]): Promise<Layout> {
+    const layout: Layout = { processor, version: expectedVersion + 1, segments: [...segments] };
+    assertLayout(layout);
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: tokenKeys.layout(processor),
+          UpdateExpression: 'SET segments = :segments, version = :next, updatedAt = :now',
+          ConditionExpression: 'version = :expected',
+          ExpressionAttributeValues: {
+            ':segments': layout.segments.map(({ id, mask, state }) => ({ id, mask, state })),
+            ':next': layout.version,
+            ':expected': expectedVersion,
+            ':now': this.clock(),
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return layout;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (!error.Item) throw unknownProcessor(processor);
+      throw new LayoutConflictError(
+        `layout of "${processor}" is at v${String(error.Item.version?.N)}, not v${expectedVersion}: another change won`,
+        { processor, expectedVersion },
+      );
+    }
+  }
+
+  async claim(request: ClaimRequest): Promise<Claim> {
+    const now = this.clock();
+    const key = tokenKeys.partition(request.processor, request.topic, request.partition);
+    let item: Item;
+    try {
+      const result = await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression:
+            'SET #owner = :owner, leaseUntil = :until, layoutVersion = :layoutVersion, processor = :processor, ' +
+            'topic = :topic, #partition = :partition, updatedAt = :now, #token = if_not_exists(#token, :initial) ' +
+            'ADD epoch :one',
+          ConditionExpression:
+            '(attribute_not_exists(epoch) OR leaseUntil <= :now OR #owner = :owner) AND ' +
+            '(attribute_not_exists(layoutVersion) OR layoutVersion <= :layoutVersion)',
+          ExpressionAttributeNames: { '#owner': 'owner', '#partition': 'partition', '#token': 'token' },
+          ExpressionAttributeValues: {
+            ':owner': request.owner,
+            ':until': now + request.leaseMs,
+            ':layoutVersion': request.layoutVersion,
+            ':processor': request.processor,
+            ':topic': request.topic,
+            ':partition': request.partition,
+            ':now': now,
+            ':initial': PartitionToken.initial().serialize(),
+            ':one': 1,
+          },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      item = result.Attributes!;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException) || !error.Item) throw error;
+      throw claimRefusal(request, rawNumbers(error.Item), now);
+    }
+    if (item.registered !== true) await this.register(request);
+    const { updatedAt: _updatedAt, ...state } = toPartitionState(item);
+    return { ...state, processor: request.processor, owner: request.owner };
+  }
+
+  async renew<C extends ClaimRef>(claim: C, leaseMs: number): Promise<C> {
+    const now = this.clock();
+    const leaseUntil = now + leaseMs;
+    await this.fencedUpdate(claim, 'SET leaseUntil = :until, updatedAt = :now', { ':until': leaseUntil }, now);
+    return { ...claim, leaseUntil };
+  }
+
+  async checkpoint(claim: Claim, token: PartitionToken, options: { release: boolean; leaseMs: number }): Promise<Claim> {
+    const now = this.clock();
+    const leaseUntil = options.release ? 0 : now + options.leaseMs;
+    await this.fencedUpdate(
+      claim,
+      'SET #token = :token, leaseUntil = :until, updatedAt = :now, registered = :registered',
+      { ':token': token.serialize(), ':until': leaseUntil, ':registered': true },
+      now,
+      { '#token': 'token' },
+    );
+    return { ...claim, leaseUntil, token };
+  }
+
+  async release(claim: ClaimRef): Promise<void> {
+    try {
+      await this.fencedUpdate(claim, 'SET leaseUntil = :zero, updatedAt = :now', { ':zero': 0 }, this.clock());
+    } catch (error) {
+      if (!(error instanceof FencedError)) throw error;
+    }
+  }
+
+  async readState(processor: string): Promise<ProcessorState> {
+    const { Items = [] } = await this.documents.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': tokenKeys.layout(processor).pk },
+        ConsistentRead: true,
+      }),
+    );
+    const layoutItem = Items.find((i) => i.sk === 'LAYOUT');
+    if (!layoutItem) throw unknownProcessor(processor);
+    const registered = [...((Items.find((i) => i.sk === 'PARTITIONS')?.partitions as Set<string> | undefined) ?? [])];
+    const keys = registered.map((id) => {
+      const cut = id.lastIndexOf('-');
+      return tokenKeys.partition(processor, id.slice(0, cut), Number(id.slice(cut + 1)));
+    });
+    const partitions: PartitionState[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Array<Record<string, string>> = keys.slice(i, i + 100);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        const result = await this.documents.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        for (const item of result.Responses?.[this.tableName] ?? []) partitions.push(toPartitionState(item));
+        pending = (result.UnprocessedKeys?.[this.tableName]?.Keys as typeof pending | undefined) ?? [];
+        if (pending.length > 0) await sleep(Math.min(1000, 50 * 2 ** attempt));
+      }
+    }
+    partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    return { layout: toLayout(layoutItem), partitions };
+  }
+
+  private async register(ref: ClaimRequest): Promise<void> {
+    // A set add is idempotent; the checkpoint marks the item registered so this happens once per partition.
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: tokenKeys.registry(ref.processor),
+        UpdateExpression: 'ADD partitions :partition',
+        ExpressionAttributeValues: { ':partition': new Set([topicPartitionId(ref.topic, ref.partition)]) },
+      }),
+    );
+  }
+
+  private async fencedUpdate(
+    claim: ClaimRef,
+    update: string,
+    values: Record<string, unknown>,
+    now: number,
+    names: Record<string, string> = {},
+  ): Promise<void> {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: tokenKeys.partition(claim.processor, claim.topic, claim.partition),
+          UpdateExpression: update,
+          ConditionExpression: '#owner = :owner AND epoch = :epoch AND leaseUntil > :now',
+          ExpressionAttributeNames: { '#owner': 'owner', ...names },
+          ExpressionAttributeValues: { ...values, ':owner': claim.owner, ':epoch': claim.epoch, ':now': now },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      throw fenced(claim, error.Item ? rawNumbers(error.Item) : undefined, now);
+    }
+  }
+}
+
+function rawNumbers(item: Record<string, { N?: string; S?: string }>) {
+  const number = (name: string) => (item[name]?.N === undefined ? undefined : Number(item[name]!.N));
+  return {
+    owner: item.owner?.S,
+    epoch: number('epoch'),
+    leaseUntil: number('leaseUntil'),
+    layoutVersion: number('layoutVersion'),
+  };
+}
+
+function toLayout(item: Item): Layout {
+  const layout: Layout = {
+    processor: String(item.processor),
+    version: Number(item.version),
+    segments: (item.segments as Array<Record<string, unknown>>).map((s) => ({
+      id: Number(s.id),
+      mask: Number(s.mask),
+      state: s.state as LayoutSegment['state'],
+    })),
+  };
+  assertLayout(layout);
+  return layout;
+}
+
+function toPartitionState(item: Item): PartitionState {
+  return {
+    topic: String(item.topic),
+    partition: Number(item.partition),
+    owner: item.owner === undefined ? undefined : String(item.owner),
+    epoch: Number(item.epoch ?? 0),
+    leaseUntil: Number(item.leaseUntil ?? 0),
+    layoutVersion: Number(item.layoutVersion ?? 0),
+    token: PartitionToken.parse(String(item.token)),
+    updatedAt: Number(item.updatedAt ?? 0),
+  };
+}
+
+function unknownProcessor(processor: string): UnknownProcessorError {
+  return new UnknownProcessorError(`processor "${processor}" has no layout in the token store: initialise it first`, {
+    context: { processor },
+  });
+}

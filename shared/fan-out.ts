@@ -1,0 +1,213 @@
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { FencedError } from './errors.js';
+import { parseKafkaRecord, type RawKafkaRecord } from './kafka-event.js';
+import type { KafkaRecord } from './kafka-record.js';
+import type { RecordOutcome } from './key-scheduler.js';
+import { SegmentState } from './layout.js';
+import { LeaseKeeper } from './lease.js';
+import { describeError, type Logger } from './logger.js';
+import type { Processor } from './processor.js';
+import { InlineRunner, scopedKey, type RunContext, type SegmentRunner, type WorkItem } from './segment-runner.js';
+import { segmentName, type Segment } from './segment.js';
+import type { ClaimRef, Clock, TokenStore } from './token-store.js';
+
+/** What the dispatcher sends a segment worker: one segment's records of this batch and the claims they run under. */
+export interface SegmentWorkerRequest {
+  readonly processor: string;
+  readonly layoutVersion: number;
+  readonly segment: Segment;
+  /** Epoch ms: the worker starts nothing after this. */
+  readonly deadline: number;
+  readonly claims: readonly ClaimRef[];
+  readonly records: ReadonlyArray<{ readonly record: RawKafkaRecord; readonly sequencingKey: string; readonly hash: number }>;
+}
+
+/** One record's outcome as a worker reports it. */
+export interface WorkerOutcome {
+  readonly topicPartition: string;
+  readonly offset: number;
+  readonly status: RecordOutcome['status'];
+  readonly attempts?: number;
+  readonly blockedBy?: number;
+  readonly error?: { name: string; message: string };
+}
+
+/** What a segment worker answers. */
+export interface SegmentWorkerResponse {
+  readonly outcomes: readonly WorkerOutcome[];
+}
+
+/** Turns a parsed record back into the event's raw shape, to hand it to a worker. */
+export function toRawRecord(record: KafkaRecord): RawKafkaRecord {
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    timestamp: record.timestamp,
+    timestampType: record.timestampType,
+    ...(record.key === undefined ? {} : { key: record.key.toString('base64') }),
+    value: record.value === null ? null : record.value.toString('base64'),
+    headers: record.headers.map((h) => ({ [h.name]: [...h.value] })),
+  };
+}
+
+/**
+ * Fan-out mode: one synchronous Lambda invocation of the segment worker per segment of the batch, all at once.
+ * A worker that fails or cannot be reached leaves its records unfinished: they are reported back, never lost.
+ */
+export class LambdaFanOutRunner implements SegmentRunner {
+  constructor(private readonly options: { client: LambdaClient; functionName: string; logger: Logger }) {}
+
+  async run(items: readonly WorkItem[], context: RunContext): Promise<RecordOutcome[]> {
+    const groups = new Map<string, WorkItem[]>();
+    for (const item of items) {
+      const name = segmentName(item.segment);
+      const group = groups.get(name);
+      if (group) group.push(item);
+      else groups.set(name, [item]);
+    }
+    const outcomes = new Map<WorkItem, RecordOutcome>();
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        for (const [item, outcome] of await this.invoke(group, context)) outcomes.set(item, outcome);
+      }),
+    );
+    return items.map((item) => outcomes.get(item) ?? { status: 'notStarted' });
+  }
+
+  private async invoke(group: WorkItem[], context: RunContext): Promise<Map<WorkItem, RecordOutcome>> {
+    const segment = group[0]!.segment;
+    const claims = new Map(group.map((item) => [item.record.topicPartition, item.claim]));
+    const request: SegmentWorkerRequest = {
+      processor: context.processor.name,
+      layoutVersion: context.layoutVersion,
+      segment: { id: segment.id, mask: segment.mask },
+      deadline: context.deadline,
+      claims: [...claims.values()].map(({ processor, topic, partition, owner, epoch, leaseUntil }) => ({
+        processor,
+        topic,
+        partition,
+        owner,
+        epoch,
+        leaseUntil,
+      })),
+      records: group.map((item) => ({ record: toRawRecord(item.record), sequencingKey: item.sequencingKey, hash: item.hash })),
+    };
+    const result = new Map<WorkItem, RecordOutcome>();
+    try {
+      const response = await this.options.client.send(
+        new InvokeCommand({
+          FunctionName: this.options.functionName,
+          InvocationType: 'RequestResponse',
+          Payload: Buffer.from(JSON.stringify(request)),
+        }),
+      );
+      const body = response.Payload ? Buffer.from(response.Payload).toString('utf8') : '';
+      if (response.FunctionError) throw new Error(`segment worker failed (${response.FunctionError}): ${body.slice(0, 500)}`);
+      const parsed = JSON.parse(body) as SegmentWorkerResponse;
+      const byId = new Map(parsed.outcomes.map((o) => [`${o.topicPartition}@${o.offset}`, o]));
+      for (const item of group) {
+        const outcome = byId.get(`${item.record.topicPartition}@${item.offset}`);
+        if (outcome) result.set(item, fromWorkerOutcome(outcome));
+      }
+    } catch (error) {
+      context.logger.error('segment worker invocation failed; its records are handed back', {
+        segment: segmentName(segment),
+        records: group.length,
+        error: describeError(error),
+      });
+    }
+    return result;
+  }
+}
+
+function fromWorkerOutcome(outcome: WorkerOutcome): RecordOutcome {
+  switch (outcome.status) {
+    case 'done':
+      return { status: 'done', attempts: outcome.attempts ?? 1 };
+    case 'failed':
+      return { status: 'failed', attempts: outcome.attempts ?? 1, error: outcome.error ?? new Error('failed in worker') };
+    case 'blocked':
+      return { status: 'blocked', blockedBy: outcome.blockedBy ?? -1 };
+    default:
+      return { status: 'notStarted' };
+  }
+}
+
+/**
+ * Runs a segment worker request: the same key-ordered runner as inline mode, under the dispatcher's claims, which
+ * the worker keeps alive itself (renewals fenced on the same owner and epoch), so a worker outliving a crashed
+ * dispatcher still stops once its claim is gone.
+ */
+export async function runSegmentWorker(
+  request: SegmentWorkerRequest,
+  dependencies: {
+    processor: Processor;
+    store: TokenStore;
+    clock: Clock;
+    logger: Logger;
+    leaseMs: number;
+    leaseSafetyMs: number;
+    /** The worker invocation's own time left. */
+    remainingMs: () => number;
+    checkpointReserveMs: number;
+  },
+): Promise<SegmentWorkerResponse> {
+  const { processor, clock } = dependencies;
+  const keepers = new Map(
+    request.claims.map((claim) => [
+      `${claim.topic}-${claim.partition}`,
+      new LeaseKeeper(dependencies.store, claim, {
+        leaseMs: dependencies.leaseMs,
+        safetyMs: dependencies.leaseSafetyMs,
+        clock,
+        onRenewError: (error) => dependencies.logger.warn('worker lease renewal failed; will retry', { error }),
+      }).start(),
+    ]),
+  );
+  const outcomes: WorkerOutcome[] = [];
+  const items: WorkItem[] = [];
+  request.records.forEach((entry, index) => {
+    const topicPartition = `${entry.record.topic}-${entry.record.partition}`;
+    const claim = keepers.get(topicPartition)?.claim;
+    try {
+      if (!claim) throw new FencedError(`no claim was sent for ${topicPartition}`);
+      const record = parseKafkaRecord(entry.record, topicPartition, index);
+      items.push({
+        key: scopedKey(topicPartition, entry.sequencingKey),
+        offset: record.offset,
+        record,
+        sequencingKey: entry.sequencingKey,
+        hash: entry.hash,
+        segment: { ...request.segment, state: SegmentState.Active },
+        claim,
+      });
+    } catch (error) {
+      outcomes.push({ topicPartition, offset: Number(entry.record.offset), status: 'notStarted', error: describeError(error) });
+    }
+  });
+  const deadline = Math.min(request.deadline, clock() + dependencies.remainingMs() - dependencies.checkpointReserveMs);
+  try {
+    const results = await new InlineRunner({ clock }).run(items, {
+      processor,
+      layoutVersion: request.layoutVersion,
+      deadline,
+      logger: dependencies.logger,
+      canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
+    });
+    items.forEach((item, i) => {
+      const outcome = results[i]!;
+      outcomes.push({
+        topicPartition: item.record.topicPartition,
+        offset: item.offset,
+        status: outcome.status,
+        ...(outcome.status === 'done' || outcome.status === 'failed' ? { attempts: outcome.attempts } : {}),
+        ...(outcome.status === 'blocked' ? { blockedBy: outcome.blockedBy } : {}),
+        ...(outcome.status === 'failed' ? { error: describeError(outcome.error) } : {}),
+      });
+    });
+  } finally {
+    for (const keeper of keepers.values()) keeper.stop();
+  }
+  return { outcomes };
+}

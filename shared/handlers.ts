@@ -1,0 +1,134 @@
+import middy from '@middy/core';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { Context } from 'aws-lambda';
+import { Dispatcher, resolveDispatcherSettings, type DispatcherSettings, type KafkaBatchResponse } from './dispatcher.js';
+import { ConfigurationError } from './errors.js';
+import { DynamoDbTokenStore } from './dynamodb-token-store.js';
+import { LambdaFanOutRunner, runSegmentWorker, type SegmentWorkerRequest, type SegmentWorkerResponse } from './fan-out.js';
+import { jsonLogger, type Logger } from './logger.js';
+import type { Processor } from './processor.js';
+import { InlineRunner } from './segment-runner.js';
+import type { Clock, TokenStore } from './token-store.js';
+
+/** Where records run: in the dispatcher's own process, or in one segment-worker invocation per segment. */
+export const ProcessingMode = { Inline: 'inline', FanOut: 'fan-out' } as const;
+export type ProcessingMode = (typeof ProcessingMode)[keyof typeof ProcessingMode];
+
+/**
+ * How a handler reaches its token store and workers. Each option falls back to an environment variable set by the
+ * CDK construct, then to a default.
+ */
+export interface RuntimeOptions extends Partial<DispatcherSettings> {
+  /** @default a DynamoDbTokenStore on `tableName` */
+  readonly store?: TokenStore;
+  /** @default process.env.TIDEMARK_TABLE_NAME (required unless `store` is given) */
+  readonly tableName?: string;
+  /** @default process.env.TIDEMARK_MODE, else 'inline' */
+  readonly mode?: ProcessingMode;
+  /** The segment worker's name or ARN (fan-out mode). @default process.env.TIDEMARK_WORKER_FUNCTION */
+  readonly workerFunctionName?: string;
+  readonly lambdaClient?: LambdaClient;
+  /** @default jsonLogger() */
+  readonly logger?: Logger;
+  /** @default Date.now */
+  readonly clock?: Clock;
+}
+
+const ENV_SETTINGS: Record<keyof DispatcherSettings, string> = {
+  leaseMs: 'TIDEMARK_LEASE_MS',
+  layoutTtlMs: 'TIDEMARK_LAYOUT_TTL_MS',
+  claimWaitMs: 'TIDEMARK_CLAIM_WAIT_MS',
+  checkpointReserveMs: 'TIDEMARK_CHECKPOINT_RESERVE_MS',
+  leaseSafetyMs: 'TIDEMARK_LEASE_SAFETY_MS',
+  maxRanges: 'TIDEMARK_MAX_RANGES',
+};
+
+/** Resolves options against the environment; a ConfigurationError names what is missing or wrong. */
+export function resolveRuntime(options: RuntimeOptions = {}, env: NodeJS.ProcessEnv = process.env) {
+  const settings: { -readonly [K in keyof DispatcherSettings]?: number } = {};
+  for (const [name, variable] of Object.entries(ENV_SETTINGS) as Array<[keyof DispatcherSettings, string]>) {
+    const value = options[name] ?? (env[variable] === undefined ? undefined : Number(env[variable]));
+    if (value !== undefined) settings[name] = value;
+  }
+  const mode = options.mode ?? ((env.TIDEMARK_MODE as ProcessingMode | undefined) || ProcessingMode.Inline);
+  if (mode !== ProcessingMode.Inline && mode !== ProcessingMode.FanOut) {
+    throw new ConfigurationError(`mode must be "inline" or "fan-out", got "${String(mode)}"`);
+  }
+  const tableName = options.tableName ?? env.TIDEMARK_TABLE_NAME;
+  if (!options.store && !tableName) {
+    throw new ConfigurationError('no token store: pass `store` or `tableName`, or set TIDEMARK_TABLE_NAME');
+  }
+  const clock = options.clock ?? Date.now;
+  const store = options.store ?? new DynamoDbTokenStore({ tableName: tableName!, clock });
+  const workerFunctionName = options.workerFunctionName ?? env.TIDEMARK_WORKER_FUNCTION;
+  if (mode === ProcessingMode.FanOut && !workerFunctionName) {
+    throw new ConfigurationError('fan-out mode needs the segment worker: pass `workerFunctionName` or set TIDEMARK_WORKER_FUNCTION');
+  }
+  return {
+    settings: resolveDispatcherSettings(settings),
+    mode,
+    store,
+    clock,
+    logger: options.logger ?? jsonLogger(),
+    workerFunctionName,
+    lambdaClient: options.lambdaClient,
+  };
+}
+
+/** Builds the dispatcher a handler uses (exposed for the local stack, which drives it without Lambda). */
+export function createDispatcher(processor: Processor, options: RuntimeOptions = {}): Dispatcher {
+  const runtime = resolveRuntime(options);
+  const runner =
+    runtime.mode === ProcessingMode.FanOut
+      ? new LambdaFanOutRunner({
+          client: runtime.lambdaClient ?? new LambdaClient({}),
+          functionName: runtime.workerFunctionName!,
+          logger: runtime.logger,
+        })
+      : new InlineRunner({ clock: runtime.clock });
+  return new Dispatcher({
+    processor,
+    store: runtime.store,
+    runner,
+    settings: runtime.settings,
+    clock: runtime.clock,
+    logger: runtime.logger,
+  });
+}
+
+/**
+ * The Lambda handler for the Kafka event source: returns the partial batch response. Use with
+ * `FunctionResponseTypes: [ReportBatchItemFailures]` on the event source mapping.
+ */
+export function createDispatchHandler(processor: Processor, options: RuntimeOptions = {}) {
+  const dispatcher = createDispatcher(processor, options);
+  const logger = options.logger ?? jsonLogger();
+  return middy<unknown, KafkaBatchResponse, Error, Context>().handler(async (event, context) => {
+    const result = await dispatcher.dispatch(event, {
+      remainingMs: () => context.getRemainingTimeInMillis(),
+      invocationId: context.awsRequestId,
+    });
+    logger.info('batch processed', { layoutVersion: result.layoutVersion, partitions: result.partitions });
+    return result.response;
+  });
+}
+
+/** The Lambda handler of the segment worker (fan-out mode). */
+export function createSegmentWorkerHandler(processor: Processor, options: RuntimeOptions = {}) {
+  const runtime = resolveRuntime({ ...options, mode: ProcessingMode.Inline });
+  return middy<SegmentWorkerRequest, SegmentWorkerResponse, Error, Context>().handler(async (request, context) => {
+    if (request.processor !== processor.name) {
+      throw new ConfigurationError(`worker of "${processor.name}" was sent work of "${String(request.processor)}"`);
+    }
+    return runSegmentWorker(request, {
+      processor,
+      store: runtime.store,
+      clock: runtime.clock,
+      logger: runtime.logger,
+      leaseMs: runtime.settings.leaseMs,
+      leaseSafetyMs: runtime.settings.leaseSafetyMs,
+      checkpointReserveMs: Math.min(1_000, runtime.settings.checkpointReserveMs),
+      remainingMs: () => context.getRemainingTimeInMillis(),
+    });
+  });
+}

@@ -1,0 +1,113 @@
+import { ConfigurationError } from './errors.js';
+import { defaultHash, type HashFunction } from './hash.js';
+import type { KafkaRecord } from './kafka-record.js';
+import type { Logger } from './logger.js';
+import { resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
+import type { Segment } from './segment.js';
+import { Sequencing, validateSequencingPolicy, type SequencingPolicy } from './sequencing-policy.js';
+import { assertProcessorName } from './token-store.js';
+
+/** What a handler learns about the record it is given. */
+export interface HandlerContext {
+  readonly processor: string;
+  /** The segment the record was routed to, and the layout version that routing used. */
+  readonly segment: Segment;
+  readonly layoutVersion: number;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly sequencingKey: string;
+  /** 1 on the first try, then 2, 3, ... within this delivery. */
+  readonly attempt: number;
+  /**
+   * The fencing epoch of the partition claim: it grows with every grant. A handler writing to a store that can
+   * compare it (a conditional write on "epoch <= :epoch") can reject a zombie that woke after losing its lease.
+   */
+  readonly epoch: number;
+  /** Epoch milliseconds after which work of this batch can no longer be checkpointed. */
+  readonly deadline: number;
+  readonly logger: Logger;
+}
+
+/** Handles one record. Throw to fail it: it is retried, then its key is blocked and the record reported failed. */
+export type RecordHandler = (record: KafkaRecord, context: HandlerContext) => Promise<void> | void;
+
+/** A team's processor, as written: name, topics, handler and how records are ordered and retried. */
+export interface ProcessorDefinition {
+  /** Names the processor in the token store: letters, digits, '.', '_' or '-'. */
+  readonly name: string;
+  /** The topics the processor consumes; records of any other topic are reported failed. */
+  readonly topics: readonly string[];
+  readonly handler: RecordHandler;
+  /** What must stay in order. @default Sequencing.key() */
+  readonly sequencing?: SequencingPolicy;
+  /** Records handled at once per invocation (inline) or per segment worker (fan-out). @default 16 */
+  readonly concurrency?: number;
+  /** @default DEFAULT_RETRY_POLICY (3 attempts, 100 ms doubling to 2 s, full jitter) */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Maps a sequencing key to a 32-bit hash. @default Java String.hashCode, as Axon does */
+  readonly hash?: HashFunction;
+  /** Segments created the first time the processor runs. @default 4 */
+  readonly initialSegments?: number;
+}
+
+/** A checked processor definition with every default filled in. */
+export interface Processor {
+  readonly name: string;
+  readonly topics: readonly string[];
+  readonly handler: RecordHandler;
+  readonly sequencing: SequencingPolicy;
+  readonly concurrency: number;
+  readonly retry: RetryPolicy;
+  readonly hash: HashFunction;
+  readonly initialSegments: number;
+}
+
+/**
+ * Defines a processor: checks every setting (a ConfigurationError names what was given and what is allowed) and
+ * fills in defaults. Pass the result to `createDispatchHandler` and `createSegmentWorkerHandler`.
+ *
+ * @example
+ * export const orders = defineProcessor({
+ *   name: 'order-projection',
+ *   topics: ['orders'],
+ *   handler: async (record) => project(record.json()),
+ * });
+ */
+export function defineProcessor(definition: ProcessorDefinition): Processor {
+  assertProcessorName(definition.name);
+  const topics = definition.topics;
+  if (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === 'string' && /^[A-Za-z0-9._-]{1,249}$/.test(t))) {
+    throw new ConfigurationError(
+      `processor "${definition.name}": topics must be a non-empty list of Kafka topic names, got ${JSON.stringify(topics)}`,
+    );
+  }
+  if (typeof definition.handler !== 'function') {
+    throw new ConfigurationError(`processor "${definition.name}": handler must be a function, got ${typeof definition.handler}`);
+  }
+  const concurrency = definition.concurrency ?? 16;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
+    throw new ConfigurationError(
+      `processor "${definition.name}": concurrency must be an integer from 1 to 10000, got ${String(concurrency)}`,
+    );
+  }
+  const initialSegments = definition.initialSegments ?? 4;
+  if (!Number.isInteger(initialSegments) || initialSegments < 1 || initialSegments > 65_536) {
+    throw new ConfigurationError(
+      `processor "${definition.name}": initialSegments must be an integer from 1 to 65536, got ${String(initialSegments)}`,
+    );
+  }
+  if (definition.hash !== undefined && typeof definition.hash !== 'function') {
+    throw new ConfigurationError(`processor "${definition.name}": hash must be a function, got ${typeof definition.hash}`);
+  }
+  return Object.freeze({
+    name: definition.name,
+    topics: Object.freeze([...topics]),
+    handler: definition.handler,
+    sequencing: validateSequencingPolicy(definition.sequencing ?? Sequencing.key()),
+    concurrency,
+    retry: resolveRetryPolicy(definition.retry),
+    hash: definition.hash ?? defaultHash,
+    initialSegments,
+  });
+}

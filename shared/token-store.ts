@@ -1,0 +1,137 @@
+import { ClaimHeldError, ConfigurationError, FencedError, StaleLayoutError } from './errors.js';
+import type { Layout, LayoutSegment } from './layout.js';
+import type { PartitionToken } from './token.js';
+
+/** Milliseconds since the epoch. Stores take a clock so tests can move time without sleeping. */
+export type Clock = () => number;
+
+/** One partition of one topic. */
+export interface PartitionRef {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/** What a dispatcher asks for when it wants to process a partition's batch. */
+export interface ClaimRequest extends PartitionRef {
+  readonly processor: string;
+  /** Unique per claim attempt (invocation and partition): a re-sent claim by the same owner is recognised. */
+  readonly owner: string;
+  /** The layout version the caller routes with; older than one already used for this partition is rejected. */
+  readonly layoutVersion: number;
+  readonly leaseMs: number;
+}
+
+/**
+ * A granted claim on a partition's work for one processor, with its token. `epoch` grows with every grant and
+ * fences every later write: a holder whose epoch is no longer current, or whose lease ran out, cannot write.
+ */
+export interface Claim extends PartitionRef {
+  readonly processor: string;
+  readonly owner: string;
+  readonly epoch: number;
+  readonly leaseUntil: number;
+  readonly layoutVersion: number;
+  readonly token: PartitionToken;
+}
+
+/** What identifies a claim for fenced writes: enough to renew or release it from another process. */
+export type ClaimRef = Pick<Claim, 'processor' | 'topic' | 'partition' | 'owner' | 'epoch' | 'leaseUntil'>;
+
+/** The stored state of one partition, for status views and coordinators. */
+export interface PartitionState extends PartitionRef {
+  readonly owner: string | undefined;
+  readonly epoch: number;
+  /** 0 once released. */
+  readonly leaseUntil: number;
+  readonly layoutVersion: number;
+  readonly token: PartitionToken;
+  readonly updatedAt: number;
+}
+
+/** A processor's layout and the state of every partition it has seen. */
+export interface ProcessorState {
+  readonly layout: Layout;
+  readonly partitions: readonly PartitionState[];
+}
+
+/**
+ * The token store port. Every change to a claim, a token or a layout is a conditional write; implementations
+ * must give the same answers (the DynamoDB one and the in-memory one are tested against the same suite).
+ */
+export interface TokenStore {
+  /**
+   * Creates the processor's layout with `segmentCount` balanced segments. Idempotent: initialising again with
+   * the same count returns the stored layout; another count is an error (change it with split, merge or scale).
+   */
+  initialise(processor: string, segmentCount: number): Promise<Layout>;
+
+  /** Reads the processor's layout (strongly consistent); throws UnknownProcessorError if there is none. */
+  readLayout(processor: string): Promise<Layout>;
+
+  /**
+   * Replaces the layout's segments if its version is still `expectedVersion`, checking the new segments cover the
+   * hash space exactly once; the version goes up by one. Throws LayoutConflictError if the version moved on.
+   */
+  changeLayout(processor: string, expectedVersion: number, segments: readonly LayoutSegment[]): Promise<Layout>;
+
+  /**
+   * Claims a partition: granted when nobody holds it or the holder's lease ran out. Throws ClaimHeldError while
+   * another live holder has it and StaleLayoutError when the caller's layout is older than one already used.
+   */
+  claim(request: ClaimRequest): Promise<Claim>;
+
+  /** Extends a live claim. Throws FencedError if the claim expired or was taken over. */
+  renew<C extends ClaimRef>(claim: C, leaseMs: number): Promise<C>;
+
+  /**
+   * Writes the token under a live claim, and releases it or extends its lease. Throws FencedError if the claim
+   * expired or was taken over: nothing is written then.
+   */
+  checkpoint(claim: Claim, token: PartitionToken, options: { release: boolean; leaseMs: number }): Promise<Claim>;
+
+  /** Ends a live claim without changing its token. A claim that is already gone is left alone. */
+  release(claim: ClaimRef): Promise<void>;
+
+  /** The layout and every partition's owner, lease and token: key lookups only. */
+  readState(processor: string): Promise<ProcessorState>;
+}
+
+/** Why a claim was refused, from the item as it stood. */
+export function claimRefusal(request: ClaimRequest, current: { owner?: string; epoch?: number; leaseUntil?: number; layoutVersion?: number }, now: number): Error {
+  const where = `${request.topic}-${request.partition} of "${request.processor}"`;
+  if (current.layoutVersion !== undefined && current.layoutVersion > request.layoutVersion) {
+    return new StaleLayoutError(
+      `layout v${request.layoutVersion} is stale for ${where}: v${current.layoutVersion} was already used; refresh the layout`,
+      request.layoutVersion,
+      current.layoutVersion,
+    );
+  }
+  const holder = { owner: current.owner ?? '?', epoch: current.epoch ?? 0, leaseUntil: current.leaseUntil ?? 0 };
+  return new ClaimHeldError(
+    `${where} is claimed by ${holder.owner} (epoch ${holder.epoch}) for another ${Math.max(0, holder.leaseUntil - now)} ms`,
+    holder,
+  );
+}
+
+/** Why a fenced write was refused. */
+export function fenced(claim: ClaimRef, current: { owner?: string; epoch?: number; leaseUntil?: number } | undefined, now: number): FencedError {
+  const where = `${claim.topic}-${claim.partition} of "${claim.processor}"`;
+  const reason =
+    current === undefined
+      ? 'its item is gone'
+      : current.epoch !== claim.epoch || current.owner !== claim.owner
+        ? `it was taken over by ${String(current.owner)} (epoch ${String(current.epoch)})`
+        : `its lease ended ${now - (current.leaseUntil ?? 0)} ms ago`;
+  return new FencedError(`claim epoch ${claim.epoch} on ${where} can no longer write: ${reason}`, {
+    context: { processor: claim.processor, topic: claim.topic, partition: claim.partition, epoch: claim.epoch },
+  });
+}
+
+/** Processor names end up in item keys: keep them readable and free of the key separator. */
+export function assertProcessorName(processor: string): void {
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(processor)) {
+    throw new ConfigurationError(
+      `processor name "${processor}" is not allowed: use 1 to 100 letters, digits, '.', '_' or '-'`,
+    );
+  }
+}

@@ -1,0 +1,46 @@
+import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * The token table's key schema: a string partition key `pk` and sort key `sk`. One table can hold many
+ * processors. The CDK construct creates it in AWS; {@link createTokenTable} creates it locally.
+ */
+export const TOKEN_TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
+
+/** Item keys. A partition's item has a partition key of its own, so busy partitions never share a key's write limit. */
+export const tokenKeys = {
+  layout: (processor: string) => ({ pk: `PROCESSOR#${processor}`, sk: 'LAYOUT' }),
+  registry: (processor: string) => ({ pk: `PROCESSOR#${processor}`, sk: 'PARTITIONS' }),
+  partition: (processor: string, topic: string, partition: number) => ({
+    pk: `PROCESSOR#${processor}#PARTITION#${topic}-${partition}`,
+    sk: 'TOKEN',
+  }),
+} as const;
+
+/** Creates an on-demand token table if it does not exist and waits until it is active (local stack and tests). */
+export async function createTokenTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: TOKEN_TABLE_KEYS.partitionKey, AttributeType: 'S' },
+          { AttributeName: TOKEN_TABLE_KEYS.sortKey, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: TOKEN_TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+          { AttributeName: TOKEN_TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+  for (let i = 0; i < 100; i++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    await sleep(100);
+  }
+  throw new Error(`table ${tableName} did not become active`);
+}
