@@ -274,7 +274,7 @@ export class Dispatcher {
         if (error instanceof ClaimHeldError) {
           const now = this.clock();
           if (now >= waitUntil) return { abandoned: error.message };
-          await this.sleep(Math.min(250 * 2 ** Math.min(attempt, 2), waitUntil - now, Math.max(1, error.holder.leaseUntil - now)));
+          await this.sleep(Math.min(25 * 2 ** Math.min(attempt, 5), waitUntil - now, Math.max(1, error.holder.leaseUntil - now)));
           continue;
         }
         this.logger.error('claim failed; partition handed back', { error, topicPartition: slice.topicPartition });

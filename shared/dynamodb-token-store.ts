@@ -98,8 +98,9 @@ export class DynamoDbTokenStore implements TokenStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: tokenKeys.layout(processor),
-          UpdateExpression: 'SET segments = :segments, version = :next, updatedAt = :now',
-          ConditionExpression: 'version = :expected',
+          UpdateExpression: 'SET #segments = :segments, #version = :next, #updatedAt = :now',
+          ConditionExpression: '#version = :expected',
+          ExpressionAttributeNames: { '#segments': 'segments', '#version': 'version', '#updatedAt': 'updatedAt' },
           ExpressionAttributeValues: {
             ':segments': layout.segments.map(({ id, mask, state }) => ({ id, mask, state })),
             ':next': layout.version,
@@ -130,13 +131,13 @@ export class DynamoDbTokenStore implements TokenStore {
           TableName: this.tableName,
           Key: key,
           UpdateExpression:
-            'SET #owner = :owner, leaseUntil = :until, layoutVersion = :layoutVersion, processor = :processor, ' +
-            'topic = :topic, #partition = :partition, updatedAt = :now, #token = if_not_exists(#token, :initial) ' +
-            'ADD epoch :one',
+            'SET #owner = :owner, #leaseUntil = :until, #layoutVersion = :layoutVersion, #processor = :processor, ' +
+            '#topic = :topic, #partition = :partition, #updatedAt = :now, #token = if_not_exists(#token, :initial) ' +
+            'ADD #epoch :one',
           ConditionExpression:
-            '(attribute_not_exists(epoch) OR leaseUntil <= :now OR #owner = :owner) AND ' +
-            '(attribute_not_exists(layoutVersion) OR layoutVersion <= :layoutVersion)',
-          ExpressionAttributeNames: { '#owner': 'owner', '#partition': 'partition', '#token': 'token' },
+            '(attribute_not_exists(#epoch) OR #leaseUntil <= :now OR #owner = :owner) AND ' +
+            '(attribute_not_exists(#layoutVersion) OR #layoutVersion <= :layoutVersion)',
+          ExpressionAttributeNames: names('owner', 'leaseUntil', 'layoutVersion', 'processor', 'topic', 'partition', 'updatedAt', 'token', 'epoch'),
           ExpressionAttributeValues: {
             ':owner': request.owner,
             ':until': now + request.leaseMs,
@@ -165,7 +166,7 @@ export class DynamoDbTokenStore implements TokenStore {
   async renew<C extends ClaimRef>(claim: C, leaseMs: number): Promise<C> {
     const now = this.clock();
     const leaseUntil = now + leaseMs;
-    await this.fencedUpdate(claim, 'SET leaseUntil = :until, updatedAt = :now', { ':until': leaseUntil }, now);
+    await this.fencedUpdate(claim, 'SET #leaseUntil = :until, #updatedAt = :now', { ':until': leaseUntil }, now);
     return { ...claim, leaseUntil };
   }
 
@@ -174,17 +175,16 @@ export class DynamoDbTokenStore implements TokenStore {
     const leaseUntil = options.release ? 0 : now + options.leaseMs;
     await this.fencedUpdate(
       claim,
-      'SET #token = :token, leaseUntil = :until, updatedAt = :now, registered = :registered',
+      'SET #token = :token, #leaseUntil = :until, #updatedAt = :now, #registered = :registered',
       { ':token': token.serialize(), ':until': leaseUntil, ':registered': true },
       now,
-      { '#token': 'token' },
     );
     return { ...claim, leaseUntil, token };
   }
 
   async release(claim: ClaimRef): Promise<void> {
     try {
-      await this.fencedUpdate(claim, 'SET leaseUntil = :zero, updatedAt = :now', { ':zero': 0 }, this.clock());
+      await this.fencedUpdate(claim, 'SET #leaseUntil = :zero, #updatedAt = :now', { ':zero': 0 }, this.clock());
     } catch (error) {
       if (!(error instanceof FencedError)) throw error;
     }
@@ -228,7 +228,8 @@ export class DynamoDbTokenStore implements TokenStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: tokenKeys.registry(ref.processor),
-        UpdateExpression: 'ADD partitions :partition',
+        UpdateExpression: 'ADD #partitions :partition',
+        ExpressionAttributeNames: { '#partitions': 'partitions' },
         ExpressionAttributeValues: { ':partition': new Set([topicPartitionId(ref.topic, ref.partition)]) },
       }),
     );
@@ -239,7 +240,6 @@ export class DynamoDbTokenStore implements TokenStore {
     update: string,
     values: Record<string, unknown>,
     now: number,
-    names: Record<string, string> = {},
   ): Promise<void> {
     try {
       await this.documents.send(
@@ -247,8 +247,9 @@ export class DynamoDbTokenStore implements TokenStore {
           TableName: this.tableName,
           Key: tokenKeys.partition(claim.processor, claim.topic, claim.partition),
           UpdateExpression: update,
-          ConditionExpression: '#owner = :owner AND epoch = :epoch AND leaseUntil > :now',
-          ExpressionAttributeNames: { '#owner': 'owner', ...names },
+          ConditionExpression: '#owner = :owner AND #epoch = :epoch AND #leaseUntil > :now',
+          // Only the names the expressions use: DynamoDB rejects unused ones.
+          ExpressionAttributeNames: names(...new Set([...`${update} #owner #epoch #leaseUntil`.matchAll(/#(\w+)/g)].map((m) => m[1]!))),
           ExpressionAttributeValues: { ...values, ':owner': claim.owner, ':epoch': claim.epoch, ':now': now },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -258,6 +259,11 @@ export class DynamoDbTokenStore implements TokenStore {
       throw fenced(claim, error.Item ? rawNumbers(error.Item) : undefined, now);
     }
   }
+}
+
+/** `#name` placeholders for attribute names: several of ours (owner, partition, token, ...) are reserved words. */
+function names(...attributes: string[]): Record<string, string> {
+  return Object.fromEntries(attributes.map((a) => [`#${a}`, a]));
 }
 
 function rawNumbers(item: Record<string, { N?: string; S?: string }>) {

@@ -1,0 +1,251 @@
+import { PutCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { DynamoDbTokenStore } from '../shared/dynamodb-token-store.js';
+import { LayoutError } from '../shared/errors.js';
+import { SegmentRouter } from '../shared/layout.js';
+import { defaultHash } from '../shared/hash.js';
+import { tokenKeys } from '../shared/token-table.js';
+import { ManualClock } from './support/clock.js';
+import { freshDynamoStore, freshTokenTable, localDynamoDb } from './support/dynamodb.js';
+import { dispatch, eventOf, ScriptedHandler, testDispatcher, testProcessor, topicLog, type LogRecord } from './support/harness.js';
+
+const byKeyInOrder = (handler: ScriptedHandler) => {
+  const keys = new Map<string, number[]>();
+  for (const call of handler.calls.filter((c) => c.succeeded)) {
+    const id = `${call.topicPartition}/${call.key}`;
+    keys.set(id, [...(keys.get(id) ?? []), call.offset]);
+  }
+  return keys;
+};
+
+describe('Dispatcher on DynamoDB Local', () => {
+  it('handles every record once, each key in offset order, and reports nothing back', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler();
+    const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
+    const log = topicLog({ partitions: 2, count: 30, keys: 5 });
+
+    const result = await dispatch(dispatcher, eventOf(log));
+
+    expect(result.response).toEqual({ batchItemFailures: [] });
+    expect(handler.successes().sort()).toEqual(log.map((r) => `orders-${r.partition}@${r.offset}`).sort());
+    for (const offsets of byKeyInOrder(handler).values()) expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    expect(result.partitions.map((p) => [p.topicPartition, p.handled, p.redeliverFrom])).toEqual([
+      ['orders-0', 30, undefined],
+      ['orders-1', 30, undefined],
+    ]);
+  });
+
+  it('skips records a redelivery brings again once they are checkpointed', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler();
+    const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
+    const log = topicLog({ partitions: 1, count: 20, keys: 4 });
+    await dispatch(dispatcher, eventOf(log.slice(0, 12)));
+
+    const again = await dispatch(dispatcher, eventOf(log));
+
+    expect(handler.successes()).toHaveLength(20);
+    expect(again.partitions[0]).toMatchObject({ skipped: 12, handled: 8, redeliverFrom: undefined });
+  });
+
+  it('blocks only the key of a failing record and reports its offset for redelivery', async () => {
+    const store = await freshDynamoStore();
+    // orders-0@3 fails three times: more than the two attempts one delivery allows.
+    const handler = new ScriptedHandler([['orders-0@3', 3]]);
+    const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
+    const log: LogRecord[] = [0, 1, 2, 3, 4, 5, 6, 7].map((offset) => ({
+      topic: 'orders',
+      partition: 0,
+      offset,
+      key: offset % 2 === 0 ? 'even' : 'odd',
+    }));
+
+    const first = await dispatch(dispatcher, eventOf(log));
+    const second = await dispatch(dispatcher, eventOf(log.slice(3)));
+
+    expect(first.response).toEqual({ batchItemFailures: [{ itemIdentifier: { partition: 'orders-0', offset: 3 } }] });
+    expect(first.partitions[0]).toMatchObject({ handled: 5, failed: 1, blocked: 2 });
+    expect(second.response).toEqual({ batchItemFailures: [] });
+    expect(second.partitions[0]).toMatchObject({ skipped: 2, handled: 3 });
+    expect([...handler.successes()].sort()).toEqual(log.map((r) => `orders-0@${r.offset}`).sort());
+    expect(byKeyInOrder(handler).get('orders-0/odd')).toEqual([1, 3, 5, 7]);
+    expect(byKeyInOrder(handler).get('orders-0/even')).toEqual([0, 2, 4, 6]);
+  });
+
+  it('reports a malformed record failed while the rest of the batch is handled', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler();
+    const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
+    const event = eventOf(topicLog({ partitions: 1, count: 6, keys: 6 }));
+    event.records['orders-0']![2]!.value = 'not base64 %%%';
+
+    const result = await dispatch(dispatcher, event);
+
+    expect(result.response).toEqual({ batchItemFailures: [{ itemIdentifier: { partition: 'orders-0', offset: 2 } }] });
+    expect(handler.successes().sort()).toEqual(['orders-0@0', 'orders-0@1', 'orders-0@3', 'orders-0@4', 'orders-0@5']);
+    expect(result.partitions[0]).toMatchObject({ malformed: 1, handled: 5 });
+  });
+
+  it('reports records of a topic the processor does not consume instead of dropping them', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler();
+    const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
+
+    const result = await dispatch(dispatcher, eventOf(topicLog({ partitions: 1, count: 3, keys: 3, topic: 'payments' })));
+
+    expect(handler.calls).toEqual([]);
+    expect(result.response).toEqual({ batchItemFailures: [{ itemIdentifier: { partition: 'payments-0', offset: 0 } }] });
+  });
+
+  it('serialises a duplicate concurrent delivery so each record is handled once', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler([], { delayMs: 2 });
+    const processorA = testProcessor({ handler: handler.for('a') });
+    const processorB = testProcessor({ handler: handler.for('b') });
+    const event = eventOf(topicLog({ partitions: 2, count: 25, keys: 3 }));
+
+    const [a, b] = await Promise.all([
+      dispatch(testDispatcher(processorA, store), event, 'a'),
+      dispatch(testDispatcher(processorB, store), event, 'b'),
+    ]);
+
+    expect(handler.overlap).toBeUndefined();
+    expect(handler.successes()).toHaveLength(50);
+    expect(new Set(handler.successes()).size).toBe(50);
+    expect([...a.response.batchItemFailures, ...b.response.batchItemFailures]).toEqual([]);
+  });
+
+  it("fences a holder whose lease ran out: its checkpoint is refused and its work handed back", async () => {
+    const clock = new ManualClock();
+    const store = await freshDynamoStore(clock.now);
+    let release!: () => void;
+    const paused = new Promise<void>((resolve) => (release = resolve));
+    const zombieCalls: number[] = [];
+    const zombie = testDispatcher(
+      testProcessor({
+        concurrency: 1,
+        handler: async (record) => {
+          zombieCalls.push(record.offset);
+          if (record.offset === 0) await paused;
+        },
+      }),
+      store,
+      { clock: clock.now, settings: { leaseMs: 10_000, leaseSafetyMs: 1_000 } },
+    );
+    const successorHandler = new ScriptedHandler();
+    const successor = testDispatcher(testProcessor({ handler: successorHandler.for() }), store, { clock: clock.now, settings: { leaseMs: 10_000, leaseSafetyMs: 1_000 } });
+    const event = eventOf(topicLog({ partitions: 1, count: 5, keys: 1 }));
+
+    const zombieRun = dispatch(zombie, event, 'zombie');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    clock.advance(11_000);
+    const successorResult = await dispatch(successor, event, 'successor');
+    release();
+    const zombieResult = await zombieRun;
+
+    expect(successorResult.response).toEqual({ batchItemFailures: [] });
+    expect(successorHandler.successes()).toEqual(['orders-0@0', 'orders-0@1', 'orders-0@2', 'orders-0@3', 'orders-0@4']);
+    expect(successorHandler.calls[0]!.epoch).toBe(2);
+    expect(zombieCalls).toEqual([0]);
+    expect(zombieResult.partitions[0]).toMatchObject({ redeliverFrom: 0, abandoned: expect.stringMatching(/taken over/) });
+  });
+
+  it('refreshes a stale layout when its claim is refused and routes with the current one', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler();
+    const processor = testProcessor({ handler: handler.for() });
+    const stale = testDispatcher(processor, store, { settings: { layoutTtlMs: 60_000 } });
+    const log = topicLog({ partitions: 1, count: 10, keys: 10 });
+    await dispatch(stale, eventOf(log.slice(0, 5)));
+    const v1 = await store.readLayout('orders-view');
+    const [first, ...rest] = v1.segments;
+    const v2 = await store.changeLayout('orders-view', 1, [
+      ...rest,
+      { id: first!.id, mask: (first!.mask << 1) | 1, state: 'active' },
+      { id: first!.id + first!.mask + 1, mask: (first!.mask << 1) | 1, state: 'active' },
+    ]);
+    await dispatch(testDispatcher(processor, store), eventOf([]));
+    const fresh = testDispatcher(processor, store);
+    await dispatch(fresh, eventOf(log.slice(5, 6)));
+
+    const result = await dispatch(stale, eventOf(log.slice(6)));
+
+    expect(result.layoutVersion).toBe(2);
+    const router = new SegmentRouter(v2.segments);
+    const late = handler.calls.filter((c) => c.offset >= 6);
+    expect(late).toHaveLength(4);
+    for (const call of late) {
+      expect(call.context.layoutVersion).toBe(2);
+      const expected = router.segmentFor(defaultHash(call.key));
+      expect(call.context.segment).toEqual({ id: expected.id, mask: expected.mask });
+    }
+  });
+
+  it('hands back the records of a draining segment and handles them once it reopens', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler();
+    const processor = testProcessor({ handler: handler.for(), initialSegments: 2 });
+    await store.initialise('orders-view', 2);
+    await store.changeLayout('orders-view', 1, [
+      { id: 0, mask: 1, state: 'draining' },
+      { id: 1, mask: 1, state: 'active' },
+    ]);
+    const log = topicLog({ partitions: 1, count: 20, keys: 20 });
+    const inDraining = log.filter((r) => (defaultHash(r.key!) & 1) === 0).map((r) => r.offset);
+
+    const during = await dispatch(testDispatcher(processor, store), eventOf(log));
+    await store.changeLayout('orders-view', 2, [
+      { id: 0, mask: 1, state: 'active' },
+      { id: 1, mask: 1, state: 'active' },
+    ]);
+    const after = await dispatch(testDispatcher(processor, store), eventOf(log.filter((r) => r.offset >= Math.min(...inDraining))));
+
+    expect(inDraining.length).toBeGreaterThan(0);
+    expect(during.partitions[0]).toMatchObject({ draining: inDraining.length, handled: 20 - inDraining.length });
+    expect(during.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: Math.min(...inDraining) } }]);
+    expect(after.response.batchItemFailures).toEqual([]);
+    expect(after.partitions[0]!.handled).toBe(inDraining.length);
+    expect(handler.successes().sort()).toEqual(log.map((r) => `orders-0@${r.offset}`).sort());
+  });
+
+  it('stops with a LayoutError when the stored layout does not cover the hash space', async () => {
+    const tableName = await freshTokenTable();
+    const store = new DynamoDbTokenStore({ tableName, client: localDynamoDb() });
+    await DynamoDBDocumentClient.from(localDynamoDb()).send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { ...tokenKeys.layout('orders-view'), processor: 'orders-view', version: 3, segments: [{ id: 0, mask: 1, state: 'active' }] },
+      }),
+    );
+    const handler = new ScriptedHandler();
+
+    const result = dispatch(testDispatcher(testProcessor({ handler: handler.for() }), store), eventOf(topicLog({ partitions: 1, count: 3, keys: 3 })));
+
+    await expect(result).rejects.toThrow(LayoutError);
+    await expect(result).rejects.toThrow(/gap/);
+    expect(handler.calls).toEqual([]);
+  });
+
+  it('tells the handler its segment, partition, offset, attempt and fencing epoch', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler([['orders-0@0', 1]]);
+    const dispatcher = testDispatcher(testProcessor({ handler: handler.for(), initialSegments: 1 }), store);
+
+    await dispatch(dispatcher, eventOf([{ topic: 'orders', partition: 0, offset: 0, key: 'k' }]));
+
+    expect(handler.calls.map((c) => ({ ...c.context, logger: undefined, deadline: undefined }))).toEqual([1, 2].map((attempt) => ({
+      processor: 'orders-view',
+      segment: { id: 0, mask: 0 },
+      layoutVersion: 1,
+      topic: 'orders',
+      partition: 0,
+      offset: 0,
+      sequencingKey: 'k',
+      attempt,
+      epoch: 1,
+      deadline: undefined,
+      logger: undefined,
+    })));
+  });
+});

@@ -1,0 +1,213 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ClaimHeldError,
+  ConfigurationError,
+  FencedError,
+  LayoutConflictError,
+  LayoutError,
+  StaleLayoutError,
+  UnknownProcessorError,
+} from '../shared/errors.js';
+import { MemoryTokenStore } from '../shared/memory-token-store.js';
+import { PartitionToken } from '../shared/token.js';
+import type { ClaimRequest, TokenStore } from '../shared/token-store.js';
+import { ManualClock } from './support/clock.js';
+import { freshDynamoStore } from './support/dynamodb.js';
+
+const implementations: Array<[string, (clock: ManualClock) => Promise<TokenStore>]> = [
+  ['DynamoDB Local', (clock) => freshDynamoStore(clock.now)],
+  ['in-memory', async (clock) => new MemoryTokenStore({ clock: clock.now })],
+];
+
+const request = (overrides: Partial<ClaimRequest> = {}): ClaimRequest => ({
+  processor: 'orders',
+  topic: 'orders',
+  partition: 0,
+  owner: 'owner-a',
+  layoutVersion: 1,
+  leaseMs: 10_000,
+  ...overrides,
+});
+
+/** A token with offsets 0..9 done, to tell a written token from the initial one. */
+function tokenThrough(last: number): PartitionToken {
+  return PartitionToken.initial().advance({ segments: [{ id: 0, mask: 0 }], first: 0, last, unfinished: [], maxRanges: 10 }).token;
+}
+
+describe.each(implementations)('%s token store', (_name, makeStore) => {
+  it('initialises a processor with balanced active segments, idempotently', async () => {
+    const store = await makeStore(new ManualClock());
+
+    const first = await store.initialise('orders', 3);
+    const again = await store.initialise('orders', 3);
+
+    expect(first).toEqual({
+      processor: 'orders',
+      version: 1,
+      segments: [
+        { id: 1, mask: 1, state: 'active' },
+        { id: 0, mask: 3, state: 'active' },
+        { id: 2, mask: 3, state: 'active' },
+      ],
+    });
+    expect(again).toEqual(first);
+    expect(await store.readLayout('orders')).toEqual(first);
+  });
+
+  it('refuses to initialise an existing processor with another segment count', async () => {
+    const store = await makeStore(new ManualClock());
+    await store.initialise('orders', 2);
+
+    await expect(store.initialise('orders', 4)).rejects.toThrow(ConfigurationError);
+    await expect(store.initialise('orders', 4)).rejects.toThrow(/already initialised with 2 segments/);
+  });
+
+  it('says a processor that was never initialised is unknown', async () => {
+    const store = await makeStore(new ManualClock());
+
+    await expect(store.readLayout('nobody')).rejects.toThrow(UnknownProcessorError);
+    await expect(store.readState('nobody')).rejects.toThrow(UnknownProcessorError);
+  });
+
+  it('grants exactly one of many concurrent claims on a partition', async () => {
+    const store = await makeStore(new ManualClock());
+
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => store.claim(request({ owner: `owner-${i}` }))),
+    );
+
+    const granted = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(granted).toHaveLength(1);
+    expect(refused).toHaveLength(7);
+    for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(ClaimHeldError);
+    expect((granted[0] as PromiseFulfilledResult<{ epoch: number }>).value.epoch).toBe(1);
+  });
+
+  it('lets claims on different partitions proceed independently', async () => {
+    const store = await makeStore(new ManualClock());
+
+    const claims = await Promise.all([0, 1, 2, 3].map((partition) => store.claim(request({ partition, owner: `o${partition}` }))));
+
+    expect(claims.map((c) => [c.partition, c.epoch])).toEqual([
+      [0, 1],
+      [1, 1],
+      [2, 1],
+      [3, 1],
+    ]);
+  });
+
+  it('refuses a claim while the lease is live and grants it with a higher epoch once the lease expired', async () => {
+    const clock = new ManualClock();
+    const store = await makeStore(clock);
+    const first = await store.claim(request({ owner: 'a' }));
+
+    clock.advance(9_999);
+    await expect(store.claim(request({ owner: 'b' }))).rejects.toThrow(ClaimHeldError);
+    clock.advance(1);
+    const takeover = await store.claim(request({ owner: 'b' }));
+
+    expect(first.epoch).toBe(1);
+    expect(takeover).toMatchObject({ owner: 'b', epoch: 2, leaseUntil: clock.now() + 10_000 });
+  });
+
+  it("rejects a zombie's late checkpoint after another holder took over, leaving the token untouched", async () => {
+    const clock = new ManualClock();
+    const store = await makeStore(clock);
+    const zombie = await store.claim(request({ owner: 'zombie' }));
+    clock.advance(10_001);
+    const successor = await store.claim(request({ owner: 'successor' }));
+
+    const late = store.checkpoint(zombie, tokenThrough(9), { release: true, leaseMs: 10_000 });
+
+    await expect(late).rejects.toThrow(FencedError);
+    await expect(late).rejects.toThrow(/taken over by successor \(epoch 2\)/);
+    await expect(store.renew(zombie, 10_000)).rejects.toThrow(FencedError);
+    await store.release(successor);
+    const next = await store.claim(request({ owner: 'third' }));
+    expect(next.token.serialize()).toBe(PartitionToken.initial().serialize());
+  });
+
+  it('rejects a checkpoint once its lease expired, even when nobody took over', async () => {
+    const clock = new ManualClock();
+    const store = await makeStore(clock);
+    const claim = await store.claim(request());
+    clock.advance(10_000);
+
+    await expect(store.checkpoint(claim, tokenThrough(9), { release: true, leaseMs: 10_000 })).rejects.toThrow(/lease ended/);
+  });
+
+  it('keeps a renewed claim alive past its first lease', async () => {
+    const clock = new ManualClock();
+    const store = await makeStore(clock);
+    const claim = await store.claim(request());
+    clock.advance(8_000);
+    const renewed = await store.renew(claim, 10_000);
+    clock.advance(8_000);
+
+    await expect(store.claim(request({ owner: 'other' }))).rejects.toThrow(ClaimHeldError);
+    const written = await store.checkpoint(renewed, tokenThrough(9), { release: true, leaseMs: 10_000 });
+    expect(written.leaseUntil).toBe(0);
+  });
+
+  it('hands the checkpointed token to the next holder at once after a release', async () => {
+    const clock = new ManualClock();
+    const store = await makeStore(clock);
+    const claim = await store.claim(request({ owner: 'a' }));
+    await store.checkpoint(claim, tokenThrough(9), { release: true, leaseMs: 10_000 });
+
+    const next = await store.claim(request({ owner: 'b' }));
+
+    expect(next.epoch).toBe(2);
+    expect(next.token.serialize()).toBe(tokenThrough(9).serialize());
+    expect(next.token.covers(12345, 9)).toBe(true);
+    expect(next.token.covers(12345, 10)).toBe(false);
+  });
+
+  it('refuses a claim routed with a layout older than one already used for the partition', async () => {
+    const store = await makeStore(new ManualClock());
+    const fresh = await store.claim(request({ owner: 'a', layoutVersion: 3 }));
+    await store.release(fresh);
+
+    const stale = store.claim(request({ owner: 'b', layoutVersion: 2 }));
+
+    await expect(stale).rejects.toThrow(StaleLayoutError);
+    await expect(stale).rejects.toMatchObject({ usedVersion: 2, knownVersion: 3 });
+    await expect(store.claim(request({ owner: 'b', layoutVersion: 3 }))).resolves.toMatchObject({ epoch: 2 });
+  });
+
+  it('changes the layout only from the expected version and only to a complete cover', async () => {
+    const store = await makeStore(new ManualClock());
+    await store.initialise('orders', 1);
+    const halves = [
+      { id: 0, mask: 1, state: 'active' as const },
+      { id: 1, mask: 1, state: 'active' as const },
+    ];
+
+    const changed = await store.changeLayout('orders', 1, halves);
+
+    expect(changed).toEqual({ processor: 'orders', version: 2, segments: halves });
+    await expect(store.changeLayout('orders', 1, halves)).rejects.toThrow(LayoutConflictError);
+    await expect(store.changeLayout('orders', 2, [halves[0]!])).rejects.toThrow(LayoutError);
+    expect(await store.readLayout('orders')).toEqual(changed);
+  });
+
+  it('reads the layout with every partition it has seen, with owners, leases and tokens', async () => {
+    const clock = new ManualClock();
+    const store = await makeStore(clock);
+    await store.initialise('orders', 2);
+    const p0 = await store.claim(request({ partition: 0, owner: 'a' }));
+    await store.checkpoint(p0, tokenThrough(41), { release: true, leaseMs: 10_000 });
+    await store.claim(request({ topic: 'payments', partition: 7, owner: 'b' }));
+
+    const state = await store.readState('orders');
+
+    expect(state.layout.version).toBe(1);
+    expect(
+      state.partitions.map((p) => ({ topic: p.topic, partition: p.partition, owner: p.owner, epoch: p.epoch, leaseUntil: p.leaseUntil, low: p.token.lowWatermark() })),
+    ).toEqual([
+      { topic: 'orders', partition: 0, owner: 'a', epoch: 1, leaseUntil: 0, low: 42 },
+      { topic: 'payments', partition: 7, owner: 'b', epoch: 1, leaseUntil: clock.now() + 10_000, low: null },
+    ]);
+  });
+});
