@@ -1,6 +1,12 @@
-import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+  type DynamoDBClientConfig,
+} from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  TransactWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -8,8 +14,15 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigurationError, FencedError, LayoutConflictError, UnknownProcessorError } from './errors.js';
-import { assertLayout, balancedSegments, SegmentState, type Layout, type LayoutSegment } from './layout.js';
+import { ConfigurationError, FencedError, UnknownProcessorError } from './errors.js';
+import {
+  assertLayout,
+  balancedSegments,
+  SegmentState,
+  type Layout,
+  type LayoutChange,
+  type LayoutSegment,
+} from './layout.js';
 import { topicPartitionId } from './kafka-record.js';
 import { PartitionToken } from './token.js';
 import { tokenKeys } from './token-table.js';
@@ -17,6 +30,7 @@ import {
   assertProcessorName,
   claimRefusal,
   fenced,
+  layoutConflict,
   type Claim,
   type ClaimRef,
   type ClaimRequest,
@@ -91,21 +105,96 @@ export class DynamoDbTokenStore implements TokenStore {
   }
 
   async changeLayout(processor: string, expectedVersion: number, segments: readonly LayoutSegment[]): Promise<Layout> {
+    return this.writeLayout(processor, expectedVersion, segments, undefined);
+  }
+
+  async beginLayoutChange(
+    processor: string,
+    expectedVersion: number,
+    segments: readonly LayoutSegment[],
+    change: LayoutChange,
+  ): Promise<Layout> {
+    return this.writeLayout(processor, expectedVersion, segments, change);
+  }
+
+  async finishLayoutChange(
+    processor: string,
+    changeId: string,
+    expectedVersion: number,
+    segments: readonly LayoutSegment[],
+    outcome: 'applied' | 'rolledBack',
+  ): Promise<Layout> {
     const layout: Layout = { processor, version: expectedVersion + 1, segments: [...segments] };
+    assertLayout(layout);
+    const now = this.clock();
+    try {
+      await this.documents.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: tokenKeys.layout(processor),
+                UpdateExpression: 'SET #segments = :segments, #version = :next, #updatedAt = :now REMOVE #change',
+                ConditionExpression: '#version = :expected AND #change.#id = :changeId',
+                ExpressionAttributeNames: names('segments', 'version', 'updatedAt', 'change', 'id'),
+                ExpressionAttributeValues: {
+                  ':segments': plainSegments(layout.segments),
+                  ':next': layout.version,
+                  ':now': now,
+                  ':expected': expectedVersion,
+                  ':changeId': changeId,
+                },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...tokenKeys.history(processor, layout.version),
+                  processor,
+                  version: layout.version,
+                  changeId,
+                  outcome,
+                  segments: plainSegments(layout.segments),
+                  at: now,
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+      return layout;
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const current = await this.readLayout(processor);
+      throw layoutConflict(current, expectedVersion, changeId);
+    }
+  }
+
+  private async writeLayout(
+    processor: string,
+    expectedVersion: number,
+    segments: readonly LayoutSegment[],
+    change: LayoutChange | undefined,
+  ): Promise<Layout> {
+    const layout: Layout = { processor, version: expectedVersion + 1, segments: [...segments], ...(change ? { change } : {}) };
     assertLayout(layout);
     try {
       await this.documents.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: tokenKeys.layout(processor),
-          UpdateExpression: 'SET #segments = :segments, #version = :next, #updatedAt = :now',
-          ConditionExpression: '#version = :expected',
-          ExpressionAttributeNames: { '#segments': 'segments', '#version': 'version', '#updatedAt': 'updatedAt' },
+          UpdateExpression: `SET #segments = :segments, #version = :next, #updatedAt = :now${change ? ', #change = :change' : ''}`,
+          ConditionExpression: '#version = :expected AND attribute_not_exists(#change)',
+          ExpressionAttributeNames: names('segments', 'version', 'updatedAt', 'change'),
           ExpressionAttributeValues: {
-            ':segments': layout.segments.map(({ id, mask, state }) => ({ id, mask, state })),
+            ':segments': plainSegments(layout.segments),
             ':next': layout.version,
             ':expected': expectedVersion,
             ':now': this.clock(),
+            ...(change ? { ':change': change } : {}),
           },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -114,10 +203,7 @@ export class DynamoDbTokenStore implements TokenStore {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       if (!error.Item) throw unknownProcessor(processor);
-      throw new LayoutConflictError(
-        `layout of "${processor}" is at v${String(error.Item.version?.N)}, not v${expectedVersion}: another change won`,
-        { processor, expectedVersion },
-      );
+      throw layoutConflict(await this.readLayout(processor), expectedVersion, change?.id);
     }
   }
 
@@ -194,8 +280,9 @@ export class DynamoDbTokenStore implements TokenStore {
     const { Items = [] } = await this.documents.send(
       new QueryCommand({
         TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': tokenKeys.layout(processor).pk },
+        // LAYOUT and PARTITIONS sort after HISTORY#…: skip the history.
+        KeyConditionExpression: 'pk = :pk AND sk >= :layout',
+        ExpressionAttributeValues: { ':pk': tokenKeys.layout(processor).pk, ':layout': 'LAYOUT' },
         ConsistentRead: true,
       }),
     );
@@ -276,6 +363,10 @@ function rawNumbers(item: Record<string, { N?: string; S?: string }>) {
   };
 }
 
+function plainSegments(segments: readonly LayoutSegment[]) {
+  return segments.map(({ id, mask, state }) => ({ id, mask, state }));
+}
+
 function toLayout(item: Item): Layout {
   const layout: Layout = {
     processor: String(item.processor),
@@ -285,6 +376,7 @@ function toLayout(item: Item): Layout {
       mask: Number(s.mask),
       state: s.state as LayoutSegment['state'],
     })),
+    ...(item.change ? { change: item.change as LayoutChange } : {}),
   };
   assertLayout(layout);
   return layout;

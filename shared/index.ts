@@ -36,7 +36,16 @@ export {
   parseSegmentName,
   type Segment,
 } from './segment.js';
-export { SegmentState, balancedSegments, assertCompleteCover, SegmentRouter, type Layout, type LayoutSegment } from './layout.js';
+export {
+  SegmentState,
+  LayoutOperation,
+  balancedSegments,
+  assertCompleteCover,
+  SegmentRouter,
+  type Layout,
+  type LayoutSegment,
+  type LayoutChange,
+} from './layout.js';
 export { PartitionToken, type TokenCell } from './token.js';
 export { type Position, type OffsetRange } from './position.js';
 export type { TokenStore, Claim, ClaimRef, ClaimRequest, PartitionState, ProcessorState, Clock } from './token-store.js';
@@ -58,3 +67,14 @@ export { InlineRunner, type SegmentRunner, type WorkItem, type RunContext } from
 export { LambdaFanOutRunner, runSegmentWorker, type SegmentWorkerRequest, type SegmentWorkerResponse } from './fan-out.js';
 export { createDispatchHandler, createSegmentWorkerHandler, createDispatcher, ProcessingMode, type RuntimeOptions } from './handlers.js';
 export { jsonLogger, silentLogger, type Logger } from './logger.js';
+export {
+  LayoutCoordinator,
+  planChange,
+  planScaleStep,
+  changeExecutionName,
+  DEFAULT_COORDINATOR_SETTINGS,
+  type ChangeState,
+  type CoordinatorSettings,
+  type LayoutPlan,
+} from './layout-change.js';
+export { createCoordinatorHandlers, createCoordinator, type CoordinatorOptions } from './coordinator-handlers.js';

@@ -21,11 +21,35 @@ export interface LayoutSegment extends Segment {
   readonly state: SegmentState;
 }
 
+/** What a layout change does to segments. */
+export const LayoutOperation = { Split: 'split', Merge: 'merge' } as const;
+export type LayoutOperation = (typeof LayoutOperation)[keyof typeof LayoutOperation];
+
+/**
+ * A split or merge under way, stored on the layout: at most one per processor. `from` are the segments marked
+ * draining at `drainVersion`; `to` replaces them when the change is applied.
+ */
+export interface LayoutChange {
+  /** The coordinating execution's name: a repeated step of the same execution recognises its own change. */
+  readonly id: string;
+  readonly operation: LayoutOperation;
+  /** The segment named in the request, e.g. "2/3". */
+  readonly segment: string;
+  readonly from: readonly string[];
+  readonly to: readonly string[];
+  readonly drainVersion: number;
+  readonly startedAt: number;
+  /** Epoch ms: past this the change is rolled back if claims have not drained. */
+  readonly deadline: number;
+}
+
 /** A processor's live segments: they cover the hash space exactly once. `version` grows with every change. */
 export interface Layout {
   readonly processor: string;
   readonly version: number;
   readonly segments: readonly LayoutSegment[];
+  /** The split or merge under way, if any. */
+  readonly change?: LayoutChange;
 }
 
 /**

@@ -1,10 +1,11 @@
-import { ConfigurationError, FencedError, LayoutConflictError, UnknownProcessorError } from './errors.js';
-import { assertLayout, balancedSegments, SegmentState, type Layout, type LayoutSegment } from './layout.js';
+import { ConfigurationError, FencedError, UnknownProcessorError } from './errors.js';
+import { assertLayout, balancedSegments, SegmentState, type Layout, type LayoutChange, type LayoutSegment } from './layout.js';
 import { PartitionToken } from './token.js';
 import {
   assertProcessorName,
   claimRefusal,
   fenced,
+  layoutConflict,
   type Claim,
   type ClaimRef,
   type ClaimRequest,
@@ -53,14 +54,44 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async changeLayout(processor: string, expectedVersion: number, segments: readonly LayoutSegment[]): Promise<Layout> {
+    return this.writeLayout(processor, expectedVersion, segments, undefined);
+  }
+
+  async beginLayoutChange(
+    processor: string,
+    expectedVersion: number,
+    segments: readonly LayoutSegment[],
+    change: LayoutChange,
+  ): Promise<Layout> {
+    return this.writeLayout(processor, expectedVersion, segments, change);
+  }
+
+  async finishLayoutChange(
+    processor: string,
+    changeId: string,
+    expectedVersion: number,
+    segments: readonly LayoutSegment[],
+  ): Promise<Layout> {
     const current = await this.readLayout(processor);
     const layout: Layout = { processor, version: expectedVersion + 1, segments: [...segments] };
     assertLayout(layout);
-    if (current.version !== expectedVersion) {
-      throw new LayoutConflictError(
-        `layout of "${processor}" is at v${current.version}, not v${expectedVersion}: another change won`,
-      );
+    if (current.version !== expectedVersion || current.change?.id !== changeId) {
+      throw layoutConflict(current, expectedVersion, changeId);
     }
+    this.layouts.set(processor, layout);
+    return layout;
+  }
+
+  private async writeLayout(
+    processor: string,
+    expectedVersion: number,
+    segments: readonly LayoutSegment[],
+    change: LayoutChange | undefined,
+  ): Promise<Layout> {
+    const current = await this.readLayout(processor);
+    const layout: Layout = { processor, version: expectedVersion + 1, segments: [...segments], ...(change ? { change } : {}) };
+    assertLayout(layout);
+    if (current.version !== expectedVersion || current.change) throw layoutConflict(current, expectedVersion, change?.id);
     this.layouts.set(processor, layout);
     return layout;
   }

@@ -1,5 +1,5 @@
-import { ClaimHeldError, ConfigurationError, FencedError, StaleLayoutError } from './errors.js';
-import type { Layout, LayoutSegment } from './layout.js';
+import { ClaimHeldError, ConfigurationError, FencedError, LayoutConflictError, StaleLayoutError } from './errors.js';
+import type { Layout, LayoutChange, LayoutSegment } from './layout.js';
 import type { PartitionToken } from './token.js';
 
 /** Milliseconds since the epoch. Stores take a clock so tests can move time without sleeping. */
@@ -69,10 +69,35 @@ export interface TokenStore {
   readLayout(processor: string): Promise<Layout>;
 
   /**
-   * Replaces the layout's segments if its version is still `expectedVersion`, checking the new segments cover the
-   * hash space exactly once; the version goes up by one. Throws LayoutConflictError if the version moved on.
+   * Replaces the layout's segments if its version is still `expectedVersion` and no change is under way, checking
+   * the new segments cover the hash space exactly once; the version goes up by one. Throws LayoutConflictError
+   * otherwise.
    */
   changeLayout(processor: string, expectedVersion: number, segments: readonly LayoutSegment[]): Promise<Layout>;
+
+  /**
+   * Starts a split or merge: writes `segments` (some now draining) and records `change`, if the layout is still at
+   * `expectedVersion` and no other change is under way. Throws LayoutConflictError otherwise.
+   */
+  beginLayoutChange(
+    processor: string,
+    expectedVersion: number,
+    segments: readonly LayoutSegment[],
+    change: LayoutChange,
+  ): Promise<Layout>;
+
+  /**
+   * Ends the change `changeId` (applied or rolled back) in one transaction: writes `segments`, clears the change
+   * and records it in the layout's history, if the layout is still at `expectedVersion` with that change.
+   * Throws LayoutConflictError otherwise.
+   */
+  finishLayoutChange(
+    processor: string,
+    changeId: string,
+    expectedVersion: number,
+    segments: readonly LayoutSegment[],
+    outcome: 'applied' | 'rolledBack',
+  ): Promise<Layout>;
 
   /**
    * Claims a partition: granted when nobody holds it or the holder's lease ran out. Throws ClaimHeldError while
@@ -134,4 +159,19 @@ export function assertProcessorName(processor: string): void {
       `processor name "${processor}" is not allowed: use 1 to 100 letters, digits, '.', '_' or '-'`,
     );
   }
+}
+
+/** Why a conditional layout write lost, from the layout as it stands now. */
+export function layoutConflict(current: Layout, expectedVersion: number, changeId: string | undefined): LayoutConflictError {
+  const reason =
+    current.change && current.change.id !== changeId
+      ? `another change (${current.change.id}: ${current.change.operation} ${current.change.segment}) is under way`
+      : current.version !== expectedVersion
+        ? `it is at v${current.version}, not v${expectedVersion}`
+        : `change ${String(changeId)} is not the one under way`;
+  return new LayoutConflictError(`layout of "${current.processor}" was not changed: ${reason}`, {
+    processor: current.processor,
+    expectedVersion,
+    currentVersion: current.version,
+  });
 }

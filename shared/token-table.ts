@@ -11,6 +11,11 @@ export const TOKEN_TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
 export const tokenKeys = {
   layout: (processor: string) => ({ pk: `PROCESSOR#${processor}`, sk: 'LAYOUT' }),
   registry: (processor: string) => ({ pk: `PROCESSOR#${processor}`, sk: 'PARTITIONS' }),
+  /** One record per finished layout change, sorted by version. */
+  history: (processor: string, version: number) => ({
+    pk: `PROCESSOR#${processor}`,
+    sk: `HISTORY#${String(version).padStart(10, '0')}`,
+  }),
   partition: (processor: string, topic: string, partition: number) => ({
     pk: `PROCESSOR#${processor}#PARTITION#${topic}-${partition}`,
     sk: 'TOKEN',
