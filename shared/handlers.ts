@@ -6,6 +6,7 @@ import { ConfigurationError } from './errors.js';
 import { DynamoDbTokenStore } from './dynamodb-token-store.js';
 import { LambdaFanOutRunner, runSegmentWorker, type SegmentWorkerRequest, type SegmentWorkerResponse } from './fan-out.js';
 import { jsonLogger, type Logger } from './logger.js';
+import { batchMetrics, embeddedMetrics } from './metrics.js';
 import type { Processor } from './processor.js';
 import { InlineRunner } from './segment-runner.js';
 import type { Clock, TokenStore } from './token-store.js';
@@ -32,6 +33,8 @@ export interface RuntimeOptions extends Partial<DispatcherSettings> {
   readonly logger?: Logger;
   /** @default Date.now */
   readonly clock?: Clock;
+  /** Print CloudWatch EMF metrics (namespace `Tidemark`) after every batch. @default true */
+  readonly metrics?: boolean;
 }
 
 const ENV_SETTINGS: Record<keyof DispatcherSettings, string> = {
@@ -109,6 +112,7 @@ export function createDispatchHandler(processor: Processor, options: RuntimeOpti
       invocationId: context.awsRequestId,
     });
     logger.info('batch processed', { layoutVersion: result.layoutVersion, partitions: result.partitions });
+    if (options.metrics !== false) console.log(embeddedMetrics(processor.name, batchMetrics(result)));
     return result.response;
   });
 }

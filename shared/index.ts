@@ -78,3 +78,4 @@ export {
   type LayoutPlan,
 } from './layout-change.js';
 export { createCoordinatorHandlers, createCoordinator, type CoordinatorOptions } from './coordinator-handlers.js';
+export { batchMetrics, embeddedMetrics, METRICS_NAMESPACE, type BatchMetrics } from './metrics.js';

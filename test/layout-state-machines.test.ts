@@ -13,6 +13,8 @@ beforeAll(() => {
   definitions = synthesizeLayoutDefinitions();
 });
 
+let coverChecks = 0;
+
 const FAST = { layoutTtlMs: 200, clockSkewMs: 50, drainTimeoutMs: 10_000, pollSeconds: 1 };
 
 function execute(
@@ -29,9 +31,13 @@ function execute(
     coordinator,
     executionName,
     waitMs: 50,
-    onStep: (state) => {
+    onStep: async (state) => {
       steps.push(state);
       for (const hook of stepHooks) hook(state);
+      // Invariant 5 after every step: the stored layout still covers the hash space exactly once.
+      const layout = await store.readLayout(String(input.processor));
+      assertCompleteCover(layout.segments);
+      coverChecks++;
     },
   });
   return { result: run.result, steps, stepHooks };
@@ -79,6 +85,7 @@ describe('layout state machines (synthesized from CDK)', () => {
     expect(names(layout)).toEqual(['1/1:active', '0/3:active', '2/3:active']);
     expect(layout.change).toBeUndefined();
     expect(steps[0]).toBe('Begin change');
+    expect(coverChecks).toBeGreaterThanOrEqual(steps.length);
     expect(steps.at(-1)).toBe('Apply change');
     expect(violations(traffic)).toEqual([]);
     // After the split, records of the old half ran under the new masks.

@@ -61,7 +61,7 @@ export function resolveDefinition(definitionString: unknown): StateMachineDefini
 export function runLocally(
   definition: StateMachineDefinition,
   input: Record<string, unknown>,
-  options: { coordinator: LayoutCoordinator; executionName: string; waitMs?: number; onStep?: (state: string, output: unknown) => void },
+  options: { coordinator: LayoutCoordinator; executionName: string; waitMs?: number; onStep?: (state: string, output: unknown) => void | Promise<void> },
 ) {
   const { coordinator } = options;
   const steps: Record<keyof CoordinatorFunctions, (input: never) => Promise<unknown>> = {
@@ -76,7 +76,7 @@ export function runLocally(
       state,
       async (taskInput: unknown) => {
         const output = await steps[fn](taskInput as never);
-        options.onStep?.(state, output);
+        await options.onStep?.(state, output);
         return output as never;
       },
     ]),
