@@ -177,8 +177,15 @@ export class LayoutCoordinator {
     const draining = layout.segments.map((s) =>
       plan.from.some((f) => sameSegment(f, s)) ? { ...s, state: SegmentState.Draining } : s,
     );
-    const written = await this.store.beginLayoutChange(input.processor, layout.version, draining, change);
-    return this.stateOf(written, change, carry);
+    try {
+      const written = await this.store.beginLayoutChange(input.processor, layout.version, draining, change);
+      return this.stateOf(written, change, carry);
+    } catch (error) {
+      // A twin of this very execution (same name) may have won the write a moment ago: that is our change too.
+      const now = await this.store.readLayout(input.processor);
+      if (error instanceof LayoutConflictError && now.change?.id === input.changeId) return this.stateOf(now, now.change, carry);
+      throw error;
+    }
   }
 
   async check(state: ChangeState): Promise<ChangeState> {

@@ -102,7 +102,14 @@ describe('layout state machines (synthesized from CDK)', () => {
 
   it('merges right after a split while traffic flows', async () => {
     const store = await freshDynamoStore();
-    const traffic = new Traffic(store, { processor: 'merge-live', partitions: 2, keys: 10, segments: 2 }).start();
+    // Failures hold one half back, so at the merge the halves' positions differ.
+    const traffic = new Traffic(store, {
+      processor: 'merge-live',
+      partitions: 2,
+      keys: 10,
+      segments: 2,
+      failures: [['orders-0@3', 4], ['orders-1@9', 3], ['orders-0@30', 3]],
+    }).start();
     await new Promise((resolve) => setTimeout(resolve, 200));
 
     await execute(store, 'split', { processor: 'merge-live', segment: '1/1' }, 'merge-live-split-1-1-v1').result;
@@ -134,6 +141,24 @@ describe('layout state machines (synthesized from CDK)', () => {
     expect(names(layout)).toEqual(['1/1:active', '0/3:active', '2/3:active']);
     expect(layout.version).toBe(3);
     assertCompleteCover(layout.segments);
+  });
+
+  it('treats a repeated execution of the same name as one change, run concurrently or again later', async () => {
+    const store = await freshDynamoStore();
+    await store.initialise('repeat', 2);
+    const name = 'repeat-split-0-1-v1';
+
+    const [first, second] = (await Promise.all([
+      execute(store, 'split', { processor: 'repeat', segment: '0/1' }, name).result,
+      execute(store, 'split', { processor: 'repeat', segment: '0/1' }, name).result,
+    ])) as Array<{ outcome: string; layoutVersion: number }>;
+    const later = execute(store, 'split', { processor: 'repeat', segment: '0/1' }, name);
+
+    expect([first!.outcome, second!.outcome]).toEqual(['applied', 'applied']);
+    expect(await failure(later.result)).toBe('ChangeRefused');
+    const layout = await store.readLayout('repeat');
+    expect(names(layout)).toEqual(['1/1:active', '0/3:active', '2/3:active']);
+    expect(layout.version).toBe(3);
   });
 
   it('rolls back a drain that times out because a claim under the old layout stays live', async () => {
