@@ -47,6 +47,7 @@ export const STATE_NAMES = {
   rollback: 'Roll back',
   succeeded: 'Changed',
   rolledBack: 'Rolled back',
+  rollbackOutcome: 'Rolled back?',
   refused: 'Refused',
 } as const;
 
@@ -135,7 +136,12 @@ export class LayoutStateMachines extends Construct {
     });
     check.addCatch(rollback, { resultPath: '$.error' });
     apply.addCatch(rollback, { resultPath: '$.error' });
-    rollback.next(rolledBack);
+    // A twin execution may have applied the change after all: then this one succeeds too.
+    rollback.next(
+      new sfn.Choice(scope, STATE_NAMES.rollbackOutcome)
+        .when(sfn.Condition.stringEquals('$.outcome', 'applied'), then)
+        .otherwise(rolledBack),
+    );
     const drained = new sfn.Choice(scope, STATE_NAMES.drained)
       .when(sfn.Condition.booleanEquals('$.drained', true), apply.next(then))
       .when(sfn.Condition.booleanEquals('$.timedOut', true), rollback)

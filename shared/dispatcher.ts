@@ -34,7 +34,10 @@ export interface PartitionReport {
   readonly failed: number;
   readonly blocked: number;
   readonly notStarted: number;
+  /** Held back for a split or merge and handed back because it had not finished. */
   readonly draining: number;
+  /** Held for a split or merge that finished during the batch, then handled with the new layout. */
+  readonly released: number;
   readonly malformed: number;
   /** The offset reported back for redelivery, if any. */
   readonly redeliverFrom: number | undefined;
@@ -63,6 +66,11 @@ export interface DispatcherSettings {
   readonly leaseSafetyMs: number;
   /** Out-of-order ranges kept per token cell. @default 200 */
   readonly maxRanges: number;
+  /**
+   * How long to wait for a split or merge to finish before handing back records of a draining segment. Waiting
+   * spares Lambda a burst of immediate retries (which count against its retry limit). @default 10000
+   */
+  readonly drainWaitMs: number;
 }
 
 /** The defaults of {@link DispatcherSettings}. */
@@ -73,6 +81,7 @@ export const DEFAULT_DISPATCHER_SETTINGS: DispatcherSettings = Object.freeze({
   checkpointReserveMs: 3_000,
   leaseSafetyMs: 2_000,
   maxRanges: 200,
+  drainWaitMs: 10_000,
 });
 
 /** Checks dispatcher settings; a ConfigurationError names the bad value and what is allowed. */
@@ -115,14 +124,23 @@ interface PartitionSlice {
   readonly last: number;
 }
 
+/** A record of a draining segment, held back until the change is applied or the wait ends. */
+interface HeldRecord {
+  readonly record: KafkaRecord;
+  readonly sequencingKey: string;
+  readonly hash: number;
+}
+
 /** A claimed slice with its plan. */
 interface ClaimedSlice {
   readonly slice: PartitionSlice;
   readonly keeper: LeaseKeeper<Claim>;
-  readonly cached: CachedLayout;
+  /** The layout the slice is routed with; a finished split or merge replaces it. */
+  cached: CachedLayout;
   readonly items: WorkItem[];
+  held: HeldRecord[];
   readonly unfinished: UnfinishedRecord[];
-  readonly counts: { skipped: number; draining: number; keyErrors: number };
+  readonly counts: { skipped: number; keyErrors: number; released: number };
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -179,18 +197,25 @@ export class Dispatcher {
     for (const entry of work) if (entry.cached.layout.version > cached.layout.version) cached = entry.cached;
 
     try {
-      const items = work.flatMap((entry) => entry.items);
       const keepers = new Map(work.map((entry) => [entry.slice.topicPartition, entry.keeper]));
-      const outcomes = items.length
-        ? await this.runner.run(items, {
-            processor: this.processor,
-            layoutVersion: cached.layout.version,
-            deadline,
-            logger: this.logger,
-            canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
-          })
-        : [];
-      const byItem = new Map(items.map((item, i) => [item, outcomes[i]!]));
+      const byItem = new Map<WorkItem, RecordOutcome>();
+      const run = async (items: WorkItem[], layoutVersion: number) => {
+        if (items.length === 0) return;
+        const outcomes = await this.runner.run(items, {
+          processor: this.processor,
+          layoutVersion,
+          deadline,
+          logger: this.logger,
+          canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
+        });
+        items.forEach((item, i) => byItem.set(item, outcomes[i]!));
+      };
+      await run(
+        work.flatMap((entry) => entry.items),
+        cached.layout.version,
+      );
+      const released = await this.awaitDrains(work, deadline);
+      if (released.length > 0) await run(released, Math.max(...work.map((entry) => entry.cached.layout.version)));
       reports.push(...(await Promise.all(work.map((entry) => this.checkpoint(entry, byItem)))));
     } finally {
       for (const entry of work) entry.keeper.stop();
@@ -288,7 +313,8 @@ export class Dispatcher {
     const { token } = keeper.claim;
     const items: WorkItem[] = [];
     const unfinished: UnfinishedRecord[] = slice.malformedOffsets.map((offset) => ({ offset, hash: undefined }));
-    const counts = { skipped: 0, draining: 0, keyErrors: 0 };
+    const held: HeldRecord[] = [];
+    const counts = { skipped: 0, keyErrors: 0, released: 0 };
     const topicAllowed = this.processor.topics.includes(slice.topic);
     for (const record of slice.records) {
       let sequencingKey: string;
@@ -311,29 +337,64 @@ export class Dispatcher {
         continue;
       }
       const segment = cached.router.segmentFor(hash);
-      if (segment.state === SegmentState.Draining) {
-        counts.draining++;
-        unfinished.push({ offset: record.offset, hash });
-        continue;
-      }
-      items.push({
-        key: scopedKey(slice.topicPartition, sequencingKey),
-        offset: record.offset,
-        record,
-        sequencingKey,
-        hash,
-        segment,
-        claim: keeper.claim,
-      });
+      if (segment.state === SegmentState.Draining) held.push({ record, sequencingKey, hash });
+      else items.push(this.workItem(slice, keeper, { record, sequencingKey, hash }, segment));
     }
-    return { slice, keeper, cached, items, unfinished, counts };
+    return { slice, keeper, cached, items, held, unfinished, counts };
+  }
+
+  private workItem(slice: PartitionSlice, keeper: LeaseKeeper<Claim>, held: HeldRecord, segment: WorkItem['segment']): WorkItem {
+    return {
+      key: scopedKey(slice.topicPartition, held.sequencingKey),
+      offset: held.record.offset,
+      record: held.record,
+      sequencingKey: held.sequencingKey,
+      hash: held.hash,
+      segment,
+      claim: keeper.claim,
+    };
+  }
+
+  /**
+   * Waits (bounded) for the split or merge that drains some segments to finish, re-reading the layout, and routes
+   * the held records with the new layout. All records of a key share a segment, so they were all held together and
+   * keep their order. Our claim was taken under the draining layout, so it never holds that drain up; once a newer
+   * change begins, our claim would hold it up, so the wait ends and the rest is handed back.
+   */
+  private async awaitDrains(work: ClaimedSlice[], deadline: number): Promise<WorkItem[]> {
+    const waitUntil = Math.min(this.clock() + this.settings.drainWaitMs, deadline - this.settings.leaseSafetyMs);
+    const released: WorkItem[] = [];
+    const waiting = new Set(work.filter((entry) => entry.held.length > 0));
+    while ([...waiting].some((entry) => entry.keeper.isLive()) && this.clock() < waitUntil) {
+      await this.sleep(Math.min(250, Math.max(1, waitUntil - this.clock())));
+      const fresh = await this.layouts.refresh();
+      for (const entry of waiting) {
+        const newer = fresh.layout.change !== undefined && fresh.layout.change.drainVersion > entry.keeper.claim.layoutVersion;
+        if (fresh.layout.version <= entry.cached.layout.version && !newer) continue;
+        entry.cached = fresh;
+        const stillHeld: HeldRecord[] = [];
+        for (const held of entry.held) {
+          const segment = fresh.router.segmentFor(held.hash);
+          if (segment.state === SegmentState.Draining) stillHeld.push(held);
+          else {
+            const item = this.workItem(entry.slice, entry.keeper, held, segment);
+            entry.items.push(item);
+            released.push(item);
+            entry.counts.released++;
+          }
+        }
+        entry.held = stillHeld;
+        if (stillHeld.length === 0 || newer) waiting.delete(entry);
+      }
+    }
+    return released;
   }
 
   /** Writes the new token and releases the claim; a fenced or failed write hands the whole slice back. */
   private async checkpoint(entry: ClaimedSlice, outcomes: Map<WorkItem, RecordOutcome>): Promise<PartitionReport> {
     const { slice, keeper, cached, counts } = entry;
     keeper.stop();
-    const unfinished = [...entry.unfinished];
+    const unfinished = [...entry.unfinished, ...entry.held.map((h) => ({ offset: h.record.offset, hash: h.hash }))];
     const tally = { handled: 0, failed: 0, blocked: 0, notStarted: 0 };
     for (const item of entry.items) {
       const outcome = outcomes.get(item)!;
@@ -357,7 +418,8 @@ export class Dispatcher {
       topicPartition: slice.topicPartition,
       delivered: slice.records.length + slice.malformedOffsets.length,
       skipped: counts.skipped,
-      draining: counts.draining,
+      draining: entry.held.length,
+      released: counts.released,
       malformed: slice.malformedOffsets.length + counts.keyErrors,
       ...tally,
     };
@@ -404,6 +466,7 @@ function abandon(slice: PartitionSlice, reason: string): PartitionReport {
     blocked: 0,
     notStarted: slice.records.length,
     draining: 0,
+    released: 0,
     malformed: slice.malformedOffsets.length,
     redeliverFrom: slice.first,
     abandoned: reason,

@@ -44,6 +44,7 @@ const ENV_SETTINGS: Record<keyof DispatcherSettings, string> = {
   checkpointReserveMs: 'TIDEMARK_CHECKPOINT_RESERVE_MS',
   leaseSafetyMs: 'TIDEMARK_LEASE_SAFETY_MS',
   maxRanges: 'TIDEMARK_MAX_RANGES',
+  drainWaitMs: 'TIDEMARK_DRAIN_WAIT_MS',
 };
 
 /** Resolves options against the environment; a ConfigurationError names what is missing or wrong. */

@@ -1,16 +1,26 @@
-/** Maps a sequencing key to a signed 32-bit hash; segments match on its low bits. */
+/**
+ * Maps a sequencing key to a signed 32-bit integer. A record belongs to segment `S` when
+ * `(hash(key) & S.mask) === S.id`, so only the low bits decide routing.
+ */
 export type HashFunction = (sequencingKey: string) => number;
 
 /**
- * Java's `String.hashCode`: `h = 31 * h + c` over the UTF-16 code units, wrapping at 32 bits. Axon Framework routes
- * with `hashCode()` of the sequence identifier masked by the segment mask, so using the same hash keeps a team's
- * segment routing when it moves from Axon.
+ * Java's `String.hashCode()`: `h = 31 * h + unit` over the string's UTF-16 code units, wrapping at 32 bits, as a
+ * signed int32. Characters outside the Basic Multilingual Plane (emoji) count as their two surrogate units, as in
+ * Java.
+ *
+ * Axon Framework routes an event to a segment by masking the low bits of the sequence identifier's `hashCode()`,
+ * with no further mixing. Using the same function keeps a team's segment routing when it moves from Axon: the same
+ * key lands in the same segment `(id, mask)`.
  */
 export function javaStringHashCode(text: string): number {
   let hash = 0;
-  for (let i = 0; i < text.length; i++) hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0;
+  for (let i = 0; i < text.length; i++) {
+    // Math.imul keeps the multiply in int32; a plain `*` would lose low bits once h * 31 passes 2^53.
+    hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0;
+  }
   return hash;
 }
 
-/** The hash used unless a processor names another: {@link javaStringHashCode}. */
+/** The hash a processor uses unless it names another: {@link javaStringHashCode}, for Axon-compatible routing. */
 export const defaultHash: HashFunction = javaStringHashCode;

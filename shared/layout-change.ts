@@ -190,7 +190,12 @@ export class LayoutCoordinator {
 
   async check(state: ChangeState): Promise<ChangeState> {
     const processorState = await this.store.readState(state.processor);
-    const change = this.ownChange(processorState.layout, state);
+    if (processorState.layout.change?.id !== state.changeId) {
+      // A twin of this execution finished the change: go on to Apply, which reports what happened.
+      this.finishedOutcome(processorState.layout, state);
+      return { ...state, drained: true, timedOut: false, liveClaims: 0 };
+    }
+    const change = processorState.layout.change;
     const now = this.clock();
     const settled = now >= change.startedAt + this.settings.layoutTtlMs + this.settings.clockSkewMs;
     const live = processorState.partitions.filter((p) => p.leaseUntil > now && p.layoutVersion < change.drainVersion);
@@ -199,7 +204,11 @@ export class LayoutCoordinator {
   }
 
   async apply(state: ChangeState): Promise<ChangeState> {
-    return this.finish(state, 'applied');
+    const result = await this.finish(state, 'applied');
+    if (result.outcome !== 'applied') {
+      throw new LayoutConflictError(`change ${state.changeId} of "${state.processor}" was rolled back by a twin execution`);
+    }
+    return result;
   }
 
   async rollback(state: ChangeState): Promise<ChangeState> {
@@ -242,8 +251,15 @@ export class LayoutCoordinator {
             ...change.to.map((name) => ({ ...parseSegmentName(name), state: SegmentState.Active })),
           ]
         : layout.segments.map((s) => (change.from.includes(segmentName(s)) ? { ...s, state: SegmentState.Active } : s));
-    const written = await this.store.finishLayoutChange(state.processor, change.id, layout.version, sortSegments(segments), outcome);
-    return { ...state, outcome, layoutVersion: written.version };
+    try {
+      const written = await this.store.finishLayoutChange(state.processor, change.id, layout.version, sortSegments(segments), outcome);
+      return { ...state, outcome, layoutVersion: written.version };
+    } catch (error) {
+      // A twin of this execution finished it first: report what it did.
+      const now = await this.store.readLayout(state.processor);
+      if (!(error instanceof LayoutConflictError) || now.change?.id === state.changeId) throw error;
+      return { ...state, outcome: this.finishedOutcome(now, state), layoutVersion: now.version };
+    }
   }
 
   private finishedOutcome(layout: Layout, state: ChangeState): 'applied' | 'rolledBack' {
@@ -252,13 +268,6 @@ export class LayoutCoordinator {
     if (plan.to.every((s) => names.has(s)) && layout.version > state.drainVersion) return 'applied';
     if (plan.from.every((s) => names.has(s)) && layout.version > state.drainVersion) return 'rolledBack';
     throw new LayoutConflictError(`change ${state.changeId} of "${state.processor}" is no longer under way and left no trace`);
-  }
-
-  private ownChange(layout: Layout, state: ChangeState): LayoutChange {
-    if (layout.change?.id !== state.changeId) {
-      throw new LayoutConflictError(`change ${state.changeId} of "${state.processor}" is no longer under way`);
-    }
-    return layout.change;
   }
 
   private stateOf(layout: Layout, change: LayoutChange, carry: { target?: number; step?: number }): ChangeState {

@@ -1,7 +1,16 @@
 import { ConfigurationError, SequencingKeyError } from './errors.js';
 import type { KafkaRecord } from './kafka-record.js';
 
-/** What must stay in order: records with the same sequencing key are handled one after another, in offset order. */
+/**
+ * What must stay in order. Records whose sequencing keys are equal are handled one after another in offset order;
+ * records with different keys may run at the same time.
+ *
+ * - `key`: the Kafka record key (the default).
+ * - `header`: the last value of the named header.
+ * - `jsonField`: a field of the JSON value, by dot path (`"order.id"`; a numeric segment indexes an array).
+ * - `partition`: the whole partition is one sequence (strict partition order, no parallelism inside it).
+ * - `none`: every record is its own sequence (full concurrency).
+ */
 export type SequencingPolicy =
   | { readonly kind: 'key' }
   | { readonly kind: 'header'; readonly name: string }
@@ -9,82 +18,146 @@ export type SequencingPolicy =
   | { readonly kind: 'partition' }
   | { readonly kind: 'none' };
 
-const KINDS = ['key', 'header', 'jsonField', 'partition', 'none'] as const;
+const FIELDS_BY_KIND = {
+  key: [],
+  header: ['name'],
+  jsonField: ['path'],
+  partition: [],
+  none: [],
+} as const satisfies Record<SequencingPolicy['kind'], readonly string[]>;
 
-/** Builds sequencing policies. */
+const KINDS = Object.keys(FIELDS_BY_KIND) as Array<SequencingPolicy['kind']>;
+
+/** Factories for {@link SequencingPolicy}; `header` and `jsonField` throw ConfigurationError on a bad argument. */
 export const Sequencing = {
-  /** The Kafka record key (the default). A record without a key is ordered with nothing else. */
-  key: (): SequencingPolicy => ({ kind: 'key' }),
-  /** The last value of a header, as UTF-8. A record without the header is reported failed. */
+  /** Order by the Kafka record key. A record without a key is ordered with no other record. */
+  key: (): SequencingPolicy => validateSequencingPolicy({ kind: 'key' }),
+  /** Order by the last value of header `name`, read as UTF-8. A record without the header cannot be routed. */
   header: (name: string): SequencingPolicy => validateSequencingPolicy({ kind: 'header', name }),
-  /** A field of the JSON value, by dot path (`order.id`). A record without it is reported failed. */
+  /** Order by the JSON field at dot path `path` (e.g. `"order.id"`). A record without it cannot be routed. */
   jsonField: (path: string): SequencingPolicy => validateSequencingPolicy({ kind: 'jsonField', path }),
-  /** The partition: strict partition order, no parallelism within a partition. */
-  partition: (): SequencingPolicy => ({ kind: 'partition' }),
-  /** No ordering at all: every record may run at once. */
-  none: (): SequencingPolicy => ({ kind: 'none' }),
+  /** Order the whole partition: one record at a time per partition. */
+  partition: (): SequencingPolicy => validateSequencingPolicy({ kind: 'partition' }),
+  /** No ordering: every record may run concurrently with every other. */
+  none: (): SequencingPolicy => validateSequencingPolicy({ kind: 'none' }),
 } as const;
 
-/** Checks a policy given as data; a ConfigurationError says what was given and what is allowed. */
+/**
+ * Checks a sequencing policy given as data (for example from configuration) and returns a frozen copy holding only
+ * its known fields. Throws ConfigurationError saying what was given and which kinds are allowed.
+ */
 export function validateSequencingPolicy(policy: unknown): SequencingPolicy {
-  const candidate = policy as { kind?: unknown; name?: unknown; path?: unknown } | null;
-  const kind = candidate?.kind;
-  if (!KINDS.includes(kind as (typeof KINDS)[number])) {
-    throw new ConfigurationError(`sequencing policy kind must be one of ${KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  const allowed = `allowed kinds: ${KINDS.join(', ')}`;
+  if (policy === null || typeof policy !== 'object' || Array.isArray(policy)) {
+    throw new ConfigurationError(`a sequencing policy must be an object such as { kind: 'key' }, got ${describe(policy)}; ${allowed}`);
   }
-  if (kind === 'header' && (typeof candidate!.name !== 'string' || candidate!.name === '')) {
-    throw new ConfigurationError(`sequencing by header needs a non-empty header name, got ${JSON.stringify(candidate!.name)}`);
+  const given = policy as Record<string, unknown>;
+  const kind = given.kind;
+  if (typeof kind !== 'string' || !Object.hasOwn(FIELDS_BY_KIND, kind)) {
+    throw new ConfigurationError(`unknown sequencing policy kind ${describe(kind)}; ${allowed}`);
   }
-  if (kind === 'jsonField') {
-    const path = candidate!.path;
-    if (typeof path !== 'string' || path.split('.').some((part) => part === '')) {
-      throw new ConfigurationError(`sequencing by JSON field needs a dot path like "order.id", got ${JSON.stringify(path)}`);
+  const known: readonly string[] = FIELDS_BY_KIND[kind as SequencingPolicy['kind']];
+  // A stray field usually means a mistake (e.g. `{ kind: 'key', name: 'tenant' }` meant a header), so refuse it.
+  const unexpected = Object.keys(given).filter((field) => field !== 'kind' && !known.includes(field));
+  if (unexpected.length > 0) {
+    const expected = known.length === 0 ? 'no other fields' : `only ${known.join(', ')}`;
+    throw new ConfigurationError(`sequencing policy kind "${kind}" takes ${expected}, got also ${unexpected.join(', ')}`);
+  }
+  switch (kind) {
+    case 'header': {
+      const name = given.name;
+      if (typeof name !== 'string' || name === '') {
+        throw new ConfigurationError(`sequencing by header needs a non-empty header name, got ${describe(name)}`);
+      }
+      return Object.freeze({ kind, name });
     }
+    case 'jsonField': {
+      const path = given.path;
+      if (typeof path !== 'string' || path.split('.').some((segment) => segment === '')) {
+        throw new ConfigurationError(
+          `sequencing by JSON field needs a dot path of non-empty field names such as "order.id", got ${describe(path)}`,
+        );
+      }
+      return Object.freeze({ kind, path });
+    }
+    default:
+      return Object.freeze({ kind: kind as 'key' | 'partition' | 'none' });
   }
-  return Object.freeze({ ...(policy as SequencingPolicy) });
 }
 
-/** The record's sequencing key under a policy. Throws SequencingKeyError naming the record when there is none. */
+/**
+ * The record's sequencing key under `policy`. Throws SequencingKeyError, naming the record's topic-partition and
+ * offset and what is missing, when a `header` or `jsonField` policy finds nothing to sequence by.
+ */
 export function sequencingKeyOf(policy: SequencingPolicy, record: KafkaRecord): string {
-  const own = `${record.topicPartition}@${record.offset}`;
   switch (policy.kind) {
     case 'key':
-      return record.key === undefined ? own : record.key.toString('utf8');
-    case 'partition':
-      return record.topicPartition;
-    case 'none':
-      return own;
+      // Without a key Kafka promises no order with other records, so the record stands alone.
+      return record.key === undefined ? ownKey(record) : record.key.toString('utf8');
     case 'header': {
       const value = record.headerText(policy.name);
       if (value === undefined) {
-        throw new SequencingKeyError(`record ${own} has no header "${policy.name}" to sequence by`, {
-          context: { topicPartition: record.topicPartition, offset: record.offset },
-        });
+        throw keyError(record, `header "${policy.name}"`, 'the record has no such header', { header: policy.name });
       }
       return value;
     }
     case 'jsonField':
-      return jsonField(policy.path, record, own);
+      return jsonFieldOf(policy.path, record);
+    case 'partition':
+      return record.topicPartition;
+    case 'none':
+      return ownKey(record);
   }
 }
 
-function jsonField(path: string, record: KafkaRecord, own: string): string {
-  const fail = (why: string) =>
-    new SequencingKeyError(`record ${own} has no JSON field "${path}" to sequence by: ${why}`, {
-      context: { topicPartition: record.topicPartition, offset: record.offset, path },
-    });
-  if (record.value === null) throw fail('it is a tombstone');
+/** A key no other record shares: the record's own position. */
+function ownKey(record: KafkaRecord): string {
+  return `${record.topicPartition}@${record.offset}`;
+}
+
+function jsonFieldOf(path: string, record: KafkaRecord): string {
+  const fail = (why: string) => keyError(record, `JSON field "${path}"`, why, { path });
+  if (record.value === null) throw fail('the record is a tombstone (its value is null)');
   let value: unknown;
   try {
     value = JSON.parse(record.value.toString('utf8'));
-  } catch {
-    throw fail('its value is not JSON');
+  } catch (error) {
+    throw fail(`its value is not valid JSON (${(error as Error).message})`);
   }
-  for (const part of path.split('.')) {
-    if (value === null || typeof value !== 'object' || !(part in value)) throw fail(`"${part}" is missing`);
-    value = (value as Record<string, unknown>)[part];
+  let walked = '';
+  for (const segment of path.split('.')) {
+    const where = walked === '' ? 'the value' : `"${walked}"`;
+    if (Array.isArray(value)) {
+      // Only real indexes: "items.length" must not read the array's length property.
+      const index = /^(?:0|[1-9]\d*)$/.test(segment) ? Number(segment) : -1;
+      if (index < 0 || index >= value.length) throw fail(`${where} is an array with no element "${segment}"`);
+      value = value[index];
+    } else if (value !== null && typeof value === 'object') {
+      // Own fields only, so "constructor" or "__proto__" never resolve to something the JSON did not contain.
+      if (!Object.hasOwn(value, segment)) throw fail(`${where} has no field "${segment}"`);
+      value = (value as Record<string, unknown>)[segment];
+    } else {
+      throw fail(`${where} is ${value === null ? 'null' : `a ${typeof value}`}, not an object`);
+    }
+    walked = walked === '' ? segment : `${walked}.${segment}`;
   }
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return JSON.stringify(value);
+}
+
+function keyError(record: KafkaRecord, by: string, why: string, extra: Record<string, unknown>): SequencingKeyError {
+  return new SequencingKeyError(
+    `cannot sequence record ${record.topicPartition} offset ${record.offset} by ${by}: ${why}`,
+    { context: { topicPartition: record.topicPartition, offset: record.offset, ...extra } },
+  );
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
 }

@@ -194,7 +194,7 @@ describe('Dispatcher on DynamoDB Local', () => {
     const log = topicLog({ partitions: 1, count: 20, keys: 20 });
     const inDraining = log.filter((r) => (defaultHash(r.key!) & 1) === 0).map((r) => r.offset);
 
-    const during = await dispatch(testDispatcher(processor, store), eventOf(log));
+    const during = await dispatch(testDispatcher(processor, store, { settings: { drainWaitMs: 0 } }), eventOf(log));
     await store.changeLayout('orders-view', 2, [
       { id: 0, mask: 1, state: 'active' },
       { id: 1, mask: 1, state: 'active' },
@@ -207,6 +207,37 @@ describe('Dispatcher on DynamoDB Local', () => {
     expect(after.response.batchItemFailures).toEqual([]);
     expect(after.partitions[0]!.handled).toBe(inDraining.length);
     expect(handler.successes().sort()).toEqual(log.map((r) => `orders-0@${r.offset}`).sort());
+  });
+
+  it('waits for a change that finishes during the batch and routes held records with the new masks', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler();
+    const processor = testProcessor({ handler: handler.for(), initialSegments: 2 });
+    await store.initialise('orders-view', 2);
+    await store.changeLayout('orders-view', 1, [
+      { id: 0, mask: 1, state: 'draining' },
+      { id: 1, mask: 1, state: 'active' },
+    ]);
+    const log = topicLog({ partitions: 1, count: 20, keys: 20 });
+    const dispatcher = testDispatcher(processor, store, { settings: { drainWaitMs: 5_000, layoutTtlMs: 100 } });
+
+    const result = dispatch(dispatcher, eventOf(log));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await store.changeLayout('orders-view', 2, [
+      { id: 0, mask: 3, state: 'active' },
+      { id: 2, mask: 3, state: 'active' },
+      { id: 1, mask: 1, state: 'active' },
+    ]);
+    const outcome = await result;
+
+    expect(outcome.response).toEqual({ batchItemFailures: [] });
+    expect(outcome.partitions[0]).toMatchObject({ handled: 20, draining: 0 });
+    const released = handler.calls.filter((c) => (defaultHash(c.key) & 1) === 0);
+    expect(released.length).toBeGreaterThan(0);
+    for (const call of released) {
+      expect(call.context.layoutVersion).toBe(3);
+      expect(call.context.segment.mask).toBe(3);
+    }
   });
 
   it('stops with a LayoutError when the stored layout does not cover the hash space', async () => {

@@ -11,6 +11,7 @@ const report = (overrides: Partial<DispatchResult['partitions'][number]>): Dispa
   blocked: 0,
   notStarted: 0,
   draining: 0,
+  released: 0,
   malformed: 0,
   redeliverFrom: undefined,
   ...overrides,

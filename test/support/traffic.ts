@@ -19,6 +19,8 @@ export class Traffic {
   batches = 0;
   /** Records handed back because their segment was draining. */
   heldBack = 0;
+  /** Records held for a drain and handled once the change was applied, in the same invocation. */
+  released = 0;
 
   constructor(
     store: TokenStore,
@@ -85,7 +87,10 @@ export class Traffic {
         ),
       );
       this.batches++;
-      for (const result of results) for (const report of result.partitions) this.heldBack += report.draining;
+      for (const result of results) for (const report of result.partitions) {
+        this.heldBack += report.draining;
+        this.released += report.released;
+      }
       const failure = results[0]!.response.batchItemFailures[0];
       this.committed[partition] = failure ? failure.itemIdentifier.offset : from + batch.length;
       // A partition whose records are held back (draining) is retried at once by Lambda; pace it a little.

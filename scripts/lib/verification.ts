@@ -1,0 +1,114 @@
+import type { HashFunction } from '../../shared/hash.js';
+import type { KafkaRecord } from '../../shared/kafka-record.js';
+import type { HandlerContext } from '../../shared/processor.js';
+import { segmentMatches } from '../../shared/segment.js';
+import type { PartitionToken } from '../../shared/token.js';
+import type { Claim, TokenStore } from '../../shared/token-store.js';
+import type { ParkedBatch } from './event-source-simulator.js';
+
+/** The verification summary the local stack and chaos runs print. */
+export interface VerificationSummary {
+  produced: number;
+  handled: number;
+  parked: number;
+  lost: number;
+  reprocessedAfterCheckpoint: number;
+  orderViolations: number;
+  layoutErrors: number;
+}
+
+/**
+ * Watches a run from the outside: which records the handler started and finished, which checkpoints were written,
+ * which batches were parked. A handler call that starts while the last checkpoint of its partition already covers
+ * the record is a repeat after checkpoint; one that starts while a later record of the same key has already
+ * succeeded is an order violation; a record neither handled nor parked at the end is lost.
+ */
+export class Verifier {
+  private readonly tokens = new Map<string, PartitionToken>();
+  private readonly succeeded = new Set<string>();
+  private readonly highestDone = new Map<string, number>();
+  private repeats = 0;
+  private orderViolations = 0;
+  private layoutErrors = 0;
+  readonly problems: string[] = [];
+
+  constructor(private readonly hash: HashFunction) {}
+
+  /** Wraps a store so every successful checkpoint is remembered. */
+  watch(store: TokenStore): TokenStore {
+    const tokens = this.tokens;
+    return new Proxy(store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (property !== 'checkpoint' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+        return async (claim: Claim, token: PartitionToken, options: { release: boolean; leaseMs: number }) => {
+          const result = await (value as TokenStore['checkpoint']).call(target, claim, token, options);
+          tokens.set(`${claim.topic}-${claim.partition}`, token);
+          return result;
+        };
+      },
+    });
+  }
+
+  /** Call when a handler call starts. */
+  started(record: KafkaRecord, context: HandlerContext): void {
+    const id = `${record.topicPartition}@${record.offset}`;
+    const hash = this.hash(context.sequencingKey);
+    if (this.tokens.get(record.topicPartition)?.covers(hash, record.offset)) {
+      this.repeats++;
+      this.note(`handled again after checkpoint: ${id}`);
+    }
+    const key = `${record.topicPartition}/${context.sequencingKey}`;
+    if ((this.highestDone.get(key) ?? -1) > record.offset) {
+      this.orderViolations++;
+      this.note(`order: ${key} started ${record.offset} after ${this.highestDone.get(key)} succeeded`);
+    }
+    if (!segmentMatches(context.segment, hash)) {
+      this.layoutErrors++;
+      this.note(`layout: ${id} ran in segment ${context.segment.id}/${context.segment.mask}, which its hash does not match`);
+    }
+  }
+
+  /** Call when a handler call succeeded. */
+  finished(record: KafkaRecord, context: HandlerContext): void {
+    this.succeeded.add(`${record.topicPartition}@${record.offset}`);
+    const key = `${record.topicPartition}/${context.sequencingKey}`;
+    this.highestDone.set(key, Math.max(this.highestDone.get(key) ?? -1, record.offset));
+  }
+
+  /** Counts a layout problem found elsewhere (e.g. a stored layout that does not cover the hash space). */
+  layoutError(message: string): void {
+    this.layoutErrors++;
+    this.note(message);
+  }
+
+  /** Whether the record was handled successfully at least once. */
+  wasHandled(topicPartition: string, offset: number): boolean {
+    return this.succeeded.has(`${topicPartition}@${offset}`);
+  }
+
+  summary(produced: ReadonlyArray<{ topicPartition: string; offset: number }>, parked: readonly ParkedBatch[]): VerificationSummary {
+    const parkedIds = new Set(parked.flatMap((p) => p.records.map((r) => `${r.topic}-${r.partition}@${r.offset}`)));
+    let lost = 0;
+    for (const { topicPartition, offset } of produced) {
+      const id = `${topicPartition}@${offset}`;
+      if (!this.succeeded.has(id) && !parkedIds.has(id)) {
+        lost++;
+        this.note(`lost: ${id}`);
+      }
+    }
+    return {
+      produced: produced.length,
+      handled: this.succeeded.size,
+      parked: parkedIds.size,
+      lost,
+      reprocessedAfterCheckpoint: this.repeats,
+      orderViolations: this.orderViolations,
+      layoutErrors: this.layoutErrors,
+    };
+  }
+
+  private note(problem: string): void {
+    if (this.problems.length < 50) this.problems.push(problem);
+  }
+}
