@@ -17,6 +17,7 @@ const ENV: Record<keyof CoordinatorSettings, string> = {
   clockSkewMs: 'TIDEMARK_CLOCK_SKEW_MS',
   drainTimeoutMs: 'TIDEMARK_DRAIN_TIMEOUT_MS',
   pollSeconds: 'TIDEMARK_DRAIN_POLL_SECONDS',
+  staleChangeGraceMs: 'TIDEMARK_STALE_CHANGE_GRACE_MS',
 };
 
 /** Builds the coordinator from options and environment. */

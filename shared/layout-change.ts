@@ -121,6 +121,11 @@ export interface CoordinatorSettings {
   readonly drainTimeoutMs: number;
   /** Seconds between drain checks. @default 5 */
   readonly pollSeconds: number;
+  /**
+   * A change still pending this long after its deadline was abandoned (its execution was stopped or kept
+   * failing): the next change rolls it back first, so no segment stays draining for ever. @default 300000
+   */
+  readonly staleChangeGraceMs: number;
 }
 
 export const DEFAULT_COORDINATOR_SETTINGS: CoordinatorSettings = Object.freeze({
@@ -128,6 +133,7 @@ export const DEFAULT_COORDINATOR_SETTINGS: CoordinatorSettings = Object.freeze({
   clockSkewMs: 1_000,
   drainTimeoutMs: 120_000,
   pollSeconds: 5,
+  staleChangeGraceMs: 300_000,
 });
 
 /**
@@ -159,9 +165,13 @@ export class LayoutCoordinator {
     target?: number;
     step?: number;
   }): Promise<ChangeState> {
-    const layout = await this.store.readLayout(input.processor);
+    let layout = await this.store.readLayout(input.processor);
     const carry = { target: input.target, step: input.step };
     if (layout.change?.id === input.changeId) return this.stateOf(layout, layout.change, carry);
+    if (layout.change && this.clock() > layout.change.deadline + this.settings.staleChangeGraceMs) {
+      await this.rollback(this.stateOf(layout, layout.change, {}));
+      layout = await this.store.readLayout(input.processor);
+    }
     const plan = planChange(layout, input.operation, input.segment);
     const startedAt = this.clock();
     const change: LayoutChange = {

@@ -211,6 +211,26 @@ describe('layout state machines (synthesized from CDK)', () => {
     expect(violations(traffic)).toEqual([]);
   });
 
+  it('rolls back a change abandoned long past its deadline before starting the next one', async () => {
+    const store = await freshDynamoStore();
+    await store.initialise('abandoned', 2);
+    let now = Date.now();
+    const clock = () => now;
+    const coordinator = new LayoutCoordinator(store, { settings: { ...FAST, staleChangeGraceMs: 60_000 }, clock });
+    await coordinator.begin({ processor: 'abandoned', operation: 'split', segment: '0/1', changeId: 'stopped-execution' });
+    await expect(coordinator.begin({ processor: 'abandoned', operation: 'split', segment: '1/1', changeId: 'too-early' })).rejects.toThrow(
+      /another change \(stopped-execution: split 0\/1\) is under way/,
+    );
+
+    now += FAST.drainTimeoutMs + 60_001;
+    const state = await coordinator.begin({ processor: 'abandoned', operation: 'split', segment: '1/1', changeId: 'next' });
+
+    const layout = await store.readLayout('abandoned');
+    expect(state.changeId).toBe('next');
+    expect(names(layout)).toEqual(['0/1:active', '1/1:draining']);
+    expect(layout.change?.id).toBe('next');
+  });
+
   it('refuses a merge whose sibling is split further, naming the finer segments', async () => {
     const store = await freshDynamoStore();
     await store.initialise('refused', 3);
