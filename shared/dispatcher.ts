@@ -187,7 +187,12 @@ export class Dispatcher {
     const deadline = this.clock() + options.remainingMs() - this.settings.checkpointReserveMs;
     let cached = await this.layouts.get();
 
-    const claimed = await Promise.all(slices.map((slice) => this.claimSlice(slice, invocationId, deadline)));
+    // A partition with no readable record has nothing to run: its records are handed back without a claim.
+    const claimed = await Promise.all(
+      slices.map((slice) =>
+        slice.records.length === 0 ? { abandoned: 'no readable record' } : this.claimSlice(slice, invocationId, deadline),
+      ),
+    );
     const reports: PartitionReport[] = [];
     const work: ClaimedSlice[] = [];
     claimed.forEach((result, i) => {

@@ -87,6 +87,20 @@ describe('Dispatcher on DynamoDB Local', () => {
     expect(result.partitions[0]).toMatchObject({ malformed: 1, handled: 5 });
   });
 
+  it('hands back a partition whose records are all unreadable without claiming it', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler();
+    const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
+    const event = eventOf(topicLog({ partitions: 2, count: 3, keys: 3 }));
+    for (const raw of event.records['orders-1']!) raw.key = '***';
+
+    const result = await dispatch(dispatcher, event);
+
+    expect(result.response).toEqual({ batchItemFailures: [{ itemIdentifier: { partition: 'orders-1', offset: 0 } }] });
+    expect(handler.successes().sort()).toEqual(['orders-0@0', 'orders-0@1', 'orders-0@2']);
+    expect((await store.readState('orders-view')).partitions.map((p) => p.partition)).toEqual([0]);
+  });
+
   it('reports records of a topic the processor does not consume instead of dropping them', async () => {
     const store = await freshDynamoStore();
     const handler = new ScriptedHandler();
