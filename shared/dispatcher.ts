@@ -442,11 +442,10 @@ export class Dispatcher {
       });
     }
     for (const skip of advance.sourceSkipped) {
-      this.logger.warn('the event source moved past offsets it did not deliver', {
+      this.logger.warn('the event source moved past offsets that were not done (its retries or record age ran out)', {
         topicPartition: slice.topicPartition,
         segment: segmentName(skip.segment),
-        from: skip.range[0],
-        to: skip.range[1],
+        ranges: skip.ranges,
       });
     }
     try {

@@ -39,8 +39,11 @@ export function samePosition(a: Position, b: Position): boolean {
 
 /** What {@link advancePosition} did besides moving the position. */
 export interface AdvanceReport {
-  /** Offsets the event source moved past without delivering them to us (retries exhausted, record age). */
-  readonly sourceSkipped: OffsetRange | undefined;
+  /**
+   * Offsets below the batch the event source moved past without their being done (its retries or record age ran
+   * out); empty when the batch starts at or below `next`.
+   */
+  readonly sourceSkipped: readonly OffsetRange[];
   /** Out-of-order ranges dropped at the bound; their records were handled but will be delivered again. */
   readonly forgottenRanges: number;
 }
@@ -60,12 +63,19 @@ export function advancePosition(
   unfinished: readonly number[],
   maxRanges: number,
 ): { position: Position; report: AdvanceReport } {
-  let sourceSkipped: OffsetRange | undefined;
+  const sourceSkipped: OffsetRange[] = [];
   let next = position.next;
   if (next === null) {
     next = first;
   } else if (first > next) {
-    if (!positionCovers(position, next) && !positionCovers(position, first - 1)) sourceSkipped = [next, first - 1];
+    // The gaps between the done ranges below the batch start.
+    let from = next;
+    for (const [doneFrom, doneTo] of position.done) {
+      if (doneFrom >= first) break;
+      if (doneFrom > from) sourceSkipped.push([from, doneFrom - 1]);
+      from = Math.max(from, doneTo + 1);
+    }
+    if (from < first) sourceSkipped.push([from, first - 1]);
     next = first;
   }
   const delivered: OffsetRange[] = [];

@@ -33,8 +33,8 @@ export interface UnfinishedRecord {
 /** What a checkpoint changes, for logs and metrics. */
 export interface TokenAdvance {
   readonly token: PartitionToken;
-  /** Offsets the event source moved past without delivering them, per cell. */
-  readonly sourceSkipped: ReadonlyArray<{ segment: Segment; range: OffsetRange }>;
+  /** Offsets the event source moved past without delivering them (and not done before), per cell. */
+  readonly sourceSkipped: ReadonlyArray<{ segment: Segment; ranges: readonly OffsetRange[] }>;
   /** Out-of-order ranges dropped at the bound (their records will be handled again on redelivery). */
   readonly forgottenRanges: number;
 }
@@ -146,12 +146,12 @@ export class PartitionToken {
       if (offsets) offsets.push(record.offset);
       else held.set(cell, [record.offset]);
     }
-    const sourceSkipped: Array<{ segment: Segment; range: OffsetRange }> = [];
+    const sourceSkipped: Array<{ segment: Segment; ranges: readonly OffsetRange[] }> = [];
     let forgottenRanges = 0;
     const advanced = fine.map((cell): TokenCell => {
       const offsets = [...heldEverywhere, ...(held.get(cell) ?? [])].sort((a, b) => a - b);
       const { position, report } = advancePosition(cell.position, input.first, input.last, offsets, input.maxRanges);
-      if (report.sourceSkipped) sourceSkipped.push({ segment: cell.segment, range: report.sourceSkipped });
+      if (report.sourceSkipped.length > 0) sourceSkipped.push({ segment: cell.segment, ranges: report.sourceSkipped });
       forgottenRanges += report.forgottenRanges;
       return { segment: cell.segment, position };
     });
@@ -165,7 +165,7 @@ function refine(token: PartitionToken, segments: readonly Segment[]): TokenCell[
   for (const cell of token.cells) {
     const inside = segments.filter((s) => segmentContains(cell.segment, s));
     if (inside.length > 0 && !inside.some((s) => s.mask === cell.segment.mask)) {
-      for (const segment of inside) out.push({ segment, position: cell.position });
+      for (const { id, mask } of inside) out.push({ segment: { id, mask }, position: cell.position });
     } else {
       out.push(cell);
     }
