@@ -5,7 +5,12 @@
  * DynamoDB) it runs the same synthesized definition in this process with aws-local-stepfunctions.
  */
 import { parseArgs } from 'node:util';
-import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbTokenStore } from '../shared/dynamodb-token-store.js';
 import { TidemarkError } from '../shared/errors.js';
@@ -28,7 +33,11 @@ Options:
   --json                    status as JSON`;
 
 /** Runs the CLI; returns the exit code. */
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, out: (line: string) => void = console.log): Promise<number> {
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  out: (line: string) => void = console.log,
+): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -57,14 +66,26 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   }
   const client = new DynamoDBClient(
     values.endpoint
-      ? { endpoint: values.endpoint, region: env.AWS_REGION ?? 'us-east-1', credentials: { accessKeyId: 'tidemarklocal', secretAccessKey: 'tidemarklocal' } }
+      ? {
+          endpoint: values.endpoint,
+          region: env.AWS_REGION ?? 'us-east-1',
+          credentials: { accessKeyId: 'tidemarklocal', secretAccessKey: 'tidemarklocal' },
+        }
       : {},
   );
   const store = new DynamoDbTokenStore({ tableName, client });
 
   if (command === 'status') {
     const state = await store.readState(processor);
-    out(values.json ? JSON.stringify({ ...state, partitions: state.partitions.map((p) => ({ ...p, token: JSON.parse(p.token.serialize()) })) }, null, 2) : formatStatus(state));
+    out(
+      values.json
+        ? JSON.stringify(
+            { ...state, partitions: state.partitions.map((p) => ({ ...p, token: JSON.parse(p.token.serialize()) })) },
+            null,
+            2,
+          )
+        : formatStatus(state),
+    );
     return 0;
   }
 
@@ -107,13 +128,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
 
   const arn = values['state-machine'] ?? env[`TIDEMARK_${command.toUpperCase()}_STATE_MACHINE`];
   if (!arn) {
-    out(`tidemark: no ${command} state machine: pass --state-machine or set TIDEMARK_${command.toUpperCase()}_STATE_MACHINE`);
+    out(
+      `tidemark: no ${command} state machine: pass --state-machine or set TIDEMARK_${command.toUpperCase()}_STATE_MACHINE`,
+    );
     return 2;
   }
   const sfn = new SFNClient({});
   let executionArn: string;
   try {
-    ({ executionArn = '' } = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name, input: JSON.stringify(input) })));
+    ({ executionArn = '' } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: arn, name, input: JSON.stringify(input) }),
+    ));
   } catch (error) {
     if (error instanceof ExecutionAlreadyExists) {
       out(`tidemark: an execution named ${name} already exists with other input; the layout moved on, check status`);
@@ -126,7 +151,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     const current = await store.readLayout(processor);
-    out(`  ${execution.status}: layout v${current.version}${current.change ? `, ${current.change.operation} ${current.change.segment} draining` : ''}`);
+    out(
+      `  ${execution.status}: layout v${current.version}${current.change ? `, ${current.change.operation} ${current.change.segment} draining` : ''}`,
+    );
     if (execution.status !== 'RUNNING') {
       if (execution.status === 'SUCCEEDED') return 0;
       out(`tidemark: ${execution.error ?? execution.status}: ${execution.cause ?? ''}`);
@@ -140,7 +167,8 @@ function describeStep(output: unknown): string {
   if (o.outcome) return `${String(o.outcome)}, layout v${String(o.layoutVersion)}`;
   if (o.done === true) return `done with ${String(o.segments)} segment(s)`;
   if (o.done === false) return `next: ${String(o.operation)} ${String(o.segment)}`;
-  if ('drained' in o) return o.drained ? 'drained' : `waiting for ${String(o.liveClaims)} claim(s) under the old layout`;
+  if ('drained' in o)
+    return o.drained ? 'drained' : `waiting for ${String(o.liveClaims)} claim(s) under the old layout`;
   return JSON.stringify(output);
 }
 
@@ -149,7 +177,12 @@ export async function run(): Promise<void> {
   try {
     process.exitCode = await main(process.argv.slice(2));
   } catch (error) {
-    const message = error instanceof TidemarkError ? error.message : error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const message =
+      error instanceof TidemarkError
+        ? error.message
+        : error instanceof Error
+          ? `${error.name}: ${error.message}`
+          : String(error);
     console.error(`tidemark: ${message}`);
     process.exitCode = 1;
   }

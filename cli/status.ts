@@ -15,7 +15,9 @@ export function formatStatus(state: ProcessorState, now = Date.now()): string {
   if (partitions.length === 0) lines.push('  (none seen yet)');
   for (const p of partitions) {
     const live = p.leaseUntil > now;
-    const holder = live ? `claimed by ${p.owner} (epoch ${p.epoch}), lease ends in ${Math.round((p.leaseUntil - now) / 1000)}s` : `free (last epoch ${p.epoch})`;
+    const holder = live
+      ? `claimed by ${p.owner} (epoch ${p.epoch}), lease ends in ${Math.round((p.leaseUntil - now) / 1000)}s`
+      : `free (last epoch ${p.epoch})`;
     lines.push(`  ${p.topic}-${p.partition}: ${holder}, routed with layout v${p.layoutVersion}`);
   }
   lines.push('', 'Segments (next offset per partition; +n = offsets done out of order):');

@@ -9,7 +9,13 @@ import { parseArgs } from 'node:util';
 import { startDynamoDbLocal } from './lib/dynamodb-local.js';
 import { chaos } from './lib/chaos.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, verbose: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '50' },
+    seed: { type: 'string', default: '1' },
+    verbose: { type: 'boolean', default: false },
+  },
+});
 const runs = Number(values.runs);
 const seed = Number(values.seed);
 if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed)) {
@@ -24,15 +30,19 @@ try {
     runs,
     seed,
     onRun: (run, summary) => {
-      const bad = summary.lost + summary.reprocessedAfterCheckpoint + summary.orderViolations + summary.layoutErrors > 0;
+      const bad =
+        summary.lost + summary.reprocessedAfterCheckpoint + summary.orderViolations + summary.layoutErrors > 0;
       if (bad || values.verbose || run % 10 === 9) {
-        console.error(`run ${run + 1}/${runs}: ${JSON.stringify({ ...summary, problems: undefined })}${bad ? `\n  ${summary.problems.join('\n  ')}` : ''}`);
+        console.error(
+          `run ${run + 1}/${runs}: ${JSON.stringify({ ...summary, problems: undefined })}${bad ? `\n  ${summary.problems.join('\n  ')}` : ''}`,
+        );
       }
     },
   });
   console.error(`${totals.runs} runs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(JSON.stringify(totals));
-  process.exitCode = totals.lost + totals.reprocessedAfterCheckpoint + totals.orderViolations + totals.layoutErrors > 0 ? 1 : 0;
+  process.exitCode =
+    totals.lost + totals.reprocessedAfterCheckpoint + totals.orderViolations + totals.layoutErrors > 0 ? 1 : 0;
 } finally {
   await ddb.stop();
 }

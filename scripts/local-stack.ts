@@ -96,15 +96,29 @@ try {
     },
   });
   const containers: Dispatcher[] = [0, 1].map(() =>
-    createDispatcher(processor, { store, logger: silentLogger, layoutTtlMs: LAYOUT_TTL_MS, leaseMs: 10_000, claimWaitMs: 5_000 }),
+    createDispatcher(processor, {
+      store,
+      logger: silentLogger,
+      layoutTtlMs: LAYOUT_TTL_MS,
+      leaseMs: 10_000,
+      claimWaitMs: 5_000,
+    }),
   );
   const simulator = new EventSourceSimulator(
     log,
     (event, invocation) =>
-      containers[invocation.container]!.dispatch(event, { remainingMs: invocation.remainingMs, invocationId: invocation.requestId }).then(
-        (r) => r.response,
-      ),
-    { batchSize: settings.batchSize, batchingWindowMs: 200, maxRetryAttempts: 10, duplicateRate: 0.02, rewindRate: 0.02, timeoutMs: 30_000 },
+      containers[invocation.container]!.dispatch(event, {
+        remainingMs: invocation.remainingMs,
+        invocationId: invocation.requestId,
+      }).then((r) => r.response),
+    {
+      batchSize: settings.batchSize,
+      batchingWindowMs: 200,
+      maxRetryAttempts: 10,
+      duplicateRate: 0.02,
+      rewindRate: 0.02,
+      timeoutMs: 30_000,
+    },
   ).start();
 
   // The producer: keyed order events, each key on one partition as Kafka's partitioner would do.
@@ -133,7 +147,9 @@ try {
 
   // Split then merge mid-stream, through the same state machines a deployment runs.
   const definitions = synthesizeLayoutDefinitions();
-  const coordinator = new LayoutCoordinator(store, { settings: { layoutTtlMs: LAYOUT_TTL_MS, clockSkewMs: 100, pollSeconds: 1 } });
+  const coordinator = new LayoutCoordinator(store, {
+    settings: { layoutTtlMs: LAYOUT_TTL_MS, clockSkewMs: 100, pollSeconds: 1 },
+  });
   const changes = (async () => {
     await sleep(settings.durationMs / 3);
     const before = await store.readLayout(processorName);
@@ -147,7 +163,11 @@ try {
   async function change(operation: 'split' | 'merge', segment: string, version: number) {
     const name = `${processorName}-${operation}-${segment.replace('/', '-')}-v${version}`;
     console.log(`>> ${operation} ${segment} (execution ${name})`);
-    const run = runLocally(definitions[operation], { processor: processorName, segment }, { coordinator, executionName: name, waitMs: 250 });
+    const run = runLocally(
+      definitions[operation],
+      { processor: processorName, segment },
+      { coordinator, executionName: name, waitMs: 250 },
+    );
     const result = (await run.result) as { outcome: string; layoutVersion: number };
     console.log(`>> ${operation} ${segment}: ${result.outcome}, layout v${result.layoutVersion}`);
   }
@@ -159,18 +179,27 @@ try {
       tick++;
       const state = await store.readState(processorName).catch(() => undefined);
       const handled = verifier.summary([], []).handled;
-      const lag = Array.from({ length: settings.partitions }, (_, p) => `p${p}:${log.end(p) - simulator.committedOffset(p)}`).join(' ');
+      const lag = Array.from(
+        { length: settings.partitions },
+        (_, p) => `p${p}:${log.end(p) - simulator.committedOffset(p)}`,
+      ).join(' ');
       console.log(
         `[${String(Math.round((Date.now() - started) / 1000)).padStart(3)}s] produced ${produced}  handled ${handled}  ${handled - lastHandled} records/s  lag ${lag}`,
       );
       lastHandled = handled;
       if (state && tick % 5 === 0) {
         const segments = state.layout.segments.map((s) => {
-          const next = state.partitions.map((p) => Math.min(...p.token.cellsOverlapping(s).map((c) => c.position.next ?? 0)));
+          const next = state.partitions.map((p) =>
+            Math.min(...p.token.cellsOverlapping(s).map((c) => c.position.next ?? 0)),
+          );
           return `${segmentName(s)}${s.state === 'draining' ? '(draining)' : ''}[${next.join(',')}]`;
         });
-        const owners = state.partitions.filter((p) => p.leaseUntil > Date.now()).map((p) => `${p.topic}-${p.partition}:e${p.epoch}`);
-        console.log(`       layout v${state.layout.version}: ${segments.join(' ')}  live claims: ${owners.join(' ') || 'none'}`);
+        const owners = state.partitions
+          .filter((p) => p.leaseUntil > Date.now())
+          .map((p) => `${p.topic}-${p.partition}:e${p.epoch}`);
+        console.log(
+          `       layout v${state.layout.version}: ${segments.join(' ')}  live claims: ${owners.join(' ') || 'none'}`,
+        );
       }
     })();
   }, 1000);
@@ -190,7 +219,11 @@ try {
   console.log(`Event source: ${JSON.stringify(simulator.stats)}; handler attempts ${attempts}`);
   for (const problem of verifier.problems.slice(0, 10)) console.log(`  ! ${problem}`);
   console.log(`Verification: ${JSON.stringify(summary)}`);
-  const ok = summary.lost === 0 && summary.reprocessedAfterCheckpoint === 0 && summary.orderViolations === 0 && summary.layoutErrors === 0;
+  const ok =
+    summary.lost === 0 &&
+    summary.reprocessedAfterCheckpoint === 0 &&
+    summary.orderViolations === 0 &&
+    summary.layoutErrors === 0;
   console.log(ok ? 'OK: nothing lost, nothing repeated after checkpoint, every key in order.' : 'FAILED: see above.');
   process.exitCode = ok ? 0 : 1;
 } finally {

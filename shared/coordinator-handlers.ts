@@ -1,8 +1,7 @@
 import middy from '@middy/core';
 import { ConfigurationError } from './errors.js';
 import { DynamoDbTokenStore } from './dynamodb-token-store.js';
-import { LayoutCoordinator, type ChangeState, type CoordinatorSettings } from './layout-change.js';
-import type { LayoutOperation } from './layout.js';
+import { LayoutCoordinator, type BeginInput, type ChangeState, type CoordinatorSettings } from './layout-change.js';
 import type { Clock, TokenStore } from './token-store.js';
 
 /** How coordinator handlers reach the token store; each option falls back to the environment the construct sets. */
@@ -21,28 +20,23 @@ const ENV: Record<keyof CoordinatorSettings, string> = {
 };
 
 /** Builds the coordinator from options and environment. */
-export function createCoordinator(options: CoordinatorOptions = {}, env: NodeJS.ProcessEnv = process.env): LayoutCoordinator {
+export function createCoordinator(
+  options: CoordinatorOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): LayoutCoordinator {
   const settings: { -readonly [K in keyof CoordinatorSettings]?: number } = {};
   for (const [name, variable] of Object.entries(ENV) as Array<[keyof CoordinatorSettings, string]>) {
     const value = options[name] ?? (env[variable] === undefined ? undefined : Number(env[variable]));
     if (value === undefined) continue;
-    if (!Number.isFinite(value) || value < 0) throw new ConfigurationError(`${name} must be a number >= 0, got ${String(value)}`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new ConfigurationError(`${name} must be a number >= 0, got ${String(value)}`);
     settings[name] = value;
   }
   const tableName = env.TIDEMARK_TABLE_NAME;
-  if (!options.store && !tableName) throw new ConfigurationError('no token store: pass `store` or set TIDEMARK_TABLE_NAME');
+  if (!options.store && !tableName)
+    throw new ConfigurationError('no token store: pass `store` or set TIDEMARK_TABLE_NAME');
   const store = options.store ?? new DynamoDbTokenStore({ tableName: tableName!, clock: options.clock });
   return new LayoutCoordinator(store, { settings, clock: options.clock });
-}
-
-/** Input of the begin step, as the state machine passes it. */
-export interface BeginInput {
-  processor: string;
-  operation: LayoutOperation;
-  segment: string;
-  changeId: string;
-  target?: number;
-  step?: number;
 }
 
 /** The Lambda handlers of the split/merge/scale state machines' task states. */
@@ -54,8 +48,8 @@ export function createCoordinatorHandlers(options: CoordinatorOptions = {}) {
     check: middy<ChangeState, ChangeState>().handler((state) => get().check(state)),
     apply: middy<ChangeState, ChangeState>().handler((state) => get().apply(state)),
     rollback: middy<ChangeState, ChangeState>().handler((state) => get().rollback(state)),
-    plan: middy<{ processor: string; target: number; step?: number; executionName: string }, unknown>().handler((input) =>
-      get().planScale(input),
+    plan: middy<{ processor: string; target: number; step?: number; executionName: string }, unknown>().handler(
+      (input) => get().planScale(input),
     ),
   };
 }

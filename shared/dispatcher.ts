@@ -179,9 +179,13 @@ export class Dispatcher {
    * Handles one event. `remainingMs` is the invocation's time left (Lambda's `getRemainingTimeInMillis`).
    * Throws only when the event as a whole is unusable or the layout is invalid: Lambda then retries the batch.
    */
-  async dispatch(event: unknown, options: { remainingMs: () => number; invocationId?: string }): Promise<DispatchResult> {
+  async dispatch(
+    event: unknown,
+    options: { remainingMs: () => number; invocationId?: string },
+  ): Promise<DispatchResult> {
     const batch = parseKafkaEvent(event);
-    for (const error of batch.malformed) this.logger.error('malformed record reported failed', { error, ...error.context });
+    for (const error of batch.malformed)
+      this.logger.error('malformed record reported failed', { error, ...error.context });
     const slices = this.slice(batch.records, batch.malformed);
     const invocationId = options.invocationId ?? randomUUID();
     const deadline = this.clock() + options.remainingMs() - this.settings.checkpointReserveMs;
@@ -190,7 +194,9 @@ export class Dispatcher {
     // A partition with no readable record has nothing to run: its records are handed back without a claim.
     const claimed = await Promise.all(
       slices.map((slice) =>
-        slice.records.length === 0 ? { abandoned: 'no readable record' } : this.claimSlice(slice, invocationId, deadline),
+        slice.records.length === 0
+          ? { abandoned: 'no readable record' }
+          : this.claimSlice(slice, invocationId, deadline),
       ),
     );
     const reports: PartitionReport[] = [];
@@ -234,7 +240,10 @@ export class Dispatcher {
   }
 
   /** Groups records by partition, in offset order, with the offsets of records that could not be read. */
-  private slice(records: readonly KafkaRecord[], malformed: ReturnType<typeof parseKafkaEvent>['malformed']): PartitionSlice[] {
+  private slice(
+    records: readonly KafkaRecord[],
+    malformed: ReturnType<typeof parseKafkaEvent>['malformed'],
+  ): PartitionSlice[] {
     const groups = new Map<string, { records: KafkaRecord[]; malformedOffsets: number[] }>();
     const group = (id: string) => {
       let entry = groups.get(id);
@@ -249,7 +258,10 @@ export class Dispatcher {
     }
     return [...groups].map(([topicPartition, entry]) => {
       const cut = topicPartition.lastIndexOf('-');
-      const offsets = [...entry.records.map((r) => r.offset), ...entry.malformedOffsets.filter((o) => !Number.isNaN(o))];
+      const offsets = [
+        ...entry.records.map((r) => r.offset),
+        ...entry.malformedOffsets.filter((o) => !Number.isNaN(o)),
+      ];
       if (offsets.length === 0) {
         throw new MalformedEventError(
           `records["${topicPartition}"] has no record with a readable offset, so no offset can be reported back; the whole batch fails`,
@@ -272,7 +284,11 @@ export class Dispatcher {
   }
 
   /** Claims a partition, waiting a bounded time for a live holder and refreshing a stale layout. */
-  private async claimSlice(slice: PartitionSlice, invocationId: string, deadline: number): Promise<ClaimedSlice | { abandoned: string }> {
+  private async claimSlice(
+    slice: PartitionSlice,
+    invocationId: string,
+    deadline: number,
+  ): Promise<ClaimedSlice | { abandoned: string }> {
     const owner = `${invocationId}/${slice.topicPartition}`;
     const waitUntil = Math.min(this.clock() + this.settings.claimWaitMs, deadline);
     let cached = await this.layouts.get();
@@ -304,7 +320,9 @@ export class Dispatcher {
         if (error instanceof ClaimHeldError) {
           const now = this.clock();
           if (now >= waitUntil) return { abandoned: error.message };
-          await this.sleep(Math.min(25 * 2 ** Math.min(attempt, 5), waitUntil - now, Math.max(1, error.holder.leaseUntil - now)));
+          await this.sleep(
+            Math.min(25 * 2 ** Math.min(attempt, 5), waitUntil - now, Math.max(1, error.holder.leaseUntil - now)),
+          );
           continue;
         }
         this.logger.error('claim failed; partition handed back', { error, topicPartition: slice.topicPartition });
@@ -332,7 +350,11 @@ export class Dispatcher {
         sequencingKey = sequencingKeyOf(this.processor.sequencing, record);
       } catch (error) {
         counts.keyErrors++;
-        this.logger.error('record cannot be routed; reported failed', { error, topicPartition: slice.topicPartition, offset: record.offset });
+        this.logger.error('record cannot be routed; reported failed', {
+          error,
+          topicPartition: slice.topicPartition,
+          offset: record.offset,
+        });
         unfinished.push({ offset: record.offset, hash: undefined });
         continue;
       }
@@ -348,7 +370,12 @@ export class Dispatcher {
     return { slice, keeper, cached, items, held, unfinished, counts };
   }
 
-  private workItem(slice: PartitionSlice, keeper: LeaseKeeper<Claim>, held: HeldRecord, segment: WorkItem['segment']): WorkItem {
+  private workItem(
+    slice: PartitionSlice,
+    keeper: LeaseKeeper<Claim>,
+    held: HeldRecord,
+    segment: WorkItem['segment'],
+  ): WorkItem {
     return {
       key: scopedKey(slice.topicPartition, held.sequencingKey),
       offset: held.record.offset,
@@ -374,7 +401,8 @@ export class Dispatcher {
       await this.sleep(Math.min(250, Math.max(1, waitUntil - this.clock())));
       const fresh = await this.layouts.refresh();
       for (const entry of waiting) {
-        const newer = fresh.layout.change !== undefined && fresh.layout.change.drainVersion > entry.keeper.claim.layoutVersion;
+        const newer =
+          fresh.layout.change !== undefined && fresh.layout.change.drainVersion > entry.keeper.claim.layoutVersion;
         if (fresh.layout.version <= entry.cached.layout.version && !newer) continue;
         entry.cached = fresh;
         const stillHeld: HeldRecord[] = [];
@@ -476,4 +504,3 @@ function abandon(slice: PartitionSlice, reason: string): PartitionReport {
     abandoned: reason,
   };
 }
-

@@ -179,7 +179,12 @@ export class DynamoDbTokenStore implements TokenStore {
     segments: readonly LayoutSegment[],
     change: LayoutChange | undefined,
   ): Promise<Layout> {
-    const layout: Layout = { processor, version: expectedVersion + 1, segments: [...segments], ...(change ? { change } : {}) };
+    const layout: Layout = {
+      processor,
+      version: expectedVersion + 1,
+      segments: [...segments],
+      ...(change ? { change } : {}),
+    };
     assertLayout(layout);
     try {
       await this.documents.send(
@@ -223,7 +228,17 @@ export class DynamoDbTokenStore implements TokenStore {
           ConditionExpression:
             '(attribute_not_exists(#epoch) OR #leaseUntil <= :now OR #owner = :owner) AND ' +
             '(attribute_not_exists(#layoutVersion) OR #layoutVersion <= :layoutVersion)',
-          ExpressionAttributeNames: names('owner', 'leaseUntil', 'layoutVersion', 'processor', 'topic', 'partition', 'updatedAt', 'token', 'epoch'),
+          ExpressionAttributeNames: names(
+            'owner',
+            'leaseUntil',
+            'layoutVersion',
+            'processor',
+            'topic',
+            'partition',
+            'updatedAt',
+            'token',
+            'epoch',
+          ),
           ExpressionAttributeValues: {
             ':owner': request.owner,
             ':until': now + request.leaseMs,
@@ -256,7 +271,11 @@ export class DynamoDbTokenStore implements TokenStore {
     return { ...claim, leaseUntil };
   }
 
-  async checkpoint(claim: Claim, token: PartitionToken, options: { release: boolean; leaseMs: number }): Promise<Claim> {
+  async checkpoint(
+    claim: Claim,
+    token: PartitionToken,
+    options: { release: boolean; leaseMs: number },
+  ): Promise<Claim> {
     const now = this.clock();
     const leaseUntil = options.release ? 0 : now + options.leaseMs;
     await this.fencedUpdate(
@@ -336,7 +355,9 @@ export class DynamoDbTokenStore implements TokenStore {
           UpdateExpression: update,
           ConditionExpression: '#owner = :owner AND #epoch = :epoch AND #leaseUntil > :now',
           // Only the names the expressions use: DynamoDB rejects unused ones.
-          ExpressionAttributeNames: names(...new Set([...`${update} #owner #epoch #leaseUntil`.matchAll(/#(\w+)/g)].map((m) => m[1]!))),
+          ExpressionAttributeNames: names(
+            ...new Set([...`${update} #owner #epoch #leaseUntil`.matchAll(/#(\w+)/g)].map((m) => m[1]!)),
+          ),
           ExpressionAttributeValues: { ...values, ':owner': claim.owner, ':epoch': claim.epoch, ':now': now },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),

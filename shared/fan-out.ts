@@ -19,7 +19,11 @@ export interface SegmentWorkerRequest {
   /** Epoch ms: the worker starts nothing after this. */
   readonly deadline: number;
   readonly claims: readonly ClaimRef[];
-  readonly records: ReadonlyArray<{ readonly record: RawKafkaRecord; readonly sequencingKey: string; readonly hash: number }>;
+  readonly records: ReadonlyArray<{
+    readonly record: RawKafkaRecord;
+    readonly sequencingKey: string;
+    readonly hash: number;
+  }>;
 }
 
 /** One record's outcome as a worker reports it. */
@@ -91,7 +95,11 @@ export class LambdaFanOutRunner implements SegmentRunner {
         epoch,
         leaseUntil,
       })),
-      records: group.map((item) => ({ record: toRawRecord(item.record), sequencingKey: item.sequencingKey, hash: item.hash })),
+      records: group.map((item) => ({
+        record: toRawRecord(item.record),
+        sequencingKey: item.sequencingKey,
+        hash: item.hash,
+      })),
     };
     const result = new Map<WorkItem, RecordOutcome>();
     try {
@@ -103,7 +111,8 @@ export class LambdaFanOutRunner implements SegmentRunner {
         }),
       );
       const body = response.Payload ? Buffer.from(response.Payload).toString('utf8') : '';
-      if (response.FunctionError) throw new Error(`segment worker failed (${response.FunctionError}): ${body.slice(0, 500)}`);
+      if (response.FunctionError)
+        throw new Error(`segment worker failed (${response.FunctionError}): ${body.slice(0, 500)}`);
       const parsed = JSON.parse(body) as SegmentWorkerResponse;
       const byId = new Map(parsed.outcomes.map((o) => [`${o.topicPartition}@${o.offset}`, o]));
       for (const item of group) {
@@ -126,7 +135,11 @@ function fromWorkerOutcome(outcome: WorkerOutcome): RecordOutcome {
     case 'done':
       return { status: 'done', attempts: outcome.attempts ?? 1 };
     case 'failed':
-      return { status: 'failed', attempts: outcome.attempts ?? 1, error: outcome.error ?? new Error('failed in worker') };
+      return {
+        status: 'failed',
+        attempts: outcome.attempts ?? 1,
+        error: outcome.error ?? new Error('failed in worker'),
+      };
     case 'blocked':
       return { status: 'blocked', blockedBy: outcome.blockedBy ?? -1 };
     default:
@@ -183,7 +196,12 @@ export async function runSegmentWorker(
         claim,
       });
     } catch (error) {
-      outcomes.push({ topicPartition, offset: Number(entry.record.offset), status: 'notStarted', error: describeError(error) });
+      outcomes.push({
+        topicPartition,
+        offset: Number(entry.record.offset),
+        status: 'notStarted',
+        error: describeError(error),
+      });
     }
   });
   const deadline = Math.min(request.deadline, clock() + dependencies.remainingMs() - dependencies.checkpointReserveMs);

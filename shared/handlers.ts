@@ -1,10 +1,20 @@
 import middy from '@middy/core';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context } from 'aws-lambda';
-import { Dispatcher, resolveDispatcherSettings, type DispatcherSettings, type KafkaBatchResponse } from './dispatcher.js';
+import {
+  Dispatcher,
+  resolveDispatcherSettings,
+  type DispatcherSettings,
+  type KafkaBatchResponse,
+} from './dispatcher.js';
 import { ConfigurationError } from './errors.js';
 import { DynamoDbTokenStore } from './dynamodb-token-store.js';
-import { LambdaFanOutRunner, runSegmentWorker, type SegmentWorkerRequest, type SegmentWorkerResponse } from './fan-out.js';
+import {
+  LambdaFanOutRunner,
+  runSegmentWorker,
+  type SegmentWorkerRequest,
+  type SegmentWorkerResponse,
+} from './fan-out.js';
 import { jsonLogger, type Logger } from './logger.js';
 import { batchMetrics, embeddedMetrics } from './metrics.js';
 import type { Processor } from './processor.js';
@@ -66,7 +76,9 @@ export function resolveRuntime(options: RuntimeOptions = {}, env: NodeJS.Process
   const store = options.store ?? new DynamoDbTokenStore({ tableName: tableName!, clock });
   const workerFunctionName = options.workerFunctionName ?? env.TIDEMARK_WORKER_FUNCTION;
   if (mode === ProcessingMode.FanOut && !workerFunctionName) {
-    throw new ConfigurationError('fan-out mode needs the segment worker: pass `workerFunctionName` or set TIDEMARK_WORKER_FUNCTION');
+    throw new ConfigurationError(
+      'fan-out mode needs the segment worker: pass `workerFunctionName` or set TIDEMARK_WORKER_FUNCTION',
+    );
   }
   return {
     settings: resolveDispatcherSettings(settings),

@@ -20,8 +20,20 @@ export {
   NonRetriableError,
   isRetriable,
 } from './errors.js';
-export { KafkaRecord, TimestampType, topicPartitionId, type KafkaHeader, type KafkaRecordFields } from './kafka-record.js';
-export { parseKafkaEvent, KafkaEventSource, type ParsedKafkaBatch, type RawKafkaEvent, type RawKafkaRecord } from './kafka-event.js';
+export {
+  KafkaRecord,
+  TimestampType,
+  topicPartitionId,
+  type KafkaHeader,
+  type KafkaRecordFields,
+} from './kafka-record.js';
+export {
+  parseKafkaEvent,
+  KafkaEventSource,
+  type ParsedKafkaBatch,
+  type RawKafkaEvent,
+  type RawKafkaRecord,
+} from './kafka-event.js';
 export { javaStringHashCode, defaultHash, type HashFunction } from './hash.js';
 export { Sequencing, sequencingKeyOf, type SequencingPolicy } from './sequencing-policy.js';
 export {
@@ -48,12 +60,26 @@ export {
 } from './layout.js';
 export { PartitionToken, type TokenCell } from './token.js';
 export { type Position, type OffsetRange } from './position.js';
-export type { TokenStore, Claim, ClaimRef, ClaimRequest, PartitionState, ProcessorState, Clock } from './token-store.js';
+export type {
+  TokenStore,
+  Claim,
+  ClaimRef,
+  ClaimRequest,
+  PartitionState,
+  ProcessorState,
+  Clock,
+} from './token-store.js';
 export { DynamoDbTokenStore, type DynamoDbTokenStoreOptions } from './dynamodb-token-store.js';
 export { MemoryTokenStore } from './memory-token-store.js';
 export { createTokenTable, TOKEN_TABLE_KEYS } from './token-table.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
-export { defineProcessor, type ProcessorDefinition, type Processor, type HandlerContext, type RecordHandler } from './processor.js';
+export {
+  defineProcessor,
+  type ProcessorDefinition,
+  type Processor,
+  type HandlerContext,
+  type RecordHandler,
+} from './processor.js';
 export {
   Dispatcher,
   DEFAULT_DISPATCHER_SETTINGS,
@@ -64,8 +90,19 @@ export {
   type BatchItemFailure,
 } from './dispatcher.js';
 export { InlineRunner, type SegmentRunner, type WorkItem, type RunContext } from './segment-runner.js';
-export { LambdaFanOutRunner, runSegmentWorker, type SegmentWorkerRequest, type SegmentWorkerResponse } from './fan-out.js';
-export { createDispatchHandler, createSegmentWorkerHandler, createDispatcher, ProcessingMode, type RuntimeOptions } from './handlers.js';
+export {
+  LambdaFanOutRunner,
+  runSegmentWorker,
+  type SegmentWorkerRequest,
+  type SegmentWorkerResponse,
+} from './fan-out.js';
+export {
+  createDispatchHandler,
+  createSegmentWorkerHandler,
+  createDispatcher,
+  ProcessingMode,
+  type RuntimeOptions,
+} from './handlers.js';
 export { jsonLogger, silentLogger, type Logger } from './logger.js';
 export {
   LayoutCoordinator,

@@ -63,7 +63,9 @@ export async function runInKeyOrder<T extends KeyedItem>(
       const rest = queue.slice(position + 1);
       for (const later of rest) {
         outcomes[later] =
-          outcome.status === 'notStarted' ? { status: 'notStarted' } : { status: 'blocked', blockedBy: items[index]!.offset };
+          outcome.status === 'notStarted'
+            ? { status: 'notStarted' }
+            : { status: 'blocked', blockedBy: items[index]!.offset };
       }
       return;
     }

@@ -38,11 +38,15 @@ export function planChange(layout: Layout, operation: LayoutOperation, segmentTe
   const segment = parseSegmentName(segmentText);
   const live = findSegment(layout, segment);
   if (live.state !== SegmentState.Active) {
-    throw new LayoutError(`segment ${segmentText} of "${layout.processor}" is ${live.state}: another change is under way`);
+    throw new LayoutError(
+      `segment ${segmentText} of "${layout.processor}" is ${live.state}: another change is under way`,
+    );
   }
   if (operation === LayoutOperation.Split) {
     if (segmentDepth(segment) >= MAX_SEGMENT_DEPTH) {
-      throw new LayoutError(`segment ${segmentText} is at the maximum depth ${MAX_SEGMENT_DEPTH} and cannot be split further`);
+      throw new LayoutError(
+        `segment ${segmentText} is at the maximum depth ${MAX_SEGMENT_DEPTH} and cannot be split further`,
+      );
     }
     return { operation, segment, from: [segment], to: splitSegment(segment) };
   }
@@ -69,9 +73,14 @@ export function planChange(layout: Layout, operation: LayoutOperation, segmentTe
  * The next step towards `target` segments, or undefined when there: split the widest segment first, merge the
  * narrowest sibling pair first (Axon's balanced approach), so the layout stays as even as it can.
  */
-export function planScaleStep(layout: Layout, target: number): { operation: LayoutOperation; segment: string } | undefined {
+export function planScaleStep(
+  layout: Layout,
+  target: number,
+): { operation: LayoutOperation; segment: string } | undefined {
   if (!Number.isInteger(target) || target < 1 || target > 2 ** MAX_SEGMENT_DEPTH) {
-    throw new ConfigurationError(`segment count must be an integer from 1 to ${2 ** MAX_SEGMENT_DEPTH}, got ${String(target)}`);
+    throw new ConfigurationError(
+      `segment count must be an integer from 1 to ${2 ** MAX_SEGMENT_DEPTH}, got ${String(target)}`,
+    );
   }
   const count = layout.segments.length;
   if (count === target) return undefined;
@@ -86,6 +95,16 @@ export function planScaleStep(layout: Layout, target: number): { operation: Layo
 export function changeExecutionName(processor: string, operation: string, segment: string, version: number): string {
   const name = `${processor}-${operation}-${segment.replace('/', '-')}-v${version}`;
   return name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
+}
+
+/** What the begin step is given: the request, the execution's name as `changeId`, and scale's loop state. */
+export interface BeginInput {
+  readonly processor: string;
+  readonly operation: LayoutOperation;
+  readonly segment: string;
+  readonly changeId: string;
+  readonly target?: number;
+  readonly step?: number;
 }
 
 /** The state a change carries from step to step of its state machine. */
@@ -157,14 +176,7 @@ export class LayoutCoordinator {
     this.clock = options.clock ?? Date.now;
   }
 
-  async begin(input: {
-    processor: string;
-    operation: LayoutOperation;
-    segment: string;
-    changeId: string;
-    target?: number;
-    step?: number;
-  }): Promise<ChangeState> {
+  async begin(input: BeginInput): Promise<ChangeState> {
     let layout = await this.store.readLayout(input.processor);
     const carry = { target: input.target, step: input.step };
     if (layout.change?.id === input.changeId) return this.stateOf(layout, layout.change, carry);
@@ -193,7 +205,8 @@ export class LayoutCoordinator {
     } catch (error) {
       // A twin of this very execution (same name) may have won the write a moment ago: that is our change too.
       const now = await this.store.readLayout(input.processor);
-      if (error instanceof LayoutConflictError && now.change?.id === input.changeId) return this.stateOf(now, now.change, carry);
+      if (error instanceof LayoutConflictError && now.change?.id === input.changeId)
+        return this.stateOf(now, now.change, carry);
       throw error;
     }
   }
@@ -216,7 +229,9 @@ export class LayoutCoordinator {
   async apply(state: ChangeState): Promise<ChangeState> {
     const result = await this.finish(state, 'applied');
     if (result.outcome !== 'applied') {
-      throw new LayoutConflictError(`change ${state.changeId} of "${state.processor}" was rolled back by a twin execution`);
+      throw new LayoutConflictError(
+        `change ${state.changeId} of "${state.processor}" was rolled back by a twin execution`,
+      );
     }
     return result;
   }
@@ -230,9 +245,12 @@ export class LayoutCoordinator {
     const layout = await this.store.readLayout(input.processor);
     const step = (input.step ?? 0) + 1;
     const next = planScaleStep(layout, input.target);
-    if (!next) return { processor: input.processor, target: input.target, step, done: true, segments: layout.segments.length };
+    if (!next)
+      return { processor: input.processor, target: input.target, step, done: true, segments: layout.segments.length };
     if (layout.change) {
-      throw new LayoutConflictError(`layout of "${input.processor}" has a change under way (${layout.change.id}); scale waits for none`);
+      throw new LayoutConflictError(
+        `layout of "${input.processor}" has a change under way (${layout.change.id}); scale waits for none`,
+      );
     }
     return {
       processor: input.processor,
@@ -262,7 +280,13 @@ export class LayoutCoordinator {
           ]
         : layout.segments.map((s) => (change.from.includes(segmentName(s)) ? { ...s, state: SegmentState.Active } : s));
     try {
-      const written = await this.store.finishLayoutChange(state.processor, change.id, layout.version, sortSegments(segments), outcome);
+      const written = await this.store.finishLayoutChange(
+        state.processor,
+        change.id,
+        layout.version,
+        sortSegments(segments),
+        outcome,
+      );
       return { ...state, outcome, layoutVersion: written.version };
     } catch (error) {
       // A twin of this execution finished it first: report what it did.
@@ -277,7 +301,9 @@ export class LayoutCoordinator {
     const names = new Set(layout.segments.map(segmentName));
     if (plan.to.every((s) => names.has(s)) && layout.version > state.drainVersion) return 'applied';
     if (plan.from.every((s) => names.has(s)) && layout.version > state.drainVersion) return 'rolledBack';
-    throw new LayoutConflictError(`change ${state.changeId} of "${state.processor}" is no longer under way and left no trace`);
+    throw new LayoutConflictError(
+      `change ${state.changeId} of "${state.processor}" is no longer under way and left no trace`,
+    );
   }
 
   private stateOf(layout: Layout, change: LayoutChange, carry: { target?: number; step?: number }): ChangeState {
@@ -301,7 +327,8 @@ export class LayoutCoordinator {
 
 function planChangeFrom(state: ChangeState): { from: string[]; to: string[] } {
   const segment = parseSegmentName(state.segment);
-  if (state.operation === LayoutOperation.Split) return { from: [state.segment], to: splitSegment(segment).map(segmentName) };
+  if (state.operation === LayoutOperation.Split)
+    return { from: [state.segment], to: splitSegment(segment).map(segmentName) };
   const sibling = siblingOf(segment);
   return { from: [segmentName(segment), segmentName(sibling)], to: [segmentName(mergeSegments(segment, sibling))] };
 }

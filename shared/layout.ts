@@ -58,13 +58,13 @@ export interface Layout {
  */
 export function balancedSegments(count: number): Segment[] {
   if (!Number.isInteger(count) || count < 1 || count > 2 ** MAX_SEGMENT_DEPTH) {
-    throw new LayoutError(
-      `segment count must be an integer from 1 to ${2 ** MAX_SEGMENT_DEPTH}, got ${String(count)}`,
-    );
+    throw new LayoutError(`segment count must be an integer from 1 to ${2 ** MAX_SEGMENT_DEPTH}, got ${String(count)}`);
   }
   let segments: Segment[] = [ROOT_SEGMENT];
   while (segments.length < count) {
-    const widest = segments.reduce((best, s) => (s.mask < best.mask || (s.mask === best.mask && s.id < best.id) ? s : best));
+    const widest = segments.reduce((best, s) =>
+      s.mask < best.mask || (s.mask === best.mask && s.id < best.id) ? s : best,
+    );
     segments = segments.filter((s) => s !== widest).concat(splitSegment(widest));
   }
   return sortSegments(segments);

@@ -12,10 +12,12 @@ type Level = (typeof LEVELS)[number];
 /** A logger that prints one JSON object per line at or above `level` (default from `TIDEMARK_LOG_LEVEL`, else info). */
 export function jsonLogger(level: Level = (process.env.TIDEMARK_LOG_LEVEL as Level | undefined) ?? 'info'): Logger {
   const threshold = Math.max(0, LEVELS.indexOf(level));
-  const write = (at: Level) => (message: string, fields: Record<string, unknown> = {}) => {
-    if (LEVELS.indexOf(at) < threshold) return;
-    console.log(JSON.stringify({ level: at, message, ...fields }, errorReplacer));
-  };
+  const write =
+    (at: Level) =>
+    (message: string, fields: Record<string, unknown> = {}) => {
+      if (LEVELS.indexOf(at) < threshold) return;
+      console.log(JSON.stringify({ level: at, message, ...fields }, errorReplacer));
+    };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
@@ -24,7 +26,9 @@ export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() 
 
 /** Errors as `{name, message}` in logs and responses. */
 export function describeError(error: unknown): { name: string; message: string } {
-  return error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) };
+  return error instanceof Error
+    ? { name: error.name, message: error.message }
+    : { name: 'Error', message: String(error) };
 }
 
 function errorReplacer(_key: string, value: unknown): unknown {

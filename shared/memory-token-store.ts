@@ -1,5 +1,12 @@
 import { ConfigurationError, FencedError, UnknownProcessorError } from './errors.js';
-import { assertLayout, balancedSegments, SegmentState, type Layout, type LayoutChange, type LayoutSegment } from './layout.js';
+import {
+  assertLayout,
+  balancedSegments,
+  SegmentState,
+  type Layout,
+  type LayoutChange,
+  type LayoutSegment,
+} from './layout.js';
 import { PartitionToken } from './token.js';
 import {
   assertProcessorName,
@@ -49,7 +56,8 @@ export class MemoryTokenStore implements TokenStore {
 
   async readLayout(processor: string): Promise<Layout> {
     const layout = this.layouts.get(processor);
-    if (!layout) throw new UnknownProcessorError(`processor "${processor}" has no layout in the token store: initialise it first`);
+    if (!layout)
+      throw new UnknownProcessorError(`processor "${processor}" has no layout in the token store: initialise it first`);
     return layout;
   }
 
@@ -89,9 +97,15 @@ export class MemoryTokenStore implements TokenStore {
     change: LayoutChange | undefined,
   ): Promise<Layout> {
     const current = await this.readLayout(processor);
-    const layout: Layout = { processor, version: expectedVersion + 1, segments: [...segments], ...(change ? { change } : {}) };
+    const layout: Layout = {
+      processor,
+      version: expectedVersion + 1,
+      segments: [...segments],
+      ...(change ? { change } : {}),
+    };
     assertLayout(layout);
-    if (current.version !== expectedVersion || current.change) throw layoutConflict(current, expectedVersion, change?.id);
+    if (current.version !== expectedVersion || current.change)
+      throw layoutConflict(current, expectedVersion, change?.id);
     this.layouts.set(processor, layout);
     return layout;
   }
@@ -126,7 +140,11 @@ export class MemoryTokenStore implements TokenStore {
     return { ...claim, leaseUntil: stored.leaseUntil };
   }
 
-  async checkpoint(claim: Claim, token: PartitionToken, options: { release: boolean; leaseMs: number }): Promise<Claim> {
+  async checkpoint(
+    claim: Claim,
+    token: PartitionToken,
+    options: { release: boolean; leaseMs: number },
+  ): Promise<Claim> {
     const now = this.clock();
     const stored = this.fencedItem(claim, now);
     stored.token = token;

@@ -25,7 +25,9 @@ export function batchMetrics(result: DispatchResult): BatchMetrics {
     RecordsHandled: sum((p) => p.handled),
     RecordsSkipped: sum((p) => p.skipped),
     RecordsFailed: sum((p) => p.failed + p.malformed),
-    RecordsHandedBack: sum((p) => (p.abandoned ? p.delivered : p.failed + p.malformed + p.blocked + p.notStarted + p.draining)),
+    RecordsHandedBack: sum((p) =>
+      p.abandoned ? p.delivered : p.failed + p.malformed + p.blocked + p.notStarted + p.draining,
+    ),
     PartitionsAbandoned: sum((p) => (p.abandoned ? 1 : 0)),
   };
 }

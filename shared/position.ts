@@ -12,7 +12,10 @@ export interface Position {
 }
 
 /** No offset done yet. */
-export const EMPTY_POSITION: Position = Object.freeze({ next: null, done: Object.freeze([]) as readonly OffsetRange[] });
+export const EMPTY_POSITION: Position = Object.freeze({
+  next: null,
+  done: Object.freeze([]) as readonly OffsetRange[],
+});
 
 /** Whether the position says this offset is done. */
 export function positionCovers(position: Position, offset: number): boolean {

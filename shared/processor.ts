@@ -77,13 +77,19 @@ export interface Processor {
 export function defineProcessor(definition: ProcessorDefinition): Processor {
   assertProcessorName(definition.name);
   const topics = definition.topics;
-  if (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === 'string' && /^[A-Za-z0-9._-]{1,249}$/.test(t))) {
+  if (
+    !Array.isArray(topics) ||
+    topics.length === 0 ||
+    !topics.every((t) => typeof t === 'string' && /^[A-Za-z0-9._-]{1,249}$/.test(t))
+  ) {
     throw new ConfigurationError(
       `processor "${definition.name}": topics must be a non-empty list of Kafka topic names, got ${JSON.stringify(topics)}`,
     );
   }
   if (typeof definition.handler !== 'function') {
-    throw new ConfigurationError(`processor "${definition.name}": handler must be a function, got ${typeof definition.handler}`);
+    throw new ConfigurationError(
+      `processor "${definition.name}": handler must be a function, got ${typeof definition.handler}`,
+    );
   }
   const concurrency = definition.concurrency ?? 16;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
@@ -98,7 +104,9 @@ export function defineProcessor(definition: ProcessorDefinition): Processor {
     );
   }
   if (definition.hash !== undefined && typeof definition.hash !== 'function') {
-    throw new ConfigurationError(`processor "${definition.name}": hash must be a function, got ${typeof definition.hash}`);
+    throw new ConfigurationError(
+      `processor "${definition.name}": hash must be a function, got ${typeof definition.hash}`,
+    );
   }
   return Object.freeze({
     name: definition.name,

@@ -26,9 +26,17 @@ export function resolveRetryPolicy(partial: Partial<RetryPolicy> = {}): RetryPol
   const check = (name: keyof RetryPolicy, ok: boolean, allowed: string) => {
     if (!ok) throw new ConfigurationError(`retry.${name} must be ${allowed}, got ${String(policy[name])}`);
   };
-  check('maxAttempts', Number.isInteger(policy.maxAttempts) && policy.maxAttempts >= 1 && policy.maxAttempts <= 100, 'an integer from 1 to 100');
+  check(
+    'maxAttempts',
+    Number.isInteger(policy.maxAttempts) && policy.maxAttempts >= 1 && policy.maxAttempts <= 100,
+    'an integer from 1 to 100',
+  );
   check('baseDelayMs', Number.isFinite(policy.baseDelayMs) && policy.baseDelayMs >= 0, 'a number >= 0');
-  check('maxDelayMs', Number.isFinite(policy.maxDelayMs) && policy.maxDelayMs >= policy.baseDelayMs, `a number >= baseDelayMs (${policy.baseDelayMs})`);
+  check(
+    'maxDelayMs',
+    Number.isFinite(policy.maxDelayMs) && policy.maxDelayMs >= policy.baseDelayMs,
+    `a number >= baseDelayMs (${policy.baseDelayMs})`,
+  );
   check('jitter', typeof policy.jitter === 'boolean', 'true or false');
   return Object.freeze(policy);
 }

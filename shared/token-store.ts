@@ -122,7 +122,11 @@ export interface TokenStore {
 }
 
 /** Why a claim was refused, from the item as it stood. */
-export function claimRefusal(request: ClaimRequest, current: { owner?: string; epoch?: number; leaseUntil?: number; layoutVersion?: number }, now: number): Error {
+export function claimRefusal(
+  request: ClaimRequest,
+  current: { owner?: string; epoch?: number; leaseUntil?: number; layoutVersion?: number },
+  now: number,
+): Error {
   const where = `${request.topic}-${request.partition} of "${request.processor}"`;
   if (current.layoutVersion !== undefined && current.layoutVersion > request.layoutVersion) {
     return new StaleLayoutError(
@@ -139,7 +143,11 @@ export function claimRefusal(request: ClaimRequest, current: { owner?: string; e
 }
 
 /** Why a fenced write was refused. */
-export function fenced(claim: ClaimRef, current: { owner?: string; epoch?: number; leaseUntil?: number } | undefined, now: number): FencedError {
+export function fenced(
+  claim: ClaimRef,
+  current: { owner?: string; epoch?: number; leaseUntil?: number } | undefined,
+  now: number,
+): FencedError {
   const where = `${claim.topic}-${claim.partition} of "${claim.processor}"`;
   const reason =
     current === undefined
@@ -162,7 +170,11 @@ export function assertProcessorName(processor: string): void {
 }
 
 /** Why a conditional layout write lost, from the layout as it stands now. */
-export function layoutConflict(current: Layout, expectedVersion: number, changeId: string | undefined): LayoutConflictError {
+export function layoutConflict(
+  current: Layout,
+  expectedVersion: number,
+  changeId: string | undefined,
+): LayoutConflictError {
   const reason =
     current.change && current.change.id !== changeId
       ? `another change (${current.change.id}: ${current.change.operation} ${current.change.segment}) is under way`

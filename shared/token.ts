@@ -77,8 +77,11 @@ export class PartitionToken {
       const cell = entry as { s?: unknown; n?: unknown; d?: unknown };
       const segment = parseSegmentName(String(cell.s));
       const next = cell.n === undefined || cell.n === null ? null : Number(cell.n);
-      const done = Array.isArray(cell.d) ? (cell.d as Array<[number, number]>).map(([a, b]) => [Number(a), Number(b)] as const) : [];
-      if (next !== null && !Number.isSafeInteger(next)) throw new LayoutError(`stored token cell ${String(cell.s)} has a bad next offset`);
+      const done = Array.isArray(cell.d)
+        ? (cell.d as Array<[number, number]>).map(([a, b]) => [Number(a), Number(b)] as const)
+        : [];
+      if (next !== null && !Number.isSafeInteger(next))
+        throw new LayoutError(`stored token cell ${String(cell.s)} has a bad next offset`);
       return { segment, position: { next, done } };
     });
     return PartitionToken.fromCells(cells);

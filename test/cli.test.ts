@@ -21,15 +21,33 @@ async function seeded(segments: number) {
 describe('tidemark CLI against the local stack', () => {
   it('prints segments, masks, positions per partition and owners', async () => {
     const { store, local } = await seeded(2);
-    const claim = await store.claim({ processor: 'orders-view', topic: 'orders', partition: 1, owner: 'inv-7/orders-1', layoutVersion: 1, leaseMs: 30_000 });
-    const token = PartitionToken.initial().advance({ segments: [{ id: 0, mask: 1 }, { id: 1, mask: 1 }], first: 0, last: 41, unfinished: [{ offset: 17, hash: 0 }], maxRanges: 10 }).token;
+    const claim = await store.claim({
+      processor: 'orders-view',
+      topic: 'orders',
+      partition: 1,
+      owner: 'inv-7/orders-1',
+      layoutVersion: 1,
+      leaseMs: 30_000,
+    });
+    const token = PartitionToken.initial().advance({
+      segments: [
+        { id: 0, mask: 1 },
+        { id: 1, mask: 1 },
+      ],
+      first: 0,
+      last: 41,
+      unfinished: [{ offset: 17, hash: 0 }],
+      maxRanges: 10,
+    }).token;
     await store.checkpoint(claim, token, { release: false, leaseMs: 30_000 });
 
     const { code, text } = await cli(['status', 'orders-view', ...local]);
 
     expect(code).toBe(0);
     expect(text).toContain('Processor orders-view: layout v1, 2 segment(s)');
-    expect(text).toMatch(/orders-1: claimed by inv-7\/orders-1 \(epoch 1\), lease ends in (29|30)s, routed with layout v1/);
+    expect(text).toMatch(
+      /orders-1: claimed by inv-7\/orders-1 \(epoch 1\), lease ends in (29|30)s, routed with layout v1/,
+    );
     expect(text).toContain('0/1       active   orders-1=17 +24');
     expect(text).toContain('1/1       active   orders-1=42');
   });
@@ -42,7 +60,11 @@ describe('tidemark CLI against the local stack', () => {
     expect(code).toBe(0);
     expect(text).toContain('Running orders-view-split-1-1-v1 locally');
     expect(text).toContain('Done: applied, layout v3');
-    expect((await store.readLayout('orders-view')).segments.map((s) => `${s.id}/${s.mask}`)).toEqual(['0/1', '1/3', '3/3']);
+    expect((await store.readLayout('orders-view')).segments.map((s) => `${s.id}/${s.mask}`)).toEqual([
+      '0/1',
+      '1/3',
+      '3/3',
+    ]);
   });
 
   it('refuses a merge whose sibling is split further, before starting anything', async () => {
@@ -57,10 +79,16 @@ describe('tidemark CLI against the local stack', () => {
   it('names unknown processors and segments, and splits past the maximum depth', async () => {
     const { local } = await seeded(1);
 
-    await expect(cli(['status', 'nobody', ...local])).rejects.toThrow('processor "nobody" has no layout in the token store');
-    await expect(cli(['split', 'orders-view', '1/1', ...local])).rejects.toThrow('processor "orders-view" has no segment 1/1; its segments are 0/0');
+    await expect(cli(['status', 'nobody', ...local])).rejects.toThrow(
+      'processor "nobody" has no layout in the token store',
+    );
+    await expect(cli(['split', 'orders-view', '1/1', ...local])).rejects.toThrow(
+      'processor "orders-view" has no segment 1/1; its segments are 0/0',
+    );
     await expect(cli(['split', 'orders-view', '0/65535', ...local])).rejects.toThrow(/no segment 0\/65535/);
-    await expect(cli(['split', 'orders-view', '0/131071', ...local])).rejects.toThrow(/mask must be 2\^d-1 with d <= 16/);
+    await expect(cli(['split', 'orders-view', '0/131071', ...local])).rejects.toThrow(
+      /mask must be 2\^d-1 with d <= 16/,
+    );
   });
 
   it('explains its usage when the command is incomplete', async () => {

@@ -7,7 +7,15 @@ import { defaultHash } from '../shared/hash.js';
 import { tokenKeys } from '../shared/token-table.js';
 import { ManualClock } from './support/clock.js';
 import { freshDynamoStore, freshTokenTable, localDynamoDb } from './support/dynamodb.js';
-import { dispatch, eventOf, ScriptedHandler, testDispatcher, testProcessor, topicLog, type LogRecord } from './support/harness.js';
+import {
+  dispatch,
+  eventOf,
+  ScriptedHandler,
+  testDispatcher,
+  testProcessor,
+  topicLog,
+  type LogRecord,
+} from './support/harness.js';
 
 const byKeyInOrder = (handler: ScriptedHandler) => {
   const keys = new Map<string, number[]>();
@@ -106,10 +114,15 @@ describe('Dispatcher on DynamoDB Local', () => {
     const handler = new ScriptedHandler();
     const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
 
-    const result = await dispatch(dispatcher, eventOf(topicLog({ partitions: 1, count: 3, keys: 3, topic: 'payments' })));
+    const result = await dispatch(
+      dispatcher,
+      eventOf(topicLog({ partitions: 1, count: 3, keys: 3, topic: 'payments' })),
+    );
 
     expect(handler.calls).toEqual([]);
-    expect(result.response).toEqual({ batchItemFailures: [{ itemIdentifier: { partition: 'payments-0', offset: 0 } }] });
+    expect(result.response).toEqual({
+      batchItemFailures: [{ itemIdentifier: { partition: 'payments-0', offset: 0 } }],
+    });
   });
 
   it('serialises a duplicate concurrent delivery so each record is handled once', async () => {
@@ -130,7 +143,7 @@ describe('Dispatcher on DynamoDB Local', () => {
     expect([...a.response.batchItemFailures, ...b.response.batchItemFailures]).toEqual([]);
   });
 
-  it("fences a holder whose lease ran out: its checkpoint is refused and its work handed back", async () => {
+  it('fences a holder whose lease ran out: its checkpoint is refused and its work handed back', async () => {
     const clock = new ManualClock();
     const store = await freshDynamoStore(clock.now);
     let release!: () => void;
@@ -148,7 +161,10 @@ describe('Dispatcher on DynamoDB Local', () => {
       { clock: clock.now, settings: { leaseMs: 10_000, leaseSafetyMs: 1_000 } },
     );
     const successorHandler = new ScriptedHandler();
-    const successor = testDispatcher(testProcessor({ handler: successorHandler.for() }), store, { clock: clock.now, settings: { leaseMs: 10_000, leaseSafetyMs: 1_000 } });
+    const successor = testDispatcher(testProcessor({ handler: successorHandler.for() }), store, {
+      clock: clock.now,
+      settings: { leaseMs: 10_000, leaseSafetyMs: 1_000 },
+    });
     const event = eventOf(topicLog({ partitions: 1, count: 5, keys: 1 }));
 
     const zombieRun = dispatch(zombie, event, 'zombie');
@@ -159,10 +175,19 @@ describe('Dispatcher on DynamoDB Local', () => {
     const zombieResult = await zombieRun;
 
     expect(successorResult.response).toEqual({ batchItemFailures: [] });
-    expect(successorHandler.successes()).toEqual(['orders-0@0', 'orders-0@1', 'orders-0@2', 'orders-0@3', 'orders-0@4']);
+    expect(successorHandler.successes()).toEqual([
+      'orders-0@0',
+      'orders-0@1',
+      'orders-0@2',
+      'orders-0@3',
+      'orders-0@4',
+    ]);
     expect(successorHandler.calls[0]!.epoch).toBe(2);
     expect(zombieCalls).toEqual([0]);
-    expect(zombieResult.partitions[0]).toMatchObject({ redeliverFrom: 0, abandoned: expect.stringMatching(/taken over/) });
+    expect(zombieResult.partitions[0]).toMatchObject({
+      redeliverFrom: 0,
+      abandoned: expect.stringMatching(/taken over/),
+    });
   });
 
   it('refreshes a stale layout when its claim is refused and routes with the current one', async () => {
@@ -213,11 +238,16 @@ describe('Dispatcher on DynamoDB Local', () => {
       { id: 0, mask: 1, state: 'active' },
       { id: 1, mask: 1, state: 'active' },
     ]);
-    const after = await dispatch(testDispatcher(processor, store), eventOf(log.filter((r) => r.offset >= Math.min(...inDraining))));
+    const after = await dispatch(
+      testDispatcher(processor, store),
+      eventOf(log.filter((r) => r.offset >= Math.min(...inDraining))),
+    );
 
     expect(inDraining.length).toBeGreaterThan(0);
     expect(during.partitions[0]).toMatchObject({ draining: inDraining.length, handled: 20 - inDraining.length });
-    expect(during.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: Math.min(...inDraining) } }]);
+    expect(during.response.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: 'orders-0', offset: Math.min(...inDraining) } },
+    ]);
     expect(after.response.batchItemFailures).toEqual([]);
     expect(after.partitions[0]!.handled).toBe(inDraining.length);
     expect(handler.successes().sort()).toEqual(log.map((r) => `orders-0@${r.offset}`).sort());
@@ -260,12 +290,20 @@ describe('Dispatcher on DynamoDB Local', () => {
     await DynamoDBDocumentClient.from(localDynamoDb()).send(
       new PutCommand({
         TableName: tableName,
-        Item: { ...tokenKeys.layout('orders-view'), processor: 'orders-view', version: 3, segments: [{ id: 0, mask: 1, state: 'active' }] },
+        Item: {
+          ...tokenKeys.layout('orders-view'),
+          processor: 'orders-view',
+          version: 3,
+          segments: [{ id: 0, mask: 1, state: 'active' }],
+        },
       }),
     );
     const handler = new ScriptedHandler();
 
-    const result = dispatch(testDispatcher(testProcessor({ handler: handler.for() }), store), eventOf(topicLog({ partitions: 1, count: 3, keys: 3 })));
+    const result = dispatch(
+      testDispatcher(testProcessor({ handler: handler.for() }), store),
+      eventOf(topicLog({ partitions: 1, count: 3, keys: 3 })),
+    );
 
     await expect(result).rejects.toThrow(LayoutError);
     await expect(result).rejects.toThrow(/gap/);
@@ -279,18 +317,20 @@ describe('Dispatcher on DynamoDB Local', () => {
 
     await dispatch(dispatcher, eventOf([{ topic: 'orders', partition: 0, offset: 0, key: 'k' }]));
 
-    expect(handler.calls.map((c) => ({ ...c.context, logger: undefined, deadline: undefined }))).toEqual([1, 2].map((attempt) => ({
-      processor: 'orders-view',
-      segment: { id: 0, mask: 0 },
-      layoutVersion: 1,
-      topic: 'orders',
-      partition: 0,
-      offset: 0,
-      sequencingKey: 'k',
-      attempt,
-      epoch: 1,
-      deadline: undefined,
-      logger: undefined,
-    })));
+    expect(handler.calls.map((c) => ({ ...c.context, logger: undefined, deadline: undefined }))).toEqual(
+      [1, 2].map((attempt) => ({
+        processor: 'orders-view',
+        segment: { id: 0, mask: 0 },
+        layoutVersion: 1,
+        topic: 'orders',
+        partition: 0,
+        offset: 0,
+        sequencingKey: 'k',
+        attempt,
+        epoch: 1,
+        deadline: undefined,
+        logger: undefined,
+      })),
+    );
   });
 });

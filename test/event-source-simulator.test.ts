@@ -6,12 +6,16 @@ import { EventSourceSimulator, TopicLog, type Invoke } from '../scripts/lib/even
 function filledLog(partitions: number, perPartition: number, timestamp = Date.now()): TopicLog {
   const log = new TopicLog('orders', partitions);
   for (let p = 0; p < partitions; p++) {
-    for (let i = 0; i < perPartition; i++) log.append(p, { timestamp, timestampType: 'CREATE_TIME', key: null, value: null, headers: [] });
+    for (let i = 0; i < perPartition; i++)
+      log.append(p, { timestamp, timestampType: 'CREATE_TIME', key: null, value: null, headers: [] });
   }
   return log;
 }
 
-const offsetsOf = (event: RawKafkaEvent) => Object.values(event.records).flat().map((r) => r.offset);
+const offsetsOf = (event: RawKafkaEvent) =>
+  Object.values(event.records)
+    .flat()
+    .map((r) => r.offset);
 const ok: KafkaBatchResponse = { batchItemFailures: [] };
 
 describe('event source simulator', () => {
@@ -50,7 +54,12 @@ describe('event source simulator', () => {
       firsts.push(offsetsOf(event)[0]!);
       if (!failed) {
         failed = true;
-        return { batchItemFailures: [{ itemIdentifier: { partition: 'orders-0', offset: 7 } }, { itemIdentifier: { partition: 'orders-0', offset: 4 } }] };
+        return {
+          batchItemFailures: [
+            { itemIdentifier: { partition: 'orders-0', offset: 7 } },
+            { itemIdentifier: { partition: 'orders-0', offset: 4 } },
+          ],
+        };
       }
       return ok;
     };
@@ -69,19 +78,29 @@ describe('event source simulator', () => {
       calls++;
       throw new Error('boom');
     };
-    const simulator = new EventSourceSimulator(log, invoke, { batchSize: 5, batchingWindowMs: 1, maxRetryAttempts: 2 }).start();
+    const simulator = new EventSourceSimulator(log, invoke, {
+      batchSize: 5,
+      batchingWindowMs: 1,
+      maxRetryAttempts: 2,
+    }).start();
 
     await simulator.finish();
 
     expect(calls).toBe(3);
-    expect(simulator.parked.map((p) => [p.topicPartition, p.fromOffset, p.toOffset, p.reason])).toEqual([['orders-0', 0, 4, 'retries exhausted']]);
+    expect(simulator.parked.map((p) => [p.topicPartition, p.fromOffset, p.toOffset, p.reason])).toEqual([
+      ['orders-0', 0, 4, 'retries exhausted'],
+    ]);
     expect(simulator.committedOffset(0)).toBe(5);
   });
 
   it('parks records older than the maximum record age without invoking the function', async () => {
     const log = filledLog(1, 3, Date.now() - 60_000);
     let calls = 0;
-    const simulator = new EventSourceSimulator(log, async () => (calls++, ok), { batchSize: 3, batchingWindowMs: 1, maxRecordAgeMs: 1_000 }).start();
+    const simulator = new EventSourceSimulator(log, async () => (calls++, ok), {
+      batchSize: 3,
+      batchingWindowMs: 1,
+      maxRecordAgeMs: 1_000,
+    }).start();
 
     await simulator.finish();
 
@@ -101,7 +120,12 @@ describe('event source simulator', () => {
       }
       return ok;
     };
-    const simulator = new EventSourceSimulator(log, invoke, { batchSize: 4, batchingWindowMs: 1, duplicateRate: 1, timeoutMs: 30 }, () => 0).start();
+    const simulator = new EventSourceSimulator(
+      log,
+      invoke,
+      { batchSize: 4, batchingWindowMs: 1, duplicateRate: 1, timeoutMs: 30 },
+      () => 0,
+    ).start();
 
     await simulator.finish();
 

@@ -40,7 +40,11 @@ describe('fan-out mode', () => {
       }
     }
     const perKey = new Map<string, number[]>();
-    for (const call of handler.calls) perKey.set(`${call.topicPartition}/${call.key}`, [...(perKey.get(`${call.topicPartition}/${call.key}`) ?? []), call.offset]);
+    for (const call of handler.calls)
+      perKey.set(`${call.topicPartition}/${call.key}`, [
+        ...(perKey.get(`${call.topicPartition}/${call.key}`) ?? []),
+        call.offset,
+      ]);
     for (const offsets of perKey.values()) expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
   });
 
@@ -55,14 +59,27 @@ describe('fan-out mode', () => {
         return worker(event as SegmentWorkerRequest, context);
       },
     });
-    const dispatch = createDispatchHandler(processor, { store, mode: 'fan-out', workerFunctionName: 'worker', lambdaClient: lambda.asClient(), logger: silentLogger });
+    const dispatch = createDispatchHandler(processor, {
+      store,
+      mode: 'fan-out',
+      workerFunctionName: 'worker',
+      lambdaClient: lambda.asClient(),
+      logger: silentLogger,
+    });
     const log = topicLog({ partitions: 1, count: 30, keys: 30 });
     const lost = log.filter((r) => (defaultHash(r.key!) & 1) === 0).map((r) => r.offset);
 
     const response = await dispatch(eventOf(log), lambdaContext());
 
     expect(lost.length).toBeGreaterThan(0);
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: { partition: 'orders-0', offset: Math.min(...lost) } }] });
-    expect(handler.successes().sort()).toEqual(log.filter((r) => !lost.includes(r.offset)).map((r) => `orders-0@${r.offset}`).sort());
+    expect(response).toEqual({
+      batchItemFailures: [{ itemIdentifier: { partition: 'orders-0', offset: Math.min(...lost) } }],
+    });
+    expect(handler.successes().sort()).toEqual(
+      log
+        .filter((r) => !lost.includes(r.offset))
+        .map((r) => `orders-0@${r.offset}`)
+        .sort(),
+    );
   });
 });

@@ -4,7 +4,11 @@ import { LayoutCoordinator } from '../shared/layout-change.js';
 import { assertCompleteCover } from '../shared/layout.js';
 import { segmentName } from '../shared/segment.js';
 import type { TokenStore } from '../shared/token-store.js';
-import { runLocally, synthesizeLayoutDefinitions, type LayoutDefinitions } from '../scripts/lib/local-state-machines.js';
+import {
+  runLocally,
+  synthesizeLayoutDefinitions,
+  type LayoutDefinitions,
+} from '../scripts/lib/local-state-machines.js';
 import { freshDynamoStore } from './support/dynamodb.js';
 import { Traffic, violations } from './support/traffic.js';
 
@@ -68,10 +72,24 @@ describe('layout state machines (synthesized from CDK)', () => {
 
   it('splits a segment while traffic flows, without loss, repeats or order violations', async () => {
     const store = await freshDynamoStore();
-    const traffic = new Traffic(store, { processor: 'split-live', partitions: 3, keys: 12, segments: 2, failures: [['orders-0@5', 3], ['orders-1@20', 2]] }).start();
+    const traffic = new Traffic(store, {
+      processor: 'split-live',
+      partitions: 3,
+      keys: 12,
+      segments: 2,
+      failures: [
+        ['orders-0@5', 3],
+        ['orders-1@20', 2],
+      ],
+    }).start();
     await new Promise((resolve) => setTimeout(resolve, 300));
 
-    const { result, steps, stepHooks } = execute(store, 'split', { processor: 'split-live', segment: '0/1' }, 'split-live-split-0-1-v1');
+    const { result, steps, stepHooks } = execute(
+      store,
+      'split',
+      { processor: 'split-live', segment: '0/1' },
+      'split-live-split-0-1-v1',
+    );
     let callsBeforeApply = -1;
     stepHooks.push((state) => {
       if (state === 'Apply change') callsBeforeApply = traffic.handler.calls.length;
@@ -91,11 +109,15 @@ describe('layout state machines (synthesized from CDK)', () => {
     // After the split, records of the old half ran under the new masks.
     const late = traffic.handler.calls.filter((c) => c.context.layoutVersion === 3);
     expect(late.length).toBeGreaterThan(0);
-    expect(late.every((c) => c.context.segment.mask === 1 ? c.context.segment.id === 1 : c.context.segment.mask === 3)).toBe(true);
+    expect(
+      late.every((c) => (c.context.segment.mask === 1 ? c.context.segment.id === 1 : c.context.segment.mask === 3)),
+    ).toBe(true);
     // Never under a mask no longer live: nothing of the draining half ran under v2, nor under v1 after the apply.
     const oldHalf = (c: (typeof late)[number]) => c.context.segment.id === 0 && c.context.segment.mask === 1;
     expect(traffic.handler.calls.filter((c) => c.context.layoutVersion === 2 && oldHalf(c))).toEqual([]);
-    expect(traffic.handler.calls.slice(callsBeforeApply).filter((c) => c.context.layoutVersion === 1 && oldHalf(c))).toEqual([]);
+    expect(
+      traffic.handler.calls.slice(callsBeforeApply).filter((c) => c.context.layoutVersion === 1 && oldHalf(c)),
+    ).toEqual([]);
     expect(callsBeforeApply).toBeGreaterThan(0);
     // Dispatchers held the draining half's records and handled them once the split was applied.
     expect(traffic.released).toBeGreaterThan(0);
@@ -109,12 +131,21 @@ describe('layout state machines (synthesized from CDK)', () => {
       partitions: 2,
       keys: 10,
       segments: 2,
-      failures: [['orders-0@3', 4], ['orders-1@9', 3], ['orders-0@30', 3]],
+      failures: [
+        ['orders-0@3', 4],
+        ['orders-1@9', 3],
+        ['orders-0@30', 3],
+      ],
     }).start();
     await new Promise((resolve) => setTimeout(resolve, 200));
 
     await execute(store, 'split', { processor: 'merge-live', segment: '1/1' }, 'merge-live-split-1-1-v1').result;
-    const merged = (await execute(store, 'merge', { processor: 'merge-live', segment: '3/3' }, 'merge-live-merge-3-3-v3').result) as { outcome: string };
+    const merged = (await execute(
+      store,
+      'merge',
+      { processor: 'merge-live', segment: '3/3' },
+      'merge-live-merge-3-3-v3',
+    ).result) as { outcome: string };
     await traffic.stop();
 
     expect(merged.outcome).toBe('applied');
@@ -166,9 +197,18 @@ describe('layout state machines (synthesized from CDK)', () => {
     const store = await freshDynamoStore();
     await store.initialise('stuck', 2);
     // A dispatcher that keeps renewing a claim routed with layout v1 and never finishes in time.
-    const holder = await store.claim({ processor: 'stuck', topic: 'orders', partition: 0, owner: 'slow', layoutVersion: 1, leaseMs: 60_000 });
+    const holder = await store.claim({
+      processor: 'stuck',
+      topic: 'orders',
+      partition: 0,
+      owner: 'slow',
+      layoutVersion: 1,
+      leaseMs: 60_000,
+    });
 
-    const outcome = execute(store, 'split', { processor: 'stuck', segment: '1/1' }, 'stuck-split-1-1-v1', { drainTimeoutMs: 600 });
+    const outcome = execute(store, 'split', { processor: 'stuck', segment: '1/1' }, 'stuck-split-1-1-v1', {
+      drainTimeoutMs: 600,
+    });
 
     expect(await failure(outcome.result)).toBe('ChangeRolledBack');
     expect(outcome.steps.filter((s) => s === 'Check drain').length).toBeGreaterThanOrEqual(2);
@@ -184,9 +224,17 @@ describe('layout state machines (synthesized from CDK)', () => {
     const store = await freshDynamoStore();
     await store.initialise('dying', 2);
     const started = Date.now();
-    await store.claim({ processor: 'dying', topic: 'orders', partition: 3, owner: 'dies', layoutVersion: 1, leaseMs: 1_500 });
+    await store.claim({
+      processor: 'dying',
+      topic: 'orders',
+      partition: 3,
+      owner: 'dies',
+      layoutVersion: 1,
+      leaseMs: 1_500,
+    });
 
-    const output = (await execute(store, 'split', { processor: 'dying', segment: '0/1' }, 'dying-split-0-1-v1').result) as { outcome: string };
+    const output = (await execute(store, 'split', { processor: 'dying', segment: '0/1' }, 'dying-split-0-1-v1')
+      .result) as { outcome: string };
 
     expect(output.outcome).toBe('applied');
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
@@ -217,13 +265,23 @@ describe('layout state machines (synthesized from CDK)', () => {
     let now = Date.now();
     const clock = () => now;
     const coordinator = new LayoutCoordinator(store, { settings: { ...FAST, staleChangeGraceMs: 60_000 }, clock });
-    await coordinator.begin({ processor: 'abandoned', operation: 'split', segment: '0/1', changeId: 'stopped-execution' });
-    await expect(coordinator.begin({ processor: 'abandoned', operation: 'split', segment: '1/1', changeId: 'too-early' })).rejects.toThrow(
-      /another change \(stopped-execution: split 0\/1\) is under way/,
-    );
+    await coordinator.begin({
+      processor: 'abandoned',
+      operation: 'split',
+      segment: '0/1',
+      changeId: 'stopped-execution',
+    });
+    await expect(
+      coordinator.begin({ processor: 'abandoned', operation: 'split', segment: '1/1', changeId: 'too-early' }),
+    ).rejects.toThrow(/another change \(stopped-execution: split 0\/1\) is under way/);
 
     now += FAST.drainTimeoutMs + 60_001;
-    const state = await coordinator.begin({ processor: 'abandoned', operation: 'split', segment: '1/1', changeId: 'next' });
+    const state = await coordinator.begin({
+      processor: 'abandoned',
+      operation: 'split',
+      segment: '1/1',
+      changeId: 'next',
+    });
 
     const layout = await store.readLayout('abandoned');
     expect(state.changeId).toBe('next');
@@ -239,9 +297,9 @@ describe('layout state machines (synthesized from CDK)', () => {
 
     expect(await failure(outcome.result)).toBe('ChangeRefused');
     const coordinator = new LayoutCoordinator(store);
-    await expect(coordinator.begin({ processor: 'refused', operation: 'merge', segment: '1/1', changeId: 'x' })).rejects.toThrow(
-      'cannot merge 1/1: its sibling 0/1 is split further (0/3, 2/3); merge those first',
-    );
+    await expect(
+      coordinator.begin({ processor: 'refused', operation: 'merge', segment: '1/1', changeId: 'x' }),
+    ).rejects.toThrow('cannot merge 1/1: its sibling 0/1 is split further (0/3, 2/3); merge those first');
     expect((await store.readLayout('refused')).version).toBe(1);
   });
 });

@@ -10,32 +10,16 @@ import {
   type LayoutSegment,
 } from '../shared/layout.js';
 import { segmentMatches, segmentName, type Segment } from '../shared/segment.js';
+import { thrownBy } from './support/assertions.js';
+import { seededRandom } from '../scripts/lib/random.js';
 
 const seg = (id: number, mask: number): Segment => ({ id, mask });
 const active = (id: number, mask: number): LayoutSegment => ({ id, mask, state: 'active' });
 
-/** Runs `act` and returns what it threw, so the whole error can be asserted. */
-function thrownBy(act: () => unknown): unknown {
-  try {
-    act();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw, but it returned');
-}
-
-/** A small seeded generator of int32 values (mulberry32), so the sample is the same on every run. */
+/** `count` int32 values from a seeded generator, so the sample is the same on every run. */
 function int32Sequence(seed: number, count: number): number[] {
-  let state = seed >>> 0;
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out.push((t ^ (t >>> 14)) | 0);
-  }
-  return out;
+  const random = seededRandom(seed);
+  return Array.from({ length: count }, () => (random() * 4_294_967_296) | 0);
 }
 
 describe('balancedSegments', () => {

@@ -24,7 +24,13 @@ describe('batch metrics', () => {
       response: { batchItemFailures: [] },
       partitions: [
         report({ delivered: 10, handled: 6, skipped: 1, failed: 1, blocked: 1, malformed: 1, redeliverFrom: 4 }),
-        report({ topicPartition: 'orders-1', delivered: 5, notStarted: 5, redeliverFrom: 0, abandoned: 'claimed by x' }),
+        report({
+          topicPartition: 'orders-1',
+          delivered: 5,
+          notStarted: 5,
+          redeliverFrom: 0,
+          abandoned: 'claimed by x',
+        }),
       ],
     };
 
@@ -38,7 +44,11 @@ describe('batch metrics', () => {
   });
 
   it('formats one CloudWatch EMF line in the Tidemark namespace with the Processor dimension', () => {
-    const line = embeddedMetrics('orders-view', { RecordsHandled: 3, RecordsSkipped: 0, RecordsFailed: 1, RecordsHandedBack: 1, PartitionsAbandoned: 0 }, 1_700_000_000_000);
+    const line = embeddedMetrics(
+      'orders-view',
+      { RecordsHandled: 3, RecordsSkipped: 0, RecordsFailed: 1, RecordsHandedBack: 1, PartitionsAbandoned: 0 },
+      1_700_000_000_000,
+    );
 
     expect(JSON.parse(line)).toEqual({
       _aws: {
@@ -47,7 +57,13 @@ describe('batch metrics', () => {
           {
             Namespace: 'Tidemark',
             Dimensions: [['Processor']],
-            Metrics: ['RecordsHandled', 'RecordsSkipped', 'RecordsFailed', 'RecordsHandedBack', 'PartitionsAbandoned'].map((Name) => ({ Name, Unit: 'Count' })),
+            Metrics: [
+              'RecordsHandled',
+              'RecordsSkipped',
+              'RecordsFailed',
+              'RecordsHandedBack',
+              'PartitionsAbandoned',
+            ].map((Name) => ({ Name, Unit: 'Count' })),
           },
         ],
       },

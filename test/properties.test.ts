@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import type { Dispatcher } from '../shared/dispatcher.js';
 import type { TokenStore } from '../shared/token-store.js';
 import { freshDynamoStore } from './support/dynamodb.js';
-import { dispatch, eventOf, ScriptedHandler, testDispatcher, testProcessor, type LogRecord } from './support/harness.js';
+import {
+  dispatch,
+  eventOf,
+  ScriptedHandler,
+  testDispatcher,
+  testProcessor,
+  type LogRecord,
+} from './support/harness.js';
 
 /** A random run: topic logs, failure scripts and how the event source delivers. */
 interface Scenario {
@@ -41,7 +48,10 @@ const scenario: fc.Arbitrary<Scenario> = fc
         topic: 'orders',
         partition,
         offset,
-        key: s.nullKeyEvery && offset % s.nullKeyEvery === 4 ? undefined : `k${s.keySeeds[partition * 30 + offset]! % s.keyCount}`,
+        key:
+          s.nullKeyEvery && offset % s.nullKeyEvery === 4
+            ? undefined
+            : `k${s.keySeeds[partition * 30 + offset]! % s.keyCount}`,
       })),
     );
     const failures = s.failureSeeds.map(([p, o, times]): [string, number] => {
@@ -65,7 +75,15 @@ const scenario: fc.Arbitrary<Scenario> = fc
 async function run(s: Scenario, store: TokenStore, processorName: string) {
   const handler = new ScriptedHandler(s.failures);
   const dispatchers: Dispatcher[] = ['a', 'b'].map((name) =>
-    testDispatcher(testProcessor({ name: processorName, handler: handler.for(name), concurrency: s.concurrency, initialSegments: s.segments }), store),
+    testDispatcher(
+      testProcessor({
+        name: processorName,
+        handler: handler.for(name),
+        concurrency: s.concurrency,
+        initialSegments: s.segments,
+      }),
+      store,
+    ),
   );
   const committed = s.logs.map(() => 0);
   const steps = [...s.steps];

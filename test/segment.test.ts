@@ -17,18 +17,9 @@ import {
   splitSegment,
   type Segment,
 } from '../shared/segment.js';
+import { thrownBy } from './support/assertions.js';
 
 const seg = (id: number, mask: number): Segment => ({ id, mask });
-
-/** Runs `act` and returns what it threw, so the whole error can be asserted. */
-function thrownBy(act: () => unknown): unknown {
-  try {
-    act();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw, but it returned');
-}
 
 describe("Axon's worked example", () => {
   it('splits the root 0/0 into 0/1 and 1/1', () => {

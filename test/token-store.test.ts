@@ -31,7 +31,13 @@ const request = (overrides: Partial<ClaimRequest> = {}): ClaimRequest => ({
 
 /** A token with offsets 0..9 done, to tell a written token from the initial one. */
 function tokenThrough(last: number): PartitionToken {
-  return PartitionToken.initial().advance({ segments: [{ id: 0, mask: 0 }], first: 0, last, unfinished: [], maxRanges: 10 }).token;
+  return PartitionToken.initial().advance({
+    segments: [{ id: 0, mask: 0 }],
+    first: 0,
+    last,
+    unfinished: [],
+    maxRanges: 10,
+  }).token;
 }
 
 describe.each(implementations)('%s token store', (_name, makeStore) => {
@@ -87,7 +93,9 @@ describe.each(implementations)('%s token store', (_name, makeStore) => {
   it('lets claims on different partitions proceed independently', async () => {
     const store = await makeStore(new ManualClock());
 
-    const claims = await Promise.all([0, 1, 2, 3].map((partition) => store.claim(request({ partition, owner: `o${partition}` }))));
+    const claims = await Promise.all(
+      [0, 1, 2, 3].map((partition) => store.claim(request({ partition, owner: `o${partition}` }))),
+    );
 
     expect(claims.map((c) => [c.partition, c.epoch])).toEqual([
       [0, 1],
@@ -134,7 +142,9 @@ describe.each(implementations)('%s token store', (_name, makeStore) => {
     const claim = await store.claim(request());
     clock.advance(10_000);
 
-    await expect(store.checkpoint(claim, tokenThrough(9), { release: true, leaseMs: 10_000 })).rejects.toThrow(/lease ended/);
+    await expect(store.checkpoint(claim, tokenThrough(9), { release: true, leaseMs: 10_000 })).rejects.toThrow(
+      /lease ended/,
+    );
   });
 
   it('keeps a renewed claim alive past its first lease', async () => {
@@ -204,7 +214,14 @@ describe.each(implementations)('%s token store', (_name, makeStore) => {
 
     expect(state.layout.version).toBe(1);
     expect(
-      state.partitions.map((p) => ({ topic: p.topic, partition: p.partition, owner: p.owner, epoch: p.epoch, leaseUntil: p.leaseUntil, low: p.token.lowWatermark() })),
+      state.partitions.map((p) => ({
+        topic: p.topic,
+        partition: p.partition,
+        owner: p.owner,
+        epoch: p.epoch,
+        leaseUntil: p.leaseUntil,
+        low: p.token.lowWatermark(),
+      })),
     ).toEqual([
       { topic: 'orders', partition: 0, owner: 'a', epoch: 1, leaseUntil: 0, low: 42 },
       { topic: 'payments', partition: 7, owner: 'b', epoch: 1, leaseUntil: clock.now() + 10_000, low: null },

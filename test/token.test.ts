@@ -4,6 +4,7 @@ import { balancedSegments, type LayoutSegment } from '../shared/layout.js';
 import { EMPTY_POSITION, type OffsetRange } from '../shared/position.js';
 import { parseSegmentName, type Segment } from '../shared/segment.js';
 import { PartitionToken, type TokenCell } from '../shared/token.js';
+import { thrownBy } from './support/assertions.js';
 
 const MAX_RANGES = 100;
 
@@ -16,16 +17,6 @@ const cell = (name: string, next: number | null, done: OffsetRange[] = []): Toke
 
 /** The live layout of four active segments, as the dispatcher passes it to advance. */
 const fourActive = (): LayoutSegment[] => balancedSegments(4).map((s) => ({ ...s, state: 'active' as const }));
-
-/** Runs `act` and returns what it threw, so the whole error can be asserted. */
-function thrownBy(act: () => unknown): unknown {
-  try {
-    act();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw, but it returned');
-}
 
 /** A cell as "<segment>: <next> <done>", to compare whole tokens independently of what else a segment carries. */
 const describeCells = (token: PartitionToken): string[] =>

@@ -10,7 +10,16 @@ import { chaos } from '../scripts/lib/chaos.js';
 import { Verifier } from '../scripts/lib/verification.js';
 
 const record = (offset: number) =>
-  new KafkaRecord({ topic: 'orders', partition: 0, offset, timestamp: 0, timestampType: 'CREATE_TIME', key: Buffer.from('k'), value: null, headers: [] });
+  new KafkaRecord({
+    topic: 'orders',
+    partition: 0,
+    offset,
+    timestamp: 0,
+    timestampType: 'CREATE_TIME',
+    key: Buffer.from('k'),
+    value: null,
+    headers: [],
+  });
 const context = (offset: number, epoch: number, segment = { id: 0, mask: 0 }): HandlerContext => ({
   processor: 'p',
   segment,
@@ -45,12 +54,28 @@ describe('Verifier', () => {
   it('counts a call for a record the last checkpoint covers as a repeat, and a missing record as lost', async () => {
     const verifier = new Verifier(javaStringHashCode);
     const store = verifier.watch(new MemoryTokenStore());
-    const claim = await store.claim({ processor: 'p', topic: 'orders', partition: 0, owner: 'a', layoutVersion: 1, leaseMs: 10_000 });
-    const token = PartitionToken.initial().advance({ segments: [{ id: 0, mask: 0 }], first: 0, last: 4, unfinished: [], maxRanges: 10 }).token;
+    const claim = await store.claim({
+      processor: 'p',
+      topic: 'orders',
+      partition: 0,
+      owner: 'a',
+      layoutVersion: 1,
+      leaseMs: 10_000,
+    });
+    const token = PartitionToken.initial().advance({
+      segments: [{ id: 0, mask: 0 }],
+      first: 0,
+      last: 4,
+      unfinished: [],
+      maxRanges: 10,
+    }).token;
     await store.checkpoint(claim, token, { release: true, leaseMs: 10_000 });
 
     handle(verifier, 3, 1);
-    const summary = verifier.summary([0, 1, 2, 3, 4, 5].map((offset) => ({ topicPartition: 'orders-0', offset })), []);
+    const summary = verifier.summary(
+      [0, 1, 2, 3, 4, 5].map((offset) => ({ topicPartition: 'orders-0', offset })),
+      [],
+    );
 
     expect(summary).toMatchObject({ reprocessedAfterCheckpoint: 1, lost: 5, handled: 1 });
   });
@@ -75,7 +100,13 @@ describe('chaos (smoke)', () => {
   it('finds nothing lost, repeated after checkpoint, out of order or broken in a few randomized runs', async () => {
     const totals = await chaos({ endpoint: inject('dynamoDbEndpoint'), runs: 4, seed: 11 });
 
-    expect(totals).toMatchObject({ runs: 4, lost: 0, reprocessedAfterCheckpoint: 0, orderViolations: 0, layoutErrors: 0 });
+    expect(totals).toMatchObject({
+      runs: 4,
+      lost: 0,
+      reprocessedAfterCheckpoint: 0,
+      orderViolations: 0,
+      layoutErrors: 0,
+    });
     expect(totals.records).toBeGreaterThan(0);
   });
 });

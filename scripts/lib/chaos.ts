@@ -1,4 +1,8 @@
-import { DynamoDBClient, ConditionalCheckFailedException, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBClient,
+  ConditionalCheckFailedException,
+  ProvisionedThroughputExceededException,
+} from '@aws-sdk/client-dynamodb';
 import { Dispatcher } from '../../shared/dispatcher.js';
 import { DynamoDbTokenStore } from '../../shared/dynamodb-token-store.js';
 import { javaStringHashCode } from '../../shared/hash.js';
@@ -14,6 +18,7 @@ import type { KafkaRecord } from '../../shared/kafka-record.js';
 import { localClientConfig } from './dynamodb-local.js';
 import { EventSourceSimulator, TopicLog } from './event-source-simulator.js';
 import { runLocally, synthesizeLayoutDefinitions, type LayoutDefinitions } from './local-state-machines.js';
+import { seededRandom } from './random.js';
 import { Verifier, type VerificationSummary } from './verification.js';
 
 /** The line `npm run chaos` ends with. */
@@ -24,18 +29,6 @@ export interface ChaosTotals {
   reprocessedAfterCheckpoint: number;
   orderViolations: number;
   layoutErrors: number;
-}
-
-/** A seeded generator (mulberry32), so a failing run can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** One invocation's fate: it may be killed (crash) or paused (frozen past its lease) part-way. */
@@ -66,7 +59,11 @@ function gatedStore(store: TokenStore, fate: Fate): TokenStore {
 }
 
 /** A DynamoDB client that throttles and fails conditions now and then, before the request is sent. */
-function faultyClient(endpoint: string, random: () => number, rates: { throttle: number; condition: number }): DynamoDBClient {
+function faultyClient(
+  endpoint: string,
+  random: () => number,
+  rates: { throttle: number; condition: number },
+): DynamoDBClient {
   const client = new DynamoDBClient({ ...localClientConfig(endpoint), maxAttempts: 3, retryMode: 'standard' });
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -106,17 +103,29 @@ export async function chaosRun(options: {
   const leaseMs = 1_000;
   const layoutTtlMs = 150;
 
-  const client = faultyClient(options.endpoint, random, { throttle: pick([0, 0.02, 0.05]), condition: pick([0, 0.01, 0.03]) });
+  const client = faultyClient(options.endpoint, random, {
+    throttle: pick([0, 0.02, 0.05]),
+    condition: pick([0, 0.01, 0.03]),
+  });
   const store = verifier.watch(new DynamoDbTokenStore({ tableName: options.tableName, client }));
   // The coordinator writes through a client that only throttles (the SDK retries it).
-  const coordinatorStore = new DynamoDbTokenStore({ tableName: options.tableName, client: faultyClient(options.endpoint, random, { throttle: 0.02, condition: 0 }) });
+  const coordinatorStore = new DynamoDbTokenStore({
+    tableName: options.tableName,
+    client: faultyClient(options.endpoint, random, { throttle: 0.02, condition: 0 }),
+  });
   await store.initialise(processorName, pick([1, 2, 3, 4]));
 
   const log = new TopicLog('orders', partitions);
   for (let p = 0; p < partitions; p++) {
     for (let i = 0; i < perPartition; i++) {
       const key = random() < 0.1 ? null : Buffer.from(`k${Math.floor(random() * keys)}`).toString('base64');
-      log.append(p, { timestamp: Date.now(), timestampType: 'CREATE_TIME', key, value: Buffer.from('{}').toString('base64'), headers: [] });
+      log.append(p, {
+        timestamp: Date.now(),
+        timestampType: 'CREATE_TIME',
+        key,
+        value: Buffer.from('{}').toString('base64'),
+        headers: [],
+      });
       if (random() < 0.05) poison.set(`orders-${p}@${i}`, 1 + Math.floor(random() * 5));
     }
   }
@@ -145,7 +154,8 @@ export async function chaosRun(options: {
       const roll = random();
       // A crash part-way through, or a freeze past the lease after which the holder wakes and tries to write.
       if (roll < 0.04) setTimeout(() => (fate.killed = true), Math.floor(random() * 30));
-      else if (roll < 0.07) setTimeout(() => (fate.pausedUntil = Date.now() + leaseMs + 300), Math.floor(random() * 20));
+      else if (roll < 0.07)
+        setTimeout(() => (fate.pausedUntil = Date.now() + leaseMs + 300), Math.floor(random() * 20));
       const processor = defineProcessor({
         name: processorName,
         topics: ['orders'],
@@ -158,9 +168,19 @@ export async function chaosRun(options: {
         store: gatedStore(store, fate),
         runner: new InlineRunner({ clock: Date.now }),
         logger: silentLogger,
-        settings: { leaseMs, leaseSafetyMs: 200, layoutTtlMs, claimWaitMs: 1_500, checkpointReserveMs: 100, drainWaitMs: pick([0, 300]) },
+        settings: {
+          leaseMs,
+          leaseSafetyMs: 200,
+          layoutTtlMs,
+          claimWaitMs: 1_500,
+          checkpointReserveMs: 100,
+          drainWaitMs: pick([0, 300]),
+        },
       });
-      const result = await dispatcher.dispatch(event, { remainingMs: invocation.remainingMs, invocationId: invocation.requestId });
+      const result = await dispatcher.dispatch(event, {
+        remainingMs: invocation.remainingMs,
+        invocationId: invocation.requestId,
+      });
       return result.response;
     },
     {
@@ -175,7 +195,9 @@ export async function chaosRun(options: {
   ).start();
 
   // A split, merge or scale while the traffic flows.
-  const coordinator = new LayoutCoordinator(coordinatorStore, { settings: { layoutTtlMs, clockSkewMs: 50, drainTimeoutMs: 4_000, pollSeconds: 1 } });
+  const coordinator = new LayoutCoordinator(coordinatorStore, {
+    settings: { layoutTtlMs, clockSkewMs: 50, drainTimeoutMs: 4_000, pollSeconds: 1 },
+  });
   const change = (async () => {
     if (random() < 0.3) return;
     await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 100)));
@@ -193,19 +215,29 @@ export async function chaosRun(options: {
       input = { processor: processorName, segment };
     }
     if (kind === 'scale' && !planScaleStep(layout, input.target as number)) return;
-    await runLocally(options.definitions[kind], input, { coordinator, executionName: `${processorName}-${kind}`, waitMs: 30 }).result.catch(() => undefined);
+    await runLocally(options.definitions[kind], input, {
+      coordinator,
+      executionName: `${processorName}-${kind}`,
+      waitMs: 30,
+    }).result.catch(() => undefined);
   })();
 
-  const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), options.timeoutMs ?? 60_000).unref());
+  const timeout = new Promise<'timeout'>((resolve) =>
+    setTimeout(() => resolve('timeout'), options.timeoutMs ?? 60_000).unref(),
+  );
   const finished = await Promise.race([Promise.all([simulator.finish(), change]).then(() => 'done' as const), timeout]);
   // Let zombies wake and try their late writes before judging.
-  await new Promise((resolve) => setTimeout(resolve, fates.some((f) => f.pausedUntil > Date.now()) ? leaseMs + 400 : 0));
+  await new Promise((resolve) =>
+    setTimeout(resolve, fates.some((f) => f.pausedUntil > Date.now()) ? leaseMs + 400 : 0),
+  );
   try {
     assertCompleteCover((await coordinatorStore.readLayout(processorName)).segments);
   } catch (error) {
     verifier.layoutError(`run ${options.run}: ${(error as Error).message}`);
   }
-  const produced = Array.from({ length: partitions }, (_, p) => Array.from({ length: perPartition }, (_, offset) => ({ topicPartition: `orders-${p}`, offset }))).flat();
+  const produced = Array.from({ length: partitions }, (_, p) =>
+    Array.from({ length: perPartition }, (_, offset) => ({ topicPartition: `orders-${p}`, offset })),
+  ).flat();
   const summary = verifier.summary(produced, simulator.parked);
   if (finished === 'timeout') verifier.problems.unshift(`run ${options.run} did not finish in time`);
   client.destroy();
@@ -223,9 +255,23 @@ export async function chaos(options: {
   const tableName = `tidemark-chaos-${options.seed}-${Date.now()}`;
   await createTokenTable(new DynamoDBClient(localClientConfig(options.endpoint)), tableName);
   const definitions = synthesizeLayoutDefinitions();
-  const totals: ChaosTotals = { runs: 0, records: 0, lost: 0, reprocessedAfterCheckpoint: 0, orderViolations: 0, layoutErrors: 0 };
+  const totals: ChaosTotals = {
+    runs: 0,
+    records: 0,
+    lost: 0,
+    reprocessedAfterCheckpoint: 0,
+    orderViolations: 0,
+    layoutErrors: 0,
+  };
   for (let run = 0; run < options.runs; run++) {
-    const summary = await chaosRun({ endpoint: options.endpoint, tableName, run, seed: options.seed, definitions, trace: options.trace });
+    const summary = await chaosRun({
+      endpoint: options.endpoint,
+      tableName,
+      run,
+      seed: options.seed,
+      definitions,
+      trace: options.trace,
+    });
     totals.runs++;
     totals.records += summary.produced;
     totals.lost += summary.lost;

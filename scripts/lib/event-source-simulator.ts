@@ -98,7 +98,14 @@ export interface SimulatorStats {
 export class EventSourceSimulator {
   readonly settings: EventSourceSettings;
   readonly parked: ParkedBatch[] = [];
-  readonly stats: SimulatorStats = { batches: 0, records: 0, partialFailures: 0, functionErrors: 0, duplicates: 0, rewinds: 0 };
+  readonly stats: SimulatorStats = {
+    batches: 0,
+    records: 0,
+    partialFailures: 0,
+    functionErrors: 0,
+    duplicates: 0,
+    rewinds: 0,
+  };
   private readonly committed: number[];
   private producing = true;
   private loops: Promise<void>[] = [];
@@ -111,7 +118,8 @@ export class EventSourceSimulator {
     private readonly random: () => number = Math.random,
     private readonly eventSource: Pick<RawKafkaEvent, 'eventSource' | 'eventSourceArn' | 'bootstrapServers'> = {
       eventSource: 'aws:kafka',
-      eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/tidemark-local/00000000-0000-0000-0000-000000000000-1',
+      eventSourceArn:
+        'arn:aws:kafka:us-east-1:123456789012:cluster/tidemark-local/00000000-0000-0000-0000-000000000000-1',
       bootstrapServers: 'b-1.tidemark-local:9098',
     },
   ) {
@@ -143,7 +151,8 @@ export class EventSourceSimulator {
       if (!this.producing && from >= this.log.end(partition)) return;
       const batch = await this.nextBatch(partition, from);
       if (batch.length === 0) continue;
-      const tooOld = this.settings.maxRecordAgeMs >= 0 && Date.now() - batch[0]!.timestamp > this.settings.maxRecordAgeMs;
+      const tooOld =
+        this.settings.maxRecordAgeMs >= 0 && Date.now() - batch[0]!.timestamp > this.settings.maxRecordAgeMs;
       if (tooOld || (this.settings.maxRetryAttempts >= 0 && attempts > this.settings.maxRetryAttempts)) {
         this.park(partition, batch, tooOld ? 'record too old' : 'retries exhausted');
         attempts = 0;
@@ -205,10 +214,16 @@ export class EventSourceSimulator {
     const requestId = `request-${++this.requests}`;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Task timed out after ${this.settings.timeoutMs} ms`)), this.settings.timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`Task timed out after ${this.settings.timeoutMs} ms`)),
+        this.settings.timeoutMs,
+      );
     });
     try {
-      return await Promise.race([this.invoke(event, { container, requestId, remainingMs: () => Math.max(0, deadline - Date.now()) }), timeout]);
+      return await Promise.race([
+        this.invoke(event, { container, requestId, remainingMs: () => Math.max(0, deadline - Date.now()) }),
+        timeout,
+      ]);
     } finally {
       clearTimeout(timer);
     }

@@ -2,7 +2,12 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { LayoutStateMachines, STATE_NAMES, TASK_FUNCTIONS, type CoordinatorFunctions } from '../../cdk/layout-state-machines.js';
+import {
+  LayoutStateMachines,
+  STATE_NAMES,
+  TASK_FUNCTIONS,
+  type CoordinatorFunctions,
+} from '../../cdk/layout-state-machines.js';
 import type { LayoutCoordinator } from '../../shared/layout-change.js';
 
 /** The split, merge and scale definitions, as CloudFormation would receive them. */
@@ -33,7 +38,10 @@ export function synthesizeLayoutDefinitions(): LayoutDefinitions {
     plan: fn('Plan'),
   };
   const machines = new LayoutStateMachines(stack, 'Layout', { coordinator });
-  const resources = Template.fromStack(stack).toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  const resources = Template.fromStack(stack).toJSON().Resources as Record<
+    string,
+    { Type: string; Properties: Record<string, unknown> }
+  >;
   const definition = (machine: { node: { defaultChild?: unknown } }) => {
     const logicalId = stack.getLogicalId(machine.node.defaultChild as never);
     return resolveDefinition(resources[logicalId]!.Properties.DefinitionString);
@@ -46,7 +54,9 @@ export function resolveDefinition(definitionString: unknown): StateMachineDefini
   const resolve = (part: unknown): string => {
     if (typeof part === 'string') return part;
     const reference = part as Record<string, unknown>;
-    const name = JSON.stringify(reference['Fn::GetAtt'] ?? reference.Ref ?? 'x').replace(/[^A-Za-z0-9]/g, '').slice(0, 60);
+    const name = JSON.stringify(reference['Fn::GetAtt'] ?? reference.Ref ?? 'x')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .slice(0, 60);
     return `arn:aws:lambda:us-east-1:123456789012:function:${name}`;
   };
   if (typeof definitionString === 'string') return JSON.parse(definitionString) as StateMachineDefinition;
@@ -61,7 +71,12 @@ export function resolveDefinition(definitionString: unknown): StateMachineDefini
 export function runLocally(
   definition: StateMachineDefinition,
   input: Record<string, unknown>,
-  options: { coordinator: LayoutCoordinator; executionName: string; waitMs?: number; onStep?: (state: string, output: unknown) => void | Promise<void> },
+  options: {
+    coordinator: LayoutCoordinator;
+    executionName: string;
+    waitMs?: number;
+    onStep?: (state: string, output: unknown) => void | Promise<void>;
+  },
 ) {
   const { coordinator } = options;
   const steps: Record<keyof CoordinatorFunctions, (input: never) => Promise<unknown>> = {

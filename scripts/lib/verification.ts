@@ -75,7 +75,9 @@ export class Verifier {
   /** Call when a handler call starts. Returns false for a fenced call (a newer claim exists): ignore its outcome. */
   started(record: KafkaRecord, context: HandlerContext): boolean {
     const id = `${record.topicPartition}@${record.offset}`;
-    this.trace?.push(`start ${id} key=${context.sequencingKey} epoch=${context.epoch} attempt=${context.attempt} v${context.layoutVersion}`);
+    this.trace?.push(
+      `start ${id} key=${context.sequencingKey} epoch=${context.epoch} attempt=${context.attempt} v${context.layoutVersion}`,
+    );
     if (context.epoch < (this.epochs.get(record.topicPartition) ?? 0)) {
       this.fencedCalls++;
       return false;
@@ -95,18 +97,23 @@ export class Verifier {
     }
     if (!segmentMatches(context.segment, hash)) {
       this.layoutErrors++;
-      this.note(`layout: ${id} ran in segment ${context.segment.id}/${context.segment.mask}, which its hash does not match`);
+      this.note(
+        `layout: ${id} ran in segment ${context.segment.id}/${context.segment.mask}, which its hash does not match`,
+      );
     }
     return true;
   }
 
   /** Call when a handler call succeeded. */
   finished(record: KafkaRecord, context: HandlerContext): void {
-    this.trace?.push(`done  ${record.topicPartition}@${record.offset} key=${context.sequencingKey} epoch=${context.epoch}`);
+    this.trace?.push(
+      `done  ${record.topicPartition}@${record.offset} key=${context.sequencingKey} epoch=${context.epoch}`,
+    );
     this.succeeded.add(`${record.topicPartition}@${record.offset}`);
     const key = `${record.topicPartition}/${context.sequencingKey}`;
     const done = this.highestDone.get(key);
-    if (!done || done.epoch !== context.epoch || done.offset < record.offset) this.highestDone.set(key, { offset: record.offset, epoch: context.epoch });
+    if (!done || done.epoch !== context.epoch || done.offset < record.offset)
+      this.highestDone.set(key, { offset: record.offset, epoch: context.epoch });
   }
 
   /** Counts a layout problem found elsewhere (e.g. a stored layout that does not cover the hash space). */
@@ -120,7 +127,10 @@ export class Verifier {
     return this.succeeded.has(`${topicPartition}@${offset}`);
   }
 
-  summary(produced: ReadonlyArray<{ topicPartition: string; offset: number }>, parked: readonly ParkedBatch[]): VerificationSummary {
+  summary(
+    produced: ReadonlyArray<{ topicPartition: string; offset: number }>,
+    parked: readonly ParkedBatch[],
+  ): VerificationSummary {
     const parkedIds = new Set(parked.flatMap((p) => p.records.map((r) => `${r.topic}-${r.partition}@${r.offset}`)));
     let lost = 0;
     for (const { topicPartition, offset } of produced) {

@@ -111,7 +111,13 @@ export const FAST_RETRY = { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2, jitte
 
 /** A processor on topic "orders" with fast retries. */
 export function testProcessor(overrides: Partial<ProcessorDefinition> & Pick<ProcessorDefinition, 'handler'>) {
-  return defineProcessor({ name: 'orders-view', topics: ['orders'], retry: FAST_RETRY, initialSegments: 4, ...overrides });
+  return defineProcessor({
+    name: 'orders-view',
+    topics: ['orders'],
+    retry: FAST_RETRY,
+    initialSegments: 4,
+    ...overrides,
+  });
 }
 
 /** A dispatcher running inline against the given store, silent. */
@@ -140,7 +146,12 @@ export function topicLog(options: { partitions: number; count: number; keys: num
   const records: LogRecord[] = [];
   for (let partition = 0; partition < options.partitions; partition++) {
     for (let offset = 0; offset < options.count; offset++) {
-      records.push({ topic: options.topic ?? 'orders', partition, offset, key: `key-${(offset * 7 + partition) % options.keys}` });
+      records.push({
+        topic: options.topic ?? 'orders',
+        partition,
+        offset,
+        key: `key-${(offset * 7 + partition) % options.keys}`,
+      });
     }
   }
   return records;

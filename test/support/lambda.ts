@@ -39,8 +39,10 @@ export class LocalLambda {
   private async invoke(command: InvokeCommand) {
     const { FunctionName, Payload, InvocationType } = command.input;
     const handler = this.functions[FunctionName ?? ''];
-    if (!handler) throw Object.assign(new Error(`Function not found: ${FunctionName}`), { name: 'ResourceNotFoundException' });
-    if (InvocationType !== 'RequestResponse') throw new Error(`LocalLambda only runs RequestResponse, got ${InvocationType}`);
+    if (!handler)
+      throw Object.assign(new Error(`Function not found: ${FunctionName}`), { name: 'ResourceNotFoundException' });
+    if (InvocationType !== 'RequestResponse')
+      throw new Error(`LocalLambda only runs RequestResponse, got ${InvocationType}`);
     const payload = JSON.parse(Buffer.from(Payload as Uint8Array).toString('utf8')) as unknown;
     this.invocations.push({ functionName: FunctionName!, payload });
     try {
@@ -48,7 +50,11 @@ export class LocalLambda {
       return { StatusCode: 200, Payload: new Uint8Array(Buffer.from(JSON.stringify(result ?? null))) };
     } catch (error) {
       const body = { errorType: (error as Error).name, errorMessage: (error as Error).message };
-      return { StatusCode: 200, FunctionError: 'Unhandled', Payload: new Uint8Array(Buffer.from(JSON.stringify(body))) };
+      return {
+        StatusCode: 200,
+        FunctionError: 'Unhandled',
+        Payload: new Uint8Array(Buffer.from(JSON.stringify(body))),
+      };
     }
   }
 }

@@ -24,12 +24,24 @@ export class Traffic {
 
   constructor(
     store: TokenStore,
-    private readonly options: { processor: string; partitions: number; keys: number; segments: number; failures?: Array<[string, number]>; layoutTtlMs?: number },
+    private readonly options: {
+      processor: string;
+      partitions: number;
+      keys: number;
+      segments: number;
+      failures?: Array<[string, number]>;
+      layoutTtlMs?: number;
+    },
   ) {
     this.handler = new ScriptedHandler(options.failures ?? [], { delayMs: 1 });
     this.containers = ['a', 'b'].map((name) =>
       testDispatcher(
-        testProcessor({ name: options.processor, handler: this.handler.for(name), initialSegments: options.segments, concurrency: 4 }),
+        testProcessor({
+          name: options.processor,
+          handler: this.handler.for(name),
+          initialSegments: options.segments,
+          concurrency: 4,
+        }),
         store,
         { settings: { layoutTtlMs: options.layoutTtlMs ?? 200, claimWaitMs: 2_000 } },
       ),
@@ -64,7 +76,12 @@ export class Traffic {
   private produce(partition: number, count: number): void {
     const log = this.log[partition]!;
     for (let i = 0; i < count; i++) {
-      log.push({ topic: 'orders', partition, offset: log.length, key: `k${Math.floor(this.random() * this.options.keys)}` });
+      log.push({
+        topic: 'orders',
+        partition,
+        offset: log.length,
+        key: `k${Math.floor(this.random() * this.options.keys)}`,
+      });
     }
   }
 
@@ -82,15 +99,16 @@ export class Traffic {
       }
       const duplicate = this.random() < 0.1;
       const results = await Promise.all(
-        (duplicate ? this.containers : this.containers.slice(partition % 2, partition % 2 + 1)).map((d, i) =>
+        (duplicate ? this.containers : this.containers.slice(partition % 2, (partition % 2) + 1)).map((d, i) =>
           dispatch(d, eventOf(batch), `p${partition}-r${round}-${i}`),
         ),
       );
       this.batches++;
-      for (const result of results) for (const report of result.partitions) {
-        this.heldBack += report.draining;
-        this.released += report.released;
-      }
+      for (const result of results)
+        for (const report of result.partitions) {
+          this.heldBack += report.draining;
+          this.released += report.released;
+        }
       const failure = results[0]!.response.batchItemFailures[0];
       this.committed[partition] = failure ? failure.itemIdentifier.offset : from + batch.length;
       // A partition whose records are held back (draining) is retried at once by Lambda; pace it a little.
