@@ -45,16 +45,17 @@ export class LeaseKeeper<C extends ClaimRef = ClaimRef> {
     return this.lostTo === undefined && this.options.clock() < this.current.leaseUntil - this.options.safetyMs;
   }
 
-  /** Renews when half the lease is used up (one renewal in flight at a time), then says whether work may start. */
-  async keepAlive(): Promise<boolean> {
+  /**
+   * Renews when half the lease is used up (one renewal in flight at a time), then says whether work may start.
+   * Synchronous when no renewal is due: it runs before every record.
+   */
+  keepAlive(): boolean | Promise<boolean> {
     if (this.lostTo) return false;
-    if (this.current.leaseUntil - this.options.clock() < this.options.leaseMs / 2) {
-      this.renewing ??= this.renew().finally(() => {
-        this.renewing = undefined;
-      });
-      await this.renewing;
-    }
-    return this.isLive();
+    if (this.current.leaseUntil - this.options.clock() >= this.options.leaseMs / 2) return this.isLive();
+    this.renewing ??= this.renew().finally(() => {
+      this.renewing = undefined;
+    });
+    return this.renewing.then(() => this.isLive());
   }
 
   /** Renews on a timer until {@link LeaseKeeper.stop}; the timer never keeps the process alive. */

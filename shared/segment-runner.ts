@@ -1,4 +1,3 @@
-import pLimit from 'p-limit';
 import type { KafkaRecord } from './kafka-record.js';
 import { runInKeyOrder, type KeyedItem, type RecordOutcome } from './key-scheduler.js';
 import type { LayoutSegment } from './layout.js';
@@ -49,9 +48,9 @@ export class InlineRunner implements SegmentRunner {
     const { processor, deadline } = context;
     const clock = this.options.clock;
     return runInKeyOrder(items, {
-      limit: pLimit(processor.concurrency),
+      concurrency: processor.concurrency,
       retry: processor.retry,
-      canStart: async (item) => clock() < deadline && (await context.canStart(item)),
+      canStart: (item) => clock() < deadline && context.canStart(item),
       hasTimeFor: (delayMs) => clock() + delayMs < deadline,
       sleep: this.options.sleep,
       random: this.options.random,

@@ -673,8 +673,8 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
       schedulingModel: {
         description:
           'unit-time model of one batch at a time (one round = one handler latency): fifo = ready records in one first-come queue, ' +
-          "a key's next record joining the back when its previous one ends (runInKeyOrder with p-limit); " +
-          'longestRemainingFirst = start the keys with the most records left first',
+          "a key's next record joining the back when its previous one ends; " +
+          'longestRemainingFirst = start the keys with the most records left first (what runInKeyOrder does)',
         fifoRounds,
         longestRemainingFirstRounds: lrfRounds,
         lowerBoundRounds: path.rounds,

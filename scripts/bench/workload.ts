@@ -117,10 +117,9 @@ export type SchedulingPolicy = 'fifo' | 'longestRemainingFirst';
  * A unit-time model of key-ordered scheduling, one batch at a time: every handler call takes one round, at most
  * `concurrency` run per round, a key's next record becomes ready when its previous one ends.
  * - `fifo`: ready records wait in one first-come queue (keys enter in order of their first offset; a key's next
- *   record joins the back of the queue when its previous one ends). This is what `runInKeyOrder` does with
- *   p-limit.
+ *   record joins the back of the queue when its previous one ends), as a plain concurrency limiter would.
  * - `longestRemainingFirst`: each round starts the ready keys with the most records left (ties: lowest offset),
- *   the critical-path rule, optimal for chains of unit-time tasks.
+ *   the critical-path rule, optimal for chains of unit-time tasks. This is what `runInKeyOrder` does.
  * Returns the total rounds over all batches.
  */
 export function modelRounds(
