@@ -8,7 +8,7 @@ interface Item {
 }
 
 const items = (...spec: Array<[string, number]>): Item[] => spec.map(([key, offset]) => ({ key, offset }));
-const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
 
 function options(overrides: Partial<KeyOrderOptions<Item>> = {}): KeyOrderOptions<Item> {
   return {
