@@ -14,7 +14,7 @@ import {
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbTokenStore } from '../shared/dynamodb-token-store.js';
 import { TidemarkError } from '../shared/errors.js';
-import { changeExecutionName, LayoutCoordinator, planChange, planScaleStep } from '../shared/layout-change.js';
+import { changeExecutionName, planChange, planScaleStep } from '../shared/layout-change.js';
 import { LayoutOperation } from '../shared/layout.js';
 import { formatStatus } from './status.js';
 
@@ -111,7 +111,7 @@ export async function main(
     const { runLocally, synthesizeLayoutDefinitions } = await import('../scripts/lib/local-state-machines.js');
     const layoutTtlMs = Number(values['layout-ttl-ms'] ?? 5_000);
     // One machine, one clock: little skew to allow for, and short waits between drain checks.
-    const coordinator = new LayoutCoordinator(store, { settings: { layoutTtlMs, clockSkewMs: 100, pollSeconds: 1 } });
+    const coordinator = { store, layoutTtlMs, clockSkewMs: 100, pollSeconds: 1 };
     const definition = synthesizeLayoutDefinitions()[command as 'split' | 'merge' | 'scale'];
     out(`Running ${name} locally against ${values.endpoint}`);
     const run = runLocally(definition, input, {

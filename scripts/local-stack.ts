@@ -15,7 +15,6 @@ import {
   DynamoDbTokenStore,
   javaStringHashCode,
   KafkaRecord,
-  LayoutCoordinator,
   segmentName,
   silentLogger,
   type Dispatcher,
@@ -147,9 +146,7 @@ try {
 
   // Split then merge mid-stream, through the same state machines a deployment runs.
   const definitions = synthesizeLayoutDefinitions();
-  const coordinator = new LayoutCoordinator(store, {
-    settings: { layoutTtlMs: LAYOUT_TTL_MS, clockSkewMs: 100, pollSeconds: 1 },
-  });
+  const coordinator = { store, layoutTtlMs: LAYOUT_TTL_MS, clockSkewMs: 100, pollSeconds: 1 };
   const changes = (async () => {
     await sleep(settings.durationMs / 3);
     const before = await store.readLayout(processorName);

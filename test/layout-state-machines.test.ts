@@ -28,7 +28,7 @@ function execute(
   executionName: string,
   settings: Partial<typeof FAST> = {},
 ) {
-  const coordinator = new LayoutCoordinator(store, { settings: { ...FAST, ...settings } });
+  const coordinator = { store, ...FAST, ...settings };
   const steps: string[] = [];
   const stepHooks: Array<(state: string) => void> = [];
   const run = runLocally(definitions[machine], input, {

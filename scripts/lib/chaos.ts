@@ -6,7 +6,7 @@ import {
 import { Dispatcher } from '../../shared/dispatcher.js';
 import { DynamoDbTokenStore } from '../../shared/dynamodb-token-store.js';
 import { javaStringHashCode } from '../../shared/hash.js';
-import { LayoutCoordinator, planChange, planScaleStep } from '../../shared/layout-change.js';
+import { planChange, planScaleStep } from '../../shared/layout-change.js';
 import { assertCompleteCover, LayoutOperation } from '../../shared/layout.js';
 import { silentLogger } from '../../shared/logger.js';
 import { defineProcessor, type HandlerContext } from '../../shared/processor.js';
@@ -195,9 +195,7 @@ export async function chaosRun(options: {
   ).start();
 
   // A split, merge or scale while the traffic flows.
-  const coordinator = new LayoutCoordinator(coordinatorStore, {
-    settings: { layoutTtlMs, clockSkewMs: 50, drainTimeoutMs: 4_000, pollSeconds: 1 },
-  });
+  const coordinator = { store: coordinatorStore, layoutTtlMs, clockSkewMs: 50, drainTimeoutMs: 4_000, pollSeconds: 1 };
   const change = (async () => {
     if (random() < 0.3) return;
     await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 100)));

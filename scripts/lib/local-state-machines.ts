@@ -8,7 +8,9 @@ import {
   TASK_FUNCTIONS,
   type CoordinatorFunctions,
 } from '../../cdk/layout-state-machines.js';
-import type { LayoutCoordinator } from '../../shared/layout-change.js';
+import type { Context } from 'aws-lambda';
+import { createCoordinatorHandlers, type CoordinatorOptions } from '../../shared/coordinator-handlers.js';
+import { lambdaContext } from './lambda-context.js';
 
 /** The split, merge and scale definitions, as CloudFormation would receive them. */
 export interface LayoutDefinitions {
@@ -65,32 +67,29 @@ export function resolveDefinition(definitionString: unknown): StateMachineDefini
 }
 
 /**
- * Runs a synthesized definition in this process with aws-local-stepfunctions, its task states routed to the
- * coordinator's steps (what the coordinator Lambdas would do), against whatever store the coordinator uses.
+ * Runs a synthesized definition in this process with aws-local-stepfunctions, its task states routed to the real
+ * coordinator Lambda handlers (those `functions/coordinator/*` export), with payloads serialised as Lambda does.
  */
 export function runLocally(
   definition: StateMachineDefinition,
   input: Record<string, unknown>,
   options: {
-    coordinator: LayoutCoordinator;
+    coordinator: CoordinatorOptions;
     executionName: string;
     waitMs?: number;
     onStep?: (state: string, output: unknown) => void | Promise<void>;
   },
 ) {
-  const { coordinator } = options;
-  const steps: Record<keyof CoordinatorFunctions, (input: never) => Promise<unknown>> = {
-    begin: (i) => coordinator.begin(i),
-    check: (i) => coordinator.check(i),
-    apply: (i) => coordinator.apply(i),
-    rollback: (i) => coordinator.rollback(i),
-    plan: (i) => coordinator.planScale(i),
-  };
+  const lambdas = createCoordinatorHandlers(options.coordinator);
   const handlers = Object.fromEntries(
     Object.entries(TASK_FUNCTIONS).map(([state, fn]) => [
       state,
       async (taskInput: unknown) => {
-        const output = await steps[fn](taskInput as never);
+        const handler = lambdas[fn] as (event: unknown, context: Context) => Promise<unknown>;
+        const payload = JSON.parse(JSON.stringify(taskInput)) as unknown;
+        const output = JSON.parse(
+          JSON.stringify(await handler(payload, lambdaContext(60_000, `${options.executionName}-${fn}`, fn))),
+        ) as unknown;
         await options.onStep?.(state, output);
         return output as never;
       },

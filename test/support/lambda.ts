@@ -1,24 +1,8 @@
 import type { Context } from 'aws-lambda';
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { lambdaContext } from '../../scripts/lib/lambda-context.js';
 
-/** A Lambda context as the runtime gives it, with a fixed time budget. */
-export function lambdaContext(remainingMs = 60_000, requestId = 'request-1'): Context {
-  const deadline = Date.now() + remainingMs;
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: 'tidemark-test',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:tidemark-test',
-    memoryLimitInMB: '1024',
-    awsRequestId: requestId,
-    logGroupName: '/aws/lambda/tidemark-test',
-    logStreamName: 'stream',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
+export { lambdaContext };
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
