@@ -17,7 +17,7 @@ export const KAFKA_MOCK_SOURCE = join(REPO_ROOT, 'scripts', 'kafka-mock', 'mock-
 export const KAFKA_MOCK_BINARY = join(REPO_ROOT, 'node_modules', '.cache', 'tidemark', 'mock-cluster');
 
 const INSTALL_HINT =
-  'install librdkafka\'s development files with `scripts/install-kafka-mock.sh` (Debian/Ubuntu: `apt-get install librdkafka-dev`)';
+  "install librdkafka's development files with `scripts/install-kafka-mock.sh` (Debian/Ubuntu: `apt-get install librdkafka-dev`)";
 
 /** Raised when the mock cluster cannot be built or started; the message says what to install or fix. */
 export class KafkaMockError extends Error {
@@ -84,9 +84,8 @@ export async function buildKafkaMock(): Promise<string> {
     rmSync(partial, { force: true });
     const failure = error as NodeJS.ErrnoException & { stderr?: string };
     if (failure.code === 'ENOENT') {
-      throw new KafkaMockError(`cannot build the Kafka mock broker: no C compiler "${compiler}" on PATH; ${INSTALL_HINT}`, {
-        cause: error,
-      });
+      const reason = `cannot build the Kafka mock broker: no C compiler "${compiler}" on PATH; ${INSTALL_HINT}`;
+      throw new KafkaMockError(reason, { cause: error });
     }
     const stderr = (failure.stderr ?? '').trim();
     const missing = /librdkafka\/rdkafka(_mock)?\.h|-lrdkafka|cannot find -lrdkafka/.test(stderr);
@@ -105,7 +104,9 @@ function validate(options: KafkaMockOptions): void {
   if (options.topics.length === 0) throw new KafkaMockError('the mock cluster needs at least one topic, got none');
   for (const { topic, partitions } of options.topics) {
     if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) {
-      throw new KafkaMockError(`topic names are 1 to 249 of letters, digits, ".", "_" and "-", got ${JSON.stringify(topic)}`);
+      throw new KafkaMockError(
+        `topic names are 1 to 249 of letters, digits, ".", "_" and "-", got ${JSON.stringify(topic)}`,
+      );
     }
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > 100_000) {
       throw new KafkaMockError(`partitions of "${topic}" must be a whole number from 1 to 100000, got ${partitions}`);
@@ -185,14 +186,18 @@ function firstLine(child: ChildProcess, timeoutMs: number, stderr: () => string)
       finish(() =>
         reject(
           new KafkaMockError(
-            `the mock cluster exited during start-up (${signal ?? `code ${code}`}): ${stderr().trim() || 'no output'}`,
+            `the mock cluster exited during start-up (${signal ?? `code ${code}`}): ${stderr().trim() || 'no output'}` +
+              (/shared librar/.test(stderr()) ? `; ${INSTALL_HINT}` : ''),
           ),
         ),
       );
     const onError = (error: Error) =>
       finish(() => reject(new KafkaMockError(`cannot start the mock cluster: ${error.message}`, { cause: error })));
     const timer = setTimeout(
-      () => finish(() => reject(new KafkaMockError(`the mock cluster printed no bootstrap servers within ${timeoutMs} ms`))),
+      () =>
+        finish(() =>
+          reject(new KafkaMockError(`the mock cluster printed no bootstrap servers within ${timeoutMs} ms`)),
+        ),
       timeoutMs,
     );
     stdout.on('data', onData);
