@@ -22,7 +22,11 @@ import {
 } from '../shared/index.js';
 import { toRawRecord } from '../shared/fan-out.js';
 import { localClientConfig, startDynamoDbLocal } from './lib/dynamodb-local.js';
-import { EventSourceSimulator, TopicLog } from './lib/event-source-simulator.js';
+import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
+import type { KafkaBatchResponse } from '../shared/dispatcher.js';
+import type { RawKafkaEvent } from '../shared/kafka-event.js';
+import { EventSourceSimulator, TopicLog, type ParkedBatch } from './lib/event-source-simulator.js';
+import { KafkaPoller } from './lib/kafka-poller.js';
 import { runLocally, synthesizeLayoutDefinitions } from './lib/local-state-machines.js';
 import { Verifier } from './lib/verification.js';
 
@@ -36,6 +40,9 @@ const { values: flags } = parseArgs({
     'failure-rate': { type: 'string', default: '0.02' },
     'batch-size': { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '32' },
+    topic: { type: 'string', default: 'orders' },
+    group: { type: 'string', default: 'tidemark-local' },
+    produce: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -44,7 +51,12 @@ if (flags.help) {
                 [--failure-rate 0.02] [--batch-size 100] [--concurrency 32]
   duration      seconds of production (delivery then finishes what is left)
   rate          records produced per second, over all partitions
-  failure-rate  share of handler attempts that fail (retried; a key waits for its failed record)`);
+  failure-rate  share of handler attempts that fail (retried; a key waits for its failed record)
+
+With KAFKA_BROKERS=host:port[,host:port] the records come from that Kafka cluster instead of the generator:
+  --topic orders            the topic to consume (its partitions must number --partitions when producing)
+  --group tidemark-local    the consumer group; offsets are committed only as far as the responses allow
+  --produce                 also write the generated stream into the topic, so the run can check nothing was lost`);
   process.exit(0);
 }
 const settings = {
@@ -66,7 +78,6 @@ for (const [name, value] of Object.entries(settings)) {
 
 const LAYOUT_TTL_MS = 1_000;
 const processorName = 'order-projection';
-const log = new TopicLog('orders', settings.partitions);
 const verifier = new Verifier(javaStringHashCode);
 let attempts = 0;
 
@@ -82,7 +93,7 @@ try {
   const store: TokenStore = verifier.watch(new DynamoDbTokenStore({ tableName: 'tidemark-local', client }));
   const processor = defineProcessor({
     name: processorName,
-    topics: ['orders'],
+    topics: [flags.topic!],
     concurrency: settings.concurrency,
     initialSegments: settings.segments,
     retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 100 },
@@ -103,22 +114,13 @@ try {
       claimWaitMs: 5_000,
     }),
   );
-  const simulator = new EventSourceSimulator(
-    log,
-    (event, invocation) =>
-      containers[invocation.container]!.dispatch(event, {
-        remainingMs: invocation.remainingMs,
-        invocationId: invocation.requestId,
-      }).then((r) => r.response),
-    {
-      batchSize: settings.batchSize,
-      batchingWindowMs: 200,
-      maxRetryAttempts: 10,
-      duplicateRate: 0.02,
-      rewindRate: 0.02,
-      timeoutMs: 30_000,
-    },
-  ).start();
+  const invoke = (event: RawKafkaEvent, container: number, remainingMs: () => number, requestId?: string) =>
+    containers[container]!.dispatch(event, { remainingMs, invocationId: requestId }).then((r) => r.response);
+  const brokers = process.env.KAFKA_BROKERS?.split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  const source = brokers?.length ? await kafkaSource(brokers, invoke) : simulatedSource(invoke);
+  console.log(`Source: ${source.description}`);
 
   // The producer: keyed order events, each key on one partition as Kafka's partitioner would do.
   const started = Date.now();
@@ -127,20 +129,11 @@ try {
     const due = Math.floor(((Date.now() - started) / 1000) * settings.rate) - produced;
     for (let i = 0; i < due; i++, produced++) {
       const key = `order-${Math.floor(Math.random() * settings.keys)}`;
-      const partition = Math.abs(javaStringHashCode(key)) % settings.partitions;
-      const raw = toRawRecord(
-        new KafkaRecord({
-          topic: 'orders',
-          partition,
-          offset: 0,
-          timestamp: Date.now(),
-          timestampType: 'CREATE_TIME',
-          key: Buffer.from(key),
-          value: Buffer.from(JSON.stringify({ type: 'OrderUpdated', order: key, seq: produced })),
-          headers: [],
-        }),
-      );
-      log.append(partition, raw);
+      source.produce(Math.abs(javaStringHashCode(key)) % settings.partitions, key, {
+        type: 'OrderUpdated',
+        order: key,
+        seq: produced,
+      });
     }
   }, 20);
 
@@ -176,10 +169,7 @@ try {
       tick++;
       const state = await store.readState(processorName).catch(() => undefined);
       const handled = verifier.summary([], []).handled;
-      const lag = Array.from(
-        { length: settings.partitions },
-        (_, p) => `p${p}:${log.end(p) - simulator.committedOffset(p)}`,
-      ).join(' ');
+      const lag = source.lag();
       console.log(
         `[${String(Math.round((Date.now() - started) / 1000)).padStart(3)}s] produced ${produced}  handled ${handled}  ${handled - lastHandled} records/s  lag ${lag}`,
       );
@@ -204,16 +194,14 @@ try {
   await sleep(settings.durationMs);
   clearInterval(producer);
   await changes;
-  await simulator.finish();
+  await source.finish();
   clearInterval(progress);
 
   const finalState = await store.readState(processorName);
-  const all = Array.from({ length: settings.partitions }, (_, p) =>
-    Array.from({ length: log.end(p) }, (_, offset) => ({ topicPartition: `orders-${p}`, offset })),
-  ).flat();
-  const summary = verifier.summary(all, simulator.parked);
+  const summary = verifier.summary(source.produced(), source.parked());
   console.log(`\nLayout v${finalState.layout.version}: ${finalState.layout.segments.map(segmentName).join(' ')}`);
-  console.log(`Event source: ${JSON.stringify(simulator.stats)}; handler attempts ${attempts}`);
+  console.log(`Event source: ${JSON.stringify(source.stats())}; handler attempts ${attempts}`);
+  if (!source.knowsProduced) console.log('(consuming a topic it did not write: "lost" is not checked; use --produce)');
   for (const problem of verifier.problems.slice(0, 10)) console.log(`  ! ${problem}`);
   console.log(`Verification: ${JSON.stringify(summary)}`);
   const ok =
@@ -229,4 +217,133 @@ try {
 
 function sleep(ms: number) {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+type Invoke = (
+  event: RawKafkaEvent,
+  container: number,
+  remainingMs: () => number,
+  requestId?: string,
+) => Promise<KafkaBatchResponse>;
+
+/** Where records come from and how they are delivered. */
+interface Source {
+  readonly description: string;
+  /** Whether every produced record is known, so loss can be checked. */
+  readonly knowsProduced: boolean;
+  produce(partition: number, key: string, value: unknown): void;
+  lag(): string;
+  /** Stops producing and resolves once everything produced is consumed. */
+  finish(): Promise<void>;
+  produced(): Array<{ topicPartition: string; offset: number }>;
+  parked(): ParkedBatch[];
+  stats(): unknown;
+}
+
+function rawRecord(topic: string, partition: number, key: string, value: unknown) {
+  return toRawRecord(
+    new KafkaRecord({
+      topic,
+      partition,
+      offset: 0,
+      timestamp: Date.now(),
+      timestampType: 'CREATE_TIME',
+      key: Buffer.from(key),
+      value: Buffer.from(JSON.stringify(value)),
+      headers: [],
+    }),
+  );
+}
+
+/** The generator's in-memory topic, delivered by the event source simulator. */
+function simulatedSource(invoke: Invoke): Source {
+  const log = new TopicLog(flags.topic!, settings.partitions);
+  const simulator = new EventSourceSimulator(
+    log,
+    (event, invocation) => invoke(event, invocation.container, invocation.remainingMs, invocation.requestId),
+    {
+      batchSize: settings.batchSize,
+      batchingWindowMs: 200,
+      maxRetryAttempts: 10,
+      duplicateRate: 0.02,
+      rewindRate: 0.02,
+      timeoutMs: 30_000,
+    },
+  ).start();
+  return {
+    description: `generator and event source simulator, ${settings.partitions} partitions`,
+    knowsProduced: true,
+    produce: (partition, key, value) => void log.append(partition, rawRecord(log.topic, partition, key, value)),
+    lag: () =>
+      Array.from({ length: log.partitionCount }, (_, p) => `p${p}:${log.end(p) - simulator.committedOffset(p)}`).join(
+        ' ',
+      ),
+    finish: () => simulator.finish(),
+    produced: () =>
+      Array.from({ length: log.partitionCount }, (_, p) =>
+        Array.from({ length: log.end(p) }, (_, offset) => ({ topicPartition: `${log.topic}-${p}`, offset })),
+      ).flat(),
+    parked: () => simulator.parked,
+    stats: () => simulator.stats,
+  };
+}
+
+/** A Kafka cluster's topic, consumed by a Lambda-like kafkajs poller (and, with --produce, fed by the generator). */
+async function kafkaSource(brokers: string[], invoke: Invoke): Promise<Source> {
+  const topic = flags.topic!;
+  const poller = new KafkaPoller({
+    brokers,
+    topics: [topic],
+    groupId: flags.group!,
+    batchSize: settings.batchSize,
+    batchingWindowMs: 200,
+    sessionTimeoutMs: 10_000,
+    heartbeatIntervalMs: 1_000,
+    deliver: (event) => invoke(event, 0, () => 60_000),
+  });
+  await poller.start();
+  const kafka = new Kafka({ clientId: 'tidemark-local-producer', brokers, logLevel: kafkaLogLevel.NOTHING });
+  const producer = kafka.producer();
+  if (flags.produce) await producer.connect();
+  const pending: Array<{ partition: number; key: string; value: string }> = [];
+  const written: Array<{ topicPartition: string; offset: number }> = [];
+  const ends = new Map<string, number>();
+  let sending = Promise.resolve();
+  const flush = () => {
+    const messages = pending.splice(0);
+    if (messages.length === 0 || !flags.produce) return;
+    sending = sending.then(async () => {
+      for (let partition = 0; partition < settings.partitions; partition++) {
+        const batch = messages.filter((m) => m.partition === partition);
+        if (batch.length === 0) continue;
+        const [meta] = await producer.send({ topic, messages: batch });
+        const base = Number(meta!.baseOffset);
+        batch.forEach((_, i) => written.push({ topicPartition: `${topic}-${partition}`, offset: base + i }));
+        ends.set(`${topic}-${partition}`, base + batch.length);
+      }
+    });
+  };
+  const timer = setInterval(flush, 20);
+  return {
+    description: `Kafka ${brokers.join(',')}, topic ${topic}, group ${flags.group}${flags.produce ? ', producing the generated stream' : ''}`,
+    knowsProduced: Boolean(flags.produce),
+    produce: (partition, key, value) => void pending.push({ partition, key, value: JSON.stringify(value) }),
+    lag: () => {
+      const committed = poller.committedOffsets();
+      return [...ends].map(([id, end]) => `${id}:${end - (committed.get(id) ?? 0)}`).join(' ') || '-';
+    },
+    finish: async () => {
+      clearInterval(timer);
+      flush();
+      await sending;
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline && [...ends].some(([id, end]) => (poller.committedOffsets().get(id) ?? 0) < end))
+        await sleep(200);
+      await poller.stop();
+      if (flags.produce) await producer.disconnect();
+    },
+    produced: () => (flags.produce ? written : []),
+    parked: () => [],
+    stats: () => poller.stats,
+  };
 }
