@@ -1,0 +1,3 @@
+export * from './tracking-processor.js';
+export * from './layout-state-machines.js';
+export { TidemarkExampleStack } from './example-stack.js';

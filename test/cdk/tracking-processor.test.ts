@@ -1,0 +1,885 @@
+import { Duration, RemovalPolicy, type Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { STATE_NAMES } from '../../cdk/layout-state-machines.js';
+import {
+  FailureDestination,
+  TABLE_ACTIONS,
+  TrackingProcessor,
+  TrackingProcessorConfigError,
+  type TrackingProcessorProps,
+} from '../../cdk/tracking-processor.js';
+import { resolveDefinition } from '../../scripts/lib/local-state-machines.js';
+import { thrownBy } from '../support/assertions.js';
+import {
+  CLUSTER_ARN,
+  SECRET_ARN,
+  grants,
+  logicalId,
+  mskCluster,
+  offlineStack,
+  permissionsOf,
+  processorItems,
+  render,
+  resourcesOf,
+  roleOf,
+  selfManagedCluster,
+} from '../support/cdk.js';
+
+const ARN_PREFIX = 'arn:aws:kafka:eu-west-1:123456789012';
+const CLUSTER_PATH = 'orders/abcd1234-0000-1111-2222-333344445555-1';
+const EC2 = 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}';
+
+/** An MSK processor in fan-out mode with every setting changed from its default. */
+function customised() {
+  const stack = offlineStack();
+  const alarmTopic = sns.Topic.fromTopicArn(stack, 'Alarms', 'arn:aws:sns:eu-west-1:123456789012:alarms');
+  const processor = new TrackingProcessor(stack, 'Orders', {
+    processorName: 'order-projection',
+    topics: ['orders'],
+    msk: mskCluster(stack),
+    mode: 'fan-out',
+    concurrency: 32,
+    eventSource: {
+      batchSize: 500,
+      maxBatchingWindow: Duration.seconds(2),
+      startingPosition: lambda.StartingPosition.LATEST,
+      consumerGroupId: 'orders-view',
+      provisionedPollers: { minimum: 2, maximum: 20 },
+      retryAttempts: 5,
+      maxRecordAge: Duration.hours(1),
+      bisectBatchOnError: true,
+    },
+    dispatch: { memorySize: 2048, timeout: Duration.minutes(10) },
+    worker: { memorySize: 512, reservedConcurrency: 50 },
+    runtime: { leaseMs: 60_000, layoutTtlMs: 4_000, logLevel: 'debug' },
+    coordinator: { drainTimeoutMs: 60_000, drainPollSeconds: 2 },
+    alarms: { offsetLagThreshold: 5_000, period: Duration.minutes(1), actions: [new SnsAction(alarmTopic)] },
+    logRetention: logs.RetentionDays.TWO_WEEKS,
+  });
+  return { stack, processor, template: Template.fromStack(stack) };
+}
+
+/** A self-managed processor of two topics with the defaults, apart from the table. */
+function defaults() {
+  const stack = offlineStack();
+  const processor = new TrackingProcessor(stack, 'Payments', {
+    processorName: 'payments',
+    topics: ['payments', 'refunds'],
+    selfManagedKafka: selfManagedCluster(stack),
+    table: {
+      tableName: 'payments-tokens',
+      deletionProtection: false,
+      removalPolicy: RemovalPolicy.DESTROY,
+      encryption: 'aws-owned',
+    },
+  });
+  return { stack, processor, template: Template.fromStack(stack) };
+}
+
+let a: ReturnType<typeof customised>;
+let b: ReturnType<typeof defaults>;
+beforeAll(() => {
+  a = customised();
+  b = defaults();
+});
+
+describe('token table', () => {
+  it('is on demand with point-in-time recovery, the AWS managed key, deletion protection and retention by default', () => {
+    const table = a.template.findResources('AWS::DynamoDB::Table');
+
+    expect(Object.values(table)).toEqual([
+      {
+        Type: 'AWS::DynamoDB::Table',
+        Properties: {
+          KeySchema: [
+            { AttributeName: 'pk', KeyType: 'HASH' },
+            { AttributeName: 'sk', KeyType: 'RANGE' },
+          ],
+          AttributeDefinitions: [
+            { AttributeName: 'pk', AttributeType: 'S' },
+            { AttributeName: 'sk', AttributeType: 'S' },
+          ],
+          BillingMode: 'PAY_PER_REQUEST',
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          SSESpecification: { SSEEnabled: true },
+          DeletionProtectionEnabled: true,
+        },
+        UpdateReplacePolicy: 'Retain',
+        DeletionPolicy: 'Retain',
+      },
+    ]);
+  });
+
+  it('takes its name, deletion protection, removal policy and encryption from the settings', () => {
+    const table = Object.values(b.template.findResources('AWS::DynamoDB::Table'))[0]!;
+
+    expect(table).toEqual({
+      Type: 'AWS::DynamoDB::Table',
+      Properties: {
+        TableName: 'payments-tokens',
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: false },
+        DeletionProtectionEnabled: false,
+      },
+      UpdateReplacePolicy: 'Delete',
+      DeletionPolicy: 'Delete',
+    });
+  });
+});
+
+describe('Kafka event source', () => {
+  it('maps the MSK topic with the given batching, position, group, pollers and error controls', () => {
+    const mappings = resourcesOf(a.template, 'AWS::Lambda::EventSourceMapping');
+
+    expect(Object.values(mappings)).toEqual([
+      {
+        EventSourceArn: CLUSTER_ARN,
+        FunctionName: { Ref: logicalId(a.processor.dispatchFunction) },
+        Topics: ['orders'],
+        AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'orders-view' },
+        StartingPosition: 'LATEST',
+        BatchSize: 500,
+        MaximumBatchingWindowInSeconds: 2,
+        ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 20 },
+        MaximumRetryAttempts: 5,
+        MaximumRecordAgeInSeconds: 3600,
+        BisectBatchOnFunctionError: true,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        DestinationConfig: {
+          OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(a.processor.failureQueue!), 'Arn'] } },
+        },
+      },
+    ]);
+  });
+
+  it('maps each self-managed topic with its own consumer group, SASL/SCRAM, the VPC and the defaults', () => {
+    const mappings = resourcesOf(b.template, 'AWS::Lambda::EventSourceMapping');
+    const common = {
+      FunctionName: { Ref: logicalId(b.processor.dispatchFunction) },
+      SelfManagedEventSource: {
+        Endpoints: { KafkaBootstrapServers: ['broker-1.example.com:9096', 'broker-2.example.com:9096'] },
+      },
+      SourceAccessConfigurations: [
+        { Type: 'SASL_SCRAM_512_AUTH', URI: SECRET_ARN },
+        { Type: 'VPC_SUBNET', URI: 'subnet-aaa' },
+        { Type: 'VPC_SUBNET', URI: 'subnet-bbb' },
+        { Type: 'VPC_SECURITY_GROUP', URI: 'sg-111' },
+      ],
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 100,
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 200 },
+      MaximumRetryAttempts: 10,
+      BisectBatchOnFunctionError: false,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(b.processor.failureQueue!), 'Arn'] } },
+      },
+    };
+
+    expect(Object.values(mappings)).toEqual([
+      {
+        ...common,
+        Topics: ['payments'],
+        SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: 'tidemark-payments-payments' },
+      },
+      {
+        ...common,
+        Topics: ['refunds'],
+        SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: 'tidemark-payments-refunds' },
+      },
+    ]);
+  });
+
+  it('keeps what Lambda gives up on in an encrypted queue that only accepts TLS, for 14 days', () => {
+    const queues = resourcesOf(b.template, 'AWS::SQS::Queue');
+
+    expect(Object.values(queues)).toEqual([{ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 }]);
+    b.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: [Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })],
+      },
+    });
+  });
+});
+
+describe('functions', () => {
+  it('runs every function on Node.js 24 for arm64 with the size and timeout given', () => {
+    const functions = resourcesOf(a.template, 'AWS::Lambda::Function');
+    const shape = (fn: lambda.IFunction) => {
+      const p = functions[logicalId(fn)]!;
+      return [p.Runtime, p.Architectures, p.Handler, p.MemorySize, p.Timeout, p.ReservedConcurrentExecutions];
+    };
+    const { begin, check, apply, rollback, plan } = a.processor.coordinatorFunctions;
+
+    expect(Object.keys(functions)).toHaveLength(7);
+    expect(
+      [a.processor.dispatchFunction, a.processor.workerFunction!, begin, check, apply, rollback, plan].map(shape),
+    ).toEqual([
+      ['nodejs24.x', ['arm64'], 'index.handler', 2048, 600, undefined],
+      ['nodejs24.x', ['arm64'], 'index.handler', 512, 600, 50],
+      ...Array.from({ length: 5 }, () => ['nodejs24.x', ['arm64'], 'index.handler', 256, 60, undefined]),
+    ]);
+  });
+
+  it('configures the dispatcher, worker and coordinators through their environment, with one layout TTL', () => {
+    const functions = resourcesOf(a.template, 'AWS::Lambda::Function');
+    const env = (fn: lambda.IFunction) =>
+      Object.fromEntries(
+        Object.entries((functions[logicalId(fn)]!.Environment as { Variables: Record<string, unknown> }).Variables).map(
+          ([k, v]) => [k, render(v)],
+        ),
+      );
+    const table = logicalId(a.processor.table);
+    const processorEnv = {
+      NODE_OPTIONS: '--enable-source-maps',
+      TIDEMARK_PROCESSOR_NAME: 'order-projection',
+      TIDEMARK_TOPICS: 'orders',
+      TIDEMARK_CONCURRENCY: '32',
+      TIDEMARK_TABLE_NAME: table,
+      TIDEMARK_LOG_LEVEL: 'debug',
+      TIDEMARK_LEASE_MS: '60000',
+      TIDEMARK_LAYOUT_TTL_MS: '4000',
+      TIDEMARK_CLAIM_WAIT_MS: '10000',
+      TIDEMARK_CHECKPOINT_RESERVE_MS: '3000',
+      TIDEMARK_LEASE_SAFETY_MS: '2000',
+      TIDEMARK_MAX_RANGES: '200',
+      TIDEMARK_DRAIN_WAIT_MS: '10000',
+    };
+
+    expect(env(a.processor.dispatchFunction)).toEqual({
+      ...processorEnv,
+      TIDEMARK_MODE: 'fan-out',
+      TIDEMARK_WORKER_FUNCTION: logicalId(a.processor.workerFunction!),
+    });
+    expect(env(a.processor.workerFunction!)).toEqual(processorEnv);
+    for (const fn of Object.values(a.processor.coordinatorFunctions)) {
+      expect(env(fn)).toEqual({
+        NODE_OPTIONS: '--enable-source-maps',
+        TIDEMARK_TABLE_NAME: table,
+        TIDEMARK_LAYOUT_TTL_MS: '4000',
+        TIDEMARK_CLOCK_SKEW_MS: '1000',
+        TIDEMARK_DRAIN_TIMEOUT_MS: '60000',
+        TIDEMARK_DRAIN_POLL_SECONDS: '2',
+        TIDEMARK_STALE_CHANGE_GRACE_MS: '300000',
+      });
+    }
+  });
+
+  it('creates no segment worker in inline mode, and the dispatcher runs inline', () => {
+    const functions = resourcesOf(b.template, 'AWS::Lambda::Function');
+    const dispatchEnv = (
+      functions[logicalId(b.processor.dispatchFunction)]!.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+
+    expect(b.processor.workerFunction).toBeUndefined();
+    expect(Object.keys(functions)).toHaveLength(6);
+    expect([dispatchEnv.TIDEMARK_MODE, dispatchEnv.TIDEMARK_WORKER_FUNCTION]).toEqual(['inline', undefined]);
+  });
+
+  it('logs every function and state machine to its own log group with the given retention', () => {
+    const groups = resourcesOf(a.template, 'AWS::Logs::LogGroup');
+    const machines = resourcesOf(a.template, 'AWS::StepFunctions::StateMachine');
+
+    expect(Object.values(groups)).toEqual(Array.from({ length: 8 }, () => ({ RetentionInDays: 14 })));
+    for (const machine of Object.values(machines)) {
+      expect(machine.LoggingConfiguration).toEqual({
+        Destinations: [
+          {
+            CloudWatchLogsLogGroup: {
+              LogGroupArn: { 'Fn::GetAtt': [expect.stringMatching(/StateMachineLogs/), 'Arn'] },
+            },
+          },
+        ],
+        IncludeExecutionData: true,
+        Level: 'ALL',
+      });
+      expect(machine.TracingConfiguration).toEqual({ Enabled: true });
+    }
+  });
+});
+
+describe('least privilege', () => {
+  it('lets the MSK dispatcher use its processor items, invoke the worker, read its topic and reach its network', () => {
+    const p = a.processor;
+    const role = roleOf(a.template, logicalId(p.dispatchFunction));
+
+    expect(permissionsOf(a.template, role)).toEqual(
+      [
+        ...grants(TABLE_ACTIONS.dispatch, [`${logicalId(p.table)}.Arn`], processorItems('order-projection')),
+        ...grants(
+          ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          [`${logicalId(p.dispatchFunction.logGroup as never)}.Arn`],
+        ),
+        ...grants(['lambda:InvokeFunction'], [`${logicalId(p.workerFunction!)}.Arn`]),
+        ...grants(['sqs:SendMessage'], [`${logicalId(p.failureQueue!)}.Arn`]),
+        ...grants(
+          [
+            'kafka-cluster:Connect',
+            'kafka-cluster:DescribeClusterDynamicConfiguration',
+            'kafka:DescribeClusterV2',
+            'kafka:GetBootstrapBrokers',
+          ],
+          [CLUSTER_ARN],
+        ),
+        ...grants(
+          ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
+          [`${ARN_PREFIX}:topic/${CLUSTER_PATH}/orders`],
+        ),
+        ...grants(
+          ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'],
+          [`${ARN_PREFIX}:group/${CLUSTER_PATH}/orders-view`],
+        ),
+        ...grants(
+          ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs'],
+          ['*'],
+        ),
+        ...grants(
+          ['ec2:CreateNetworkInterface'],
+          [
+            `${EC2}:network-interface/*`,
+            `${EC2}:subnet/subnet-aaa`,
+            `${EC2}:subnet/subnet-bbb`,
+            `${EC2}:security-group/sg-111`,
+          ],
+        ),
+        ...grants(['ec2:DeleteNetworkInterface'], [`${EC2}:network-interface/*`]),
+      ].sort(),
+    );
+  });
+
+  it('lets the self-managed dispatcher read its secret instead of the cluster, and invoke nothing', () => {
+    const p = b.processor;
+    const role = roleOf(b.template, logicalId(p.dispatchFunction));
+
+    expect(permissionsOf(b.template, role)).toEqual(
+      [
+        ...grants(TABLE_ACTIONS.dispatch, [`${logicalId(p.table)}.Arn`], processorItems('payments')),
+        ...grants(
+          ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          [`${logicalId(p.dispatchFunction.logGroup as never)}.Arn`],
+        ),
+        ...grants(['sqs:SendMessage'], [`${logicalId(p.failureQueue!)}.Arn`]),
+        ...grants(['secretsmanager:GetSecretValue'], [SECRET_ARN]),
+        ...grants(
+          ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs'],
+          ['*'],
+        ),
+        ...grants(
+          ['ec2:CreateNetworkInterface'],
+          [
+            `${EC2}:network-interface/*`,
+            `${EC2}:subnet/subnet-aaa`,
+            `${EC2}:subnet/subnet-bbb`,
+            `${EC2}:security-group/sg-111`,
+          ],
+        ),
+        ...grants(['ec2:DeleteNetworkInterface'], [`${EC2}:network-interface/*`]),
+      ].sort(),
+    );
+  });
+
+  it('lets the worker and each coordinator use only the table actions its code calls, on its processor items', () => {
+    const p = a.processor;
+    const fns = { worker: p.workerFunction!, ...p.coordinatorFunctions };
+
+    for (const [name, fn] of Object.entries(fns)) {
+      const role = roleOf(a.template, logicalId(fn));
+      expect({ name, permissions: permissionsOf(a.template, role) }).toEqual({
+        name,
+        permissions: [
+          ...grants(
+            TABLE_ACTIONS[name as keyof typeof TABLE_ACTIONS],
+            [`${logicalId(p.table)}.Arn`],
+            processorItems('order-projection'),
+          ),
+          ...grants(
+            ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            [`${logicalId((fn as lambda.Function).logGroup as never)}.Arn`],
+          ),
+        ].sort(),
+      });
+    }
+    expect(TABLE_ACTIONS).toEqual({
+      dispatch: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      worker: ['dynamodb:UpdateItem'],
+      begin: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      check: ['dynamodb:BatchGetItem', 'dynamodb:Query'],
+      apply: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      rollback: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      plan: ['dynamodb:GetItem'],
+    });
+  });
+
+  it('grants no wildcard DynamoDB action and no table access without the processor condition, in any policy', () => {
+    const statements = Object.values(resourcesOf(a.template, 'AWS::IAM::Policy')).flatMap(
+      (policy) => (policy.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement,
+    );
+    const tableStatements = statements.filter((s) =>
+      [s.Action].flat().some((action) => String(action).startsWith('dynamodb:')),
+    );
+
+    expect(tableStatements).toHaveLength(7);
+    for (const statement of tableStatements) {
+      expect([statement.Action].flat().filter((action) => String(action).includes('*'))).toEqual([]);
+      expect(statement.Condition).toEqual(processorItems('order-projection'));
+    }
+  });
+
+  it('lets each state machine invoke only the coordinator functions its tasks call', () => {
+    const p = a.processor;
+    const fn = (step: keyof typeof p.coordinatorFunctions) => logicalId(p.coordinatorFunctions[step]);
+    const invoke = (steps: Array<keyof typeof p.coordinatorFunctions>) =>
+      grants(
+        ['lambda:InvokeFunction'],
+        steps.flatMap((step) => [`${fn(step)}.Arn`, `${fn(step)}.Arn:*`]),
+      );
+    const delivery = grants(
+      [
+        'logs:CreateLogDelivery',
+        'logs:DeleteLogDelivery',
+        'logs:DescribeLogGroups',
+        'logs:DescribeResourcePolicies',
+        'logs:GetLogDelivery',
+        'logs:ListLogDeliveries',
+        'logs:PutResourcePolicy',
+        'logs:UpdateLogDelivery',
+        'xray:GetSamplingRules',
+        'xray:GetSamplingTargets',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ],
+      ['*'],
+    );
+    const roleOfMachine = (machine: Construct) =>
+      render(resourcesOf(a.template, 'AWS::StepFunctions::StateMachine')[logicalId(machine)]!.RoleArn).replace(
+        /\.Arn$/,
+        '',
+      );
+
+    expect(permissionsOf(a.template, roleOfMachine(p.stateMachines.split))).toEqual(
+      [...invoke(['begin', 'check', 'apply', 'rollback']), ...delivery].sort(),
+    );
+    expect(permissionsOf(a.template, roleOfMachine(p.stateMachines.merge))).toEqual(
+      [...invoke(['begin', 'check', 'apply', 'rollback']), ...delivery].sort(),
+    );
+    expect(permissionsOf(a.template, roleOfMachine(p.stateMachines.scale))).toEqual(
+      [...invoke(['plan', 'begin', 'check', 'apply', 'rollback']), ...delivery].sort(),
+    );
+  });
+});
+
+describe('state machines', () => {
+  it('retries transient errors in every task and catches failures into refusal or roll back', () => {
+    const machines = resourcesOf(a.template, 'AWS::StepFunctions::StateMachine');
+    const transient = {
+      ErrorEquals: [
+        'ProvisionedThroughputExceededException',
+        'ThrottlingException',
+        'RequestLimitExceeded',
+        'InternalServerError',
+        'TransactionConflictException',
+      ],
+      IntervalSeconds: 1,
+      BackoffRate: 2,
+    };
+    const lambdaRetry = expect.objectContaining({ ErrorEquals: expect.arrayContaining(['Lambda.ServiceException']) });
+    const catchInto = (next: string) => [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: next }];
+
+    for (const machine of [
+      a.processor.stateMachines.split,
+      a.processor.stateMachines.merge,
+      a.processor.stateMachines.scale,
+    ]) {
+      const { States } = resolveDefinition(machines[logicalId(machine)]!.DefinitionString) as unknown as {
+        States: Record<string, { Type: string; Retry?: unknown[]; Catch?: unknown[] }>;
+      };
+      const tasks = Object.fromEntries(
+        Object.entries(States)
+          .filter(([, state]) => state.Type === 'Task')
+          .map(([name, state]) => [name, { Retry: state.Retry, Catch: state.Catch }]),
+      );
+      const isScale = machine === a.processor.stateMachines.scale;
+
+      expect(tasks).toEqual({
+        ...(isScale
+          ? {
+              [STATE_NAMES.plan]: {
+                Retry: [lambdaRetry, { ...transient, MaxAttempts: 3 }],
+                Catch: catchInto(STATE_NAMES.refused),
+              },
+            }
+          : {}),
+        [STATE_NAMES.begin]: {
+          Retry: [lambdaRetry, { ...transient, MaxAttempts: 3 }],
+          Catch: catchInto(STATE_NAMES.refused),
+        },
+        [STATE_NAMES.check]: {
+          Retry: [lambdaRetry, { ...transient, MaxAttempts: 3 }],
+          Catch: catchInto(STATE_NAMES.rollback),
+        },
+        [STATE_NAMES.apply]: {
+          Retry: [lambdaRetry, { ...transient, MaxAttempts: 3 }],
+          Catch: catchInto(STATE_NAMES.rollback),
+        },
+        [STATE_NAMES.rollback]: { Retry: [lambdaRetry, { ...transient, MaxAttempts: 6 }], Catch: undefined },
+      });
+    }
+  });
+
+  it('stops a split or merge after the change timeout and a scale after the scale timeout', () => {
+    const machines = resourcesOf(a.template, 'AWS::StepFunctions::StateMachine');
+    const timeout = (machine: Construct) =>
+      (resolveDefinition(machines[logicalId(machine)]!.DefinitionString) as unknown as { TimeoutSeconds: number })
+        .TimeoutSeconds;
+
+    expect(
+      [a.processor.stateMachines.split, a.processor.stateMachines.merge, a.processor.stateMachines.scale].map(timeout),
+    ).toEqual([3600, 3600, 21_600]);
+  });
+});
+
+describe('alarms and dashboard', () => {
+  it('alarms on function errors and throttles, offset lag, failed records and failed layout changes', () => {
+    const alarms = resourcesOf(a.template, 'AWS::CloudWatch::Alarm');
+    const p = a.processor;
+    const summary = Object.values(alarms).map((alarm) => ({
+      metric: alarm.MetricName ? `${alarm.Namespace as string}/${alarm.MetricName as string}` : 'math',
+      dimensions: (alarm.Dimensions as Array<{ Name: string; Value: unknown }> | undefined)?.map(
+        (d) => `${d.Name}=${render(d.Value)}`,
+      ),
+      statistic: alarm.Statistic ?? alarm.ExtendedStatistic,
+      period: alarm.Period,
+      threshold: alarm.Threshold,
+      evaluationPeriods: alarm.EvaluationPeriods,
+      comparison: alarm.ComparisonOperator,
+      missing: alarm.TreatMissingData,
+      actions: alarm.AlarmActions,
+    }));
+    const alarm = (metric: string, dimension: string, statistic: string, threshold: number, evaluationPeriods = 1) => ({
+      metric,
+      dimensions: [dimension],
+      statistic,
+      period: 60,
+      threshold,
+      evaluationPeriods,
+      comparison: 'GreaterThanOrEqualToThreshold',
+      missing: 'notBreaching',
+      actions: ['arn:aws:sns:eu-west-1:123456789012:alarms'],
+    });
+    const fn = (f: lambda.IFunction) => `FunctionName=${logicalId(f)}`;
+    const machine = (m: Construct) => `StateMachineArn=${logicalId(m)}`;
+
+    expect(summary).toEqual([
+      alarm('AWS/Lambda/Errors', fn(p.dispatchFunction), 'Sum', 1),
+      alarm('AWS/Lambda/Throttles', fn(p.dispatchFunction), 'Sum', 1),
+      alarm('AWS/Lambda/Errors', fn(p.workerFunction!), 'Sum', 1),
+      alarm('AWS/Lambda/Throttles', fn(p.workerFunction!), 'Sum', 1),
+      { ...alarm('math', '', '', 1), dimensions: undefined, statistic: undefined, period: undefined }, // coordinators
+      alarm('AWS/Lambda/OffsetLag', fn(p.dispatchFunction), 'Maximum', 5_000, 3),
+      alarm('Tidemark/RecordsFailed', 'Processor=order-projection', 'Sum', 1),
+      alarm('AWS/States/ExecutionsFailed', machine(p.stateMachines.split), 'Sum', 1),
+      alarm('AWS/States/ExecutionsFailed', machine(p.stateMachines.merge), 'Sum', 1),
+      alarm('AWS/States/ExecutionsFailed', machine(p.stateMachines.scale), 'Sum', 1),
+    ]);
+  });
+
+  it('sums the errors of the five coordinator functions in one alarm', () => {
+    const alarms = resourcesOf(a.template, 'AWS::CloudWatch::Alarm');
+    const metrics = alarms[logicalId(a.processor.alarms.CoordinatorErrors!)]!.Metrics as Array<{
+      Id: string;
+      Expression?: string;
+      MetricStat?: { Metric: { MetricName: string; Dimensions: Array<{ Value: unknown }> } };
+    }>;
+
+    expect(
+      metrics.map(
+        (m) =>
+          m.Expression ??
+          `${m.Id}=${m.MetricStat!.Metric.MetricName}:${render(m.MetricStat!.Metric.Dimensions[0]!.Value)}`,
+      ),
+    ).toEqual([
+      'begin + check + apply + rollback + plan',
+      ...(['begin', 'check', 'apply', 'rollback', 'plan'] as const).map(
+        (step) => `${step}=Errors:${logicalId(a.processor.coordinatorFunctions[step])}`,
+      ),
+    ]);
+  });
+
+  it('draws a dashboard of lag, records, errors, duration, layout changes and concurrency', () => {
+    const [dashboard] = Object.values(resourcesOf(a.template, 'AWS::CloudWatch::Dashboard'));
+    const body = JSON.parse(render(dashboard!.DashboardBody).replace(/\$\{[^}]+\}/g, 'x')) as {
+      widgets: Array<{ properties: { title: string } }>;
+    };
+
+    expect(body.widgets.map((w) => w.properties.title)).toEqual([
+      'Offset lag (records)',
+      'Records',
+      'Errors and throttles',
+      'Duration (p99)',
+      'Layout changes',
+      'Concurrent executions',
+    ]);
+  });
+});
+
+describe('failure destinations', () => {
+  const destinationOf = (destination: (stack: Stack) => FailureDestination, kafka: 'msk' | 'self' = 'msk') => {
+    const stack = offlineStack();
+    const processor = new TrackingProcessor(stack, 'P', {
+      processorName: 'p',
+      topics: ['orders'],
+      ...(kafka === 'msk' ? { msk: mskCluster(stack) } : { selfManagedKafka: selfManagedCluster(stack) }),
+      eventSource: { onFailure: destination(stack) },
+    });
+    const template = Template.fromStack(stack);
+    const mapping = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping'))[0]!;
+    const dispatchPermissions = permissionsOf(template, roleOf(template, logicalId(processor.dispatchFunction)));
+    return {
+      destination: mapping.DestinationConfig
+        ? render((mapping.DestinationConfig as { OnFailure: { Destination: unknown } }).OnFailure.Destination)
+        : undefined,
+      grants: dispatchPermissions.filter((line) => /^(sqs|sns|s3):/.test(line) || line.includes('orders-failed')),
+      queues: Object.keys(resourcesOf(template, 'AWS::SQS::Queue')).length,
+    };
+  };
+
+  it('sends to a given SNS topic with publish rights on that topic only', () => {
+    const result = destinationOf((stack) =>
+      FailureDestination.sns(sns.Topic.fromTopicArn(stack, 'T', 'arn:aws:sns:eu-west-1:123456789012:failed')),
+    );
+
+    expect(result).toEqual({
+      destination: 'arn:aws:sns:eu-west-1:123456789012:failed',
+      grants: ['sns:Publish arn:aws:sns:eu-west-1:123456789012:failed'],
+      queues: 0,
+    });
+  });
+
+  it('writes whole batches to a given bucket with put rights on its objects only', () => {
+    const result = destinationOf((stack) => FailureDestination.s3(new s3.Bucket(stack, 'Failed')));
+
+    expect(result).toEqual({
+      destination: expect.stringMatching(/^Failed\w+\.Arn$/),
+      grants: [
+        expect.stringMatching(/^s3:ListBucket Failed\w+\.Arn$/),
+        expect.stringMatching(/^s3:PutObject Failed\w+\.Arn\/\*$/),
+      ],
+      queues: 0,
+    });
+  });
+
+  it('writes records to a Kafka topic of the MSK cluster with write rights on that topic only', () => {
+    const result = destinationOf(() => FailureDestination.kafka('orders-failed'));
+
+    expect(result).toEqual({
+      destination: 'kafka://orders-failed',
+      grants: grants(
+        ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
+        [`${ARN_PREFIX}:topic/${CLUSTER_PATH}/orders-failed`],
+      ),
+      queues: 0,
+    });
+  });
+
+  it('has no destination and no queue when told to discard after finite retries', () => {
+    const result = destinationOf(() => FailureDestination.none(), 'self');
+
+    expect(result).toEqual({ destination: undefined, grants: [], queues: 0 });
+  });
+});
+
+describe('configuration errors', () => {
+  /** Builds a processor with `overrides` on a valid MSK configuration and returns what it threw. */
+  const attempt = (overrides: (stack: Stack) => Partial<TrackingProcessorProps>) => {
+    const stack = offlineStack();
+    return thrownBy(
+      () =>
+        new TrackingProcessor(stack, 'P', {
+          processorName: 'orders',
+          topics: ['orders'],
+          msk: mskCluster(stack),
+          ...overrides(stack),
+        }),
+    );
+  };
+
+  it.each<[string, (stack: Stack) => Partial<TrackingProcessorProps>, string]>([
+    [
+      'a processor name with a space',
+      () => ({ processorName: 'order view' }),
+      `processorName: got "order view"; allowed: 1 to 100 letters, digits, '.', '_' or '-'`,
+    ],
+    ['no topics', () => ({ topics: [] }), 'topics: got []; allowed: one or more Kafka topic names'],
+    [
+      'a topic named twice',
+      () => ({ topics: ['orders', 'orders'] }),
+      'topics: got ["orders","orders"]; allowed: each topic once',
+    ],
+    [
+      'both MSK and a self-managed cluster',
+      (stack) => ({ selfManagedKafka: selfManagedCluster(stack) }),
+      'msk and selfManagedKafka: got "both"; allowed: exactly one of them',
+    ],
+    ['no cluster', () => ({ msk: undefined }), 'msk and selfManagedKafka: got "neither"; allowed: exactly one of them'],
+    [
+      'a malformed cluster ARN',
+      (stack) => ({ msk: { ...mskCluster(stack), clusterArn: 'arn:aws:kafka:eu-west-1:123:cluster/x' } }),
+      'msk.clusterArn: got "arn:aws:kafka:eu-west-1:123:cluster/x"; allowed: arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>',
+    ],
+    [
+      'MSK without security groups',
+      (stack) => ({ msk: { ...mskCluster(stack), network: { ...mskCluster(stack).network, securityGroups: [] } } }),
+      'msk.network.securityGroups: got []; allowed: one or more security groups',
+    ],
+    [
+      'a broker without a port',
+      (stack) => ({
+        msk: undefined,
+        selfManagedKafka: selfManagedCluster(stack, { bootstrapServers: ['broker-1.example.com'] }),
+      }),
+      'selfManagedKafka.bootstrapServers: got "broker-1.example.com"; allowed: host:port, e.g. broker-1.example.com:9096',
+    ],
+    [
+      'an unknown self-managed authentication',
+      (stack) => ({
+        msk: undefined,
+        selfManagedKafka: selfManagedCluster(stack, { authentication: 'plain' as never }),
+      }),
+      'selfManagedKafka.authentication: got "plain"; allowed: sasl-scram-512, sasl-scram-256, mtls',
+    ],
+    [
+      'a batch size above 10000',
+      () => ({ eventSource: { batchSize: 20_000 } }),
+      'eventSource.batchSize: got 20000; allowed: a whole number from 1 to 10000',
+    ],
+    [
+      'a batching window above 5 minutes',
+      () => ({ eventSource: { maxBatchingWindow: Duration.minutes(6) } }),
+      'eventSource.maxBatchingWindow: got "6 minutes"; allowed: whole seconds up to 5 minutes, or unset',
+    ],
+    [
+      'AT_TIMESTAMP without a timestamp',
+      () => ({ eventSource: { startingPosition: lambda.StartingPosition.AT_TIMESTAMP } }),
+      'eventSource.startingPositionTimestamp: got nothing; allowed: a Unix time in seconds with startingPosition AT_TIMESTAMP, and none otherwise',
+    ],
+    [
+      'a consumer group with a space',
+      () => ({ eventSource: { consumerGroupId: 'orders view' } }),
+      `eventSource.consumerGroupId: got "orders view"; allowed: 1 to 200 characters of letters, digits and '-/*:_+=.@'`,
+    ],
+    [
+      'more minimum than maximum pollers',
+      () => ({ eventSource: { provisionedPollers: { minimum: 10, maximum: 5 } } }),
+      'eventSource.provisionedPollers: got {"minimum":10,"maximum":5}; allowed: minimum at most maximum',
+    ],
+    [
+      'more than 200 minimum pollers',
+      () => ({ eventSource: { provisionedPollers: { minimum: 201 } } }),
+      'eventSource.provisionedPollers.minimum: got 201; allowed: a whole number from 1 to 200',
+    ],
+    [
+      'negative retries other than -1',
+      () => ({ eventSource: { retryAttempts: -2 } }),
+      'eventSource.retryAttempts: got -2; allowed: -1 (until the record leaves Kafka) or a whole number from 0 to 10000',
+    ],
+    [
+      'infinite retries with no destination',
+      () => ({ eventSource: { retryAttempts: -1, onFailure: FailureDestination.none() } }),
+      `eventSource.retryAttempts: got "-1 (infinite) with onFailure none"; allowed: a finite retryAttempts (0 to 10000) or an on-failure destination: with neither, a record that never succeeds stalls its partition until Kafka's retention deletes it, unseen`,
+    ],
+    [
+      'a record age under a minute',
+      () => ({ eventSource: { maxRecordAge: Duration.seconds(30) } }),
+      'eventSource.maxRecordAge: got "30 seconds"; allowed: 60 seconds to 7 days, or unset for infinite',
+    ],
+    [
+      'a failure topic the processor consumes',
+      () => ({ eventSource: { onFailure: FailureDestination.kafka('orders') } }),
+      'eventSource.onFailure.topic: got "orders"; allowed: a topic the processor does not consume',
+    ],
+    ['an unknown mode', () => ({ mode: 'parallel' as never }), `mode: got "parallel"; allowed: 'inline' or 'fan-out'`],
+    [
+      'worker settings in inline mode',
+      () => ({ worker: { reservedConcurrency: 10 } }),
+      `worker: got {"reservedConcurrency":10}; allowed: no worker settings unless mode is 'fan-out' (inline mode has no segment worker)`,
+    ],
+    [
+      'zero reserved concurrency for the worker',
+      () => ({ mode: 'fan-out', worker: { reservedConcurrency: 0 } }),
+      'worker.reservedConcurrency: got 0; allowed: a whole number from 1 to 10000',
+    ],
+    [
+      'a dispatch timeout over the Kafka limit',
+      () => ({ dispatch: { timeout: Duration.minutes(15) } }),
+      'dispatch.timeout: got "15 minutes"; allowed: 10 seconds to 14 minutes (the Kafka trigger limit)',
+    ],
+    [
+      'a lease shorter than twice its safety margin',
+      () => ({ runtime: { leaseMs: 3_000 } }),
+      'runtime: got {"leaseMs":3000}; allowed: settings the dispatcher accepts: leaseMs must be >= 1000 and more than twice leaseSafetyMs (2000), got 3000',
+    ],
+    [
+      'an unknown log level',
+      () => ({ runtime: { logLevel: 'trace' as never } }),
+      'runtime.logLevel: got "trace"; allowed: debug, info, warn, error',
+    ],
+    [
+      'a change timeout within the drain timeout',
+      () => ({ coordinator: { changeTimeout: Duration.minutes(1) } }),
+      'coordinator.changeTimeout: got "1 minute"; allowed: more than coordinator.drainTimeoutMs (120000 ms), so a timed-out drain can still roll back',
+    ],
+    [
+      'a drain poll of zero seconds',
+      () => ({ coordinator: { drainPollSeconds: 0 } }),
+      'coordinator.drainPollSeconds: got 0; allowed: a whole number from 1 to 3600',
+    ],
+    [
+      'a table destroyed with the stack while deletion protection is on',
+      () => ({ table: { removalPolicy: RemovalPolicy.DESTROY } }),
+      'table.removalPolicy: got "destroy with deletionProtection on"; allowed: destroy together with deletionProtection: false (a protected table makes the stack deletion fail), or retain',
+    ],
+    [
+      'a snapshot of the table on removal',
+      () => ({ table: { removalPolicy: RemovalPolicy.SNAPSHOT } }),
+      'table.removalPolicy: got "snapshot"; allowed: retain, retain-on-update-or-delete, destroy',
+    ],
+    [
+      'an alarm period of 90 seconds',
+      () => ({ alarms: { period: Duration.seconds(90) } }),
+      'alarms.period: got "1 minute 30 seconds"; allowed: a whole number of minutes',
+    ],
+    [
+      'a log retention that CloudWatch does not offer',
+      () => ({ logRetention: 31 as logs.RetentionDays }),
+      'logRetention: got 31; allowed: a RetentionDays value, e.g. 1, 7, 14, 30, 90, 365',
+    ],
+    [
+      'a processor entry that does not exist',
+      () => ({ processorEntry: 'functions/missing.ts' }),
+      'processorEntry: got "functions/missing.ts"; allowed: an existing .ts, .mts, .js, .mjs module that exports `processor`',
+    ],
+  ])('refuses %s, saying what was given and what is allowed', (_case, overrides, message) => {
+    const error = attempt(overrides);
+
+    expect(error).toBeInstanceOf(TrackingProcessorConfigError);
+    expect((error as Error).message).toBe(`TrackingProcessor ${message}`);
+  });
+});
