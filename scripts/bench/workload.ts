@@ -3,6 +3,7 @@
  * what a batch allows at best (the critical path of its longest key chain).
  */
 import type { RawKafkaEvent, RawKafkaRecord } from '../../shared/kafka-event.js';
+import { seededRandom } from '../lib/random.js';
 
 export const BENCH_TOPIC = 'bench';
 
@@ -12,18 +13,6 @@ const EVENT_SOURCE = {
   eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/tidemark-bench/00000000-0000-0000-0000-000000000000-1',
   bootstrapServers: 'b-1.tidemark-bench:9098,b-2.tidemark-bench:9098',
 } as const;
-
-/** A small, fast, seeded PRNG (mulberry32): the same seed gives the same workload on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** One partition's log: raw records with offsets 0..n-1 (the offset is the index), and each record's key. */
 export interface PartitionLog {
