@@ -93,7 +93,10 @@ export function resolveRuntime(options: RuntimeOptions = {}, env: NodeJS.Process
 
 /** Builds the dispatcher a handler uses (exposed for the local stack, which drives it without Lambda). */
 export function createDispatcher(processor: Processor, options: RuntimeOptions = {}): Dispatcher {
-  const runtime = resolveRuntime(options);
+  return dispatcherFor(processor, resolveRuntime(options));
+}
+
+function dispatcherFor(processor: Processor, runtime: ReturnType<typeof resolveRuntime>): Dispatcher {
   const runner =
     runtime.mode === ProcessingMode.FanOut
       ? new LambdaFanOutRunner({
@@ -117,8 +120,9 @@ export function createDispatcher(processor: Processor, options: RuntimeOptions =
  * `FunctionResponseTypes: [ReportBatchItemFailures]` on the event source mapping.
  */
 export function createDispatchHandler(processor: Processor, options: RuntimeOptions = {}) {
-  const dispatcher = createDispatcher(processor, options);
-  const logger = options.logger ?? jsonLogger();
+  const runtime = resolveRuntime(options);
+  const dispatcher = dispatcherFor(processor, runtime);
+  const { logger } = runtime;
   return middy<unknown, KafkaBatchResponse, Error, Context>().handler(async (event, context) => {
     const result = await dispatcher.dispatch(event, {
       remainingMs: () => context.getRemainingTimeInMillis(),
