@@ -113,6 +113,9 @@ export interface ChangeState {
   readonly operation: LayoutOperation;
   readonly segment: string;
   readonly changeId: string;
+  /** The segments the change replaces, and those that replace them (as recorded by begin). */
+  readonly from: readonly string[];
+  readonly to: readonly string[];
   readonly drainVersion: number;
   readonly startedAt: number;
   readonly deadline: number;
@@ -297,10 +300,9 @@ export class LayoutCoordinator {
   }
 
   private finishedOutcome(layout: Layout, state: ChangeState): 'applied' | 'rolledBack' {
-    const plan = planChangeFrom(state);
     const names = new Set(layout.segments.map(segmentName));
-    if (plan.to.every((s) => names.has(s)) && layout.version > state.drainVersion) return 'applied';
-    if (plan.from.every((s) => names.has(s)) && layout.version > state.drainVersion) return 'rolledBack';
+    if (state.to.every((s) => names.has(s)) && layout.version > state.drainVersion) return 'applied';
+    if (state.from.every((s) => names.has(s)) && layout.version > state.drainVersion) return 'rolledBack';
     throw new LayoutConflictError(
       `change ${state.changeId} of "${state.processor}" is no longer under way and left no trace`,
     );
@@ -312,6 +314,8 @@ export class LayoutCoordinator {
       operation: change.operation,
       segment: change.segment,
       changeId: change.id,
+      from: change.from,
+      to: change.to,
       drainVersion: change.drainVersion,
       startedAt: change.startedAt,
       deadline: change.deadline,
@@ -323,14 +327,6 @@ export class LayoutCoordinator {
       ...(carry.step === undefined ? {} : { step: carry.step }),
     };
   }
-}
-
-function planChangeFrom(state: ChangeState): { from: string[]; to: string[] } {
-  const segment = parseSegmentName(state.segment);
-  if (state.operation === LayoutOperation.Split)
-    return { from: [state.segment], to: splitSegment(segment).map(segmentName) };
-  const sibling = siblingOf(segment);
-  return { from: [segmentName(segment), segmentName(sibling)], to: [segmentName(mergeSegments(segment, sibling))] };
 }
 
 function findSegment(layout: Layout, segment: Segment): LayoutSegment {
