@@ -23,10 +23,10 @@ export function formatStatus(state: ProcessorState, now = Date.now()): string {
   lines.push('', 'Segments (next offset per partition; +n = offsets done out of order):');
   for (const segment of layout.segments) {
     const positions = partitions.map((p) => {
-      const cells = p.token.cellsOverlapping(segment);
-      const next = Math.min(...cells.map((c) => c.position.next ?? Number.POSITIVE_INFINITY));
-      const ahead = cells.reduce((n, c) => n + c.position.done.reduce((m, [a, b]) => m + b - a + 1, 0), 0);
-      return `${p.topic}-${p.partition}=${Number.isFinite(next) ? next : '-'}${ahead ? ` +${ahead}` : ''}`;
+      const ahead = p.token
+        .cellsOverlapping(segment)
+        .reduce((n, c) => n + c.position.done.reduce((m, [a, b]) => m + b - a + 1, 0), 0);
+      return `${p.topic}-${p.partition}=${p.token.lowWatermark(segment) ?? '-'}${ahead ? ` +${ahead}` : ''}`;
     });
     lines.push(`  ${segmentName(segment).padEnd(9)} ${segment.state.padEnd(8)} ${positions.join('  ') || '-'}`);
   }

@@ -176,9 +176,7 @@ try {
       lastHandled = handled;
       if (state && tick % 5 === 0) {
         const segments = state.layout.segments.map((s) => {
-          const next = state.partitions.map((p) =>
-            Math.min(...p.token.cellsOverlapping(s).map((c) => c.position.next ?? 0)),
-          );
+          const next = state.partitions.map((p) => p.token.lowWatermark(s) ?? '-');
           return `${segmentName(s)}${s.state === 'draining' ? '(draining)' : ''}[${next.join(',')}]`;
         });
         const owners = state.partitions

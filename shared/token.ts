@@ -114,10 +114,10 @@ export class PartitionToken {
     return this.cells.filter((cell) => segmentsOverlap(cell.segment, segment));
   }
 
-  /** The lowest offset any cell still waits for, or `null` before the first batch. */
-  lowWatermark(): number | null {
+  /** The lowest offset any cell (of `segment`, when given) still waits for, or `null` before the first batch. */
+  lowWatermark(segment?: Segment): number | null {
     let low: number | null = null;
-    for (const { position } of this.cells) {
+    for (const { position } of segment ? this.cellsOverlapping(segment) : this.cells) {
       if (position.next !== null && (low === null || position.next < low)) low = position.next;
     }
     return low;
