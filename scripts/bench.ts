@@ -28,12 +28,13 @@ const HELP = `npm run bench -- [options]
   --records N             records of the one-partition run, and per partition when scaling (default 10000)
   --keys N                keys of the one-partition run, and per partition when scaling (default 1000)
   --concurrency N         records handled at once per invocation, (b) and (c) (default 100)
-  --batch-size N          records per Lambda event (default 1000)
+  --batch-size N          records per Lambda event (default 5000; see docs/benchmarks.md on batch size)
   --latency-ms N          simulated I/O each handler call awaits (default 5)
   --sequential-records N  records the sequential baseline handles (default min(records, 10000))
   --partitions LIST       partition counts to scale over (default 1,2,4,8)
   --overhead-records N    records of the no-op overhead run (default 200000)
   --repeats N             runs of each fast scenario; the median is reported (default 3)
+  --scaling-repeats N     runs of each scaling point; the median is reported (default 5)
   --segments N            segments of the processor's layout (default 4)
   --memory-mb N           Lambda memory size for the cost estimate (default 1024)
   --store dynamodb|memory token store of the throughput runs (default dynamodb: DynamoDB Local)`;
@@ -59,6 +60,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; s
       partitions: { type: 'string' },
       'overhead-records': { type: 'string' },
       repeats: { type: 'string' },
+      'scaling-repeats': { type: 'string' },
       segments: { type: 'string' },
       'memory-mb': { type: 'string' },
       store: { type: 'string', default: 'dynamodb' },
@@ -97,6 +99,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; s
     partitions,
     overheadRecords: int('overhead-records', base.overheadRecords),
     repeats: int('repeats', base.repeats),
+    scalingRepeats: int('scaling-repeats', base.scalingRepeats),
     segments: int('segments', base.segments),
     lambdaMemoryMb: int('memory-mb', base.lambdaMemoryMb, 128),
   };
@@ -123,6 +126,13 @@ function summary(report: BenchReport): string {
     line(
       '(c) / limit, / (a), / (b)',
       `${one.ratios.keyOrderedToPhysicalLimit}, ${one.ratios.keyOrderedToSequential}, ${one.ratios.keyOrderedToUnordered}`,
+    ),
+    ...(one.batchSizeSweep.length > 0 ? ['By batch size ((b) and (c) records/s; (c) / limit, / (b)):'] : []),
+    ...one.batchSizeSweep.map((b) =>
+      line(
+        `batches of ${b.batchSize}`,
+        `${b.unorderedRecordsPerSecond}, ${b.recordsPerSecond}; ${b.toPhysicalLimit}, ${b.toUnordered}`,
+      ),
     ),
     'Scaling with partitions:',
     ...report.partitionScaling.points.map((p) =>
@@ -170,6 +180,7 @@ try {
       storeKind: 'dynamodb-local',
       store: new DynamoDbTokenStore({ tableName, client }),
       memoryStore: () => new MemoryTokenStore(),
+      workerStore: { kind: 'dynamodb', endpoint: ddb.endpoint, tableName },
       dynamoDb: counter,
       progress,
     };

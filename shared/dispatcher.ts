@@ -124,6 +124,19 @@ interface PartitionSlice {
   readonly last: number;
 }
 
+/** What a claim is taken for. */
+interface PartitionTarget {
+  readonly topicPartition: string;
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/** A granted claim, kept alive, with the layout to route with. */
+interface Acquired {
+  readonly keeper: LeaseKeeper<Claim>;
+  readonly cached: CachedLayout;
+}
+
 /** A record of a draining segment, held back until the change is applied or the wait ends. */
 interface HeldRecord {
   readonly record: KafkaRecord;
@@ -183,22 +196,42 @@ export class Dispatcher {
     event: unknown,
     options: { remainingMs: () => number; invocationId?: string },
   ): Promise<DispatchResult> {
-    const batch = parseKafkaEvent(event);
-    for (const error of batch.malformed)
-      this.logger.error('malformed record reported failed', { error, ...error.context });
-    const slices = this.slice(batch.records, batch.malformed);
     const invocationId = options.invocationId ?? randomUUID();
     const deadline = this.clock() + options.remainingMs() - this.settings.checkpointReserveMs;
-    let cached = await this.layouts.get();
-
-    // A partition with no readable record has nothing to run: its records are handed back without a claim.
-    const claimed = await Promise.all(
-      slices.map((slice) =>
-        slice.records.length === 0
-          ? { abandoned: 'no readable record' }
-          : this.claimSlice(slice, invocationId, deadline),
-      ),
+    // A claim needs only the partition, so its round trip runs while the event is parsed and routed.
+    const early = new Map(
+      partitionsNamedIn(event).map((target) => [target.topicPartition, this.acquire(target, invocationId, deadline)]),
     );
+    // Parsing is synchronous: let the claim requests go out first.
+    if (early.size > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    let cached: CachedLayout;
+    let claimed: Array<ClaimedSlice | { abandoned: string }>;
+    let slices: PartitionSlice[];
+    try {
+      const batch = parseKafkaEvent(event);
+      for (const error of batch.malformed)
+        this.logger.error('malformed record reported failed', { error, ...error.context });
+      slices = this.slice(batch.records, batch.malformed);
+      cached = await this.layouts.get();
+      claimed = await Promise.all(
+        slices.map(async (slice) => {
+          const pending = early.get(slice.topicPartition);
+          early.delete(slice.topicPartition);
+          // A partition with no readable record has nothing to run: its records are handed back unclaimed.
+          if (slice.records.length === 0) {
+            if (pending) await this.releaseAcquired(pending);
+            return { abandoned: 'no readable record' };
+          }
+          const acquired = await (pending ?? this.acquire(slice, invocationId, deadline));
+          return 'abandoned' in acquired ? acquired : this.plan(slice, acquired.keeper, acquired.cached);
+        }),
+      );
+    } catch (error) {
+      // The event is refused whole: give back every claim taken for it, so Lambda's retry need not wait them out.
+      await Promise.all([...early.values()].map((pending) => this.releaseAcquired(pending)));
+      throw error;
+    }
+    await Promise.all([...early.values()].map((pending) => this.releaseAcquired(pending)));
     const reports: PartitionReport[] = [];
     const work: ClaimedSlice[] = [];
     claimed.forEach((result, i) => {
@@ -284,11 +317,11 @@ export class Dispatcher {
   }
 
   /** Claims a partition, waiting a bounded time for a live holder and refreshing a stale layout. */
-  private async claimSlice(
-    slice: PartitionSlice,
+  private async acquire(
+    slice: PartitionTarget,
     invocationId: string,
     deadline: number,
-  ): Promise<ClaimedSlice | { abandoned: string }> {
+  ): Promise<Acquired | { abandoned: string }> {
     const owner = `${invocationId}/${slice.topicPartition}`;
     const waitUntil = Math.min(this.clock() + this.settings.claimWaitMs, deadline);
     let cached = await this.layouts.get();
@@ -310,7 +343,7 @@ export class Dispatcher {
           clock: this.clock,
           onRenewError: (error) => this.logger.warn('lease renewal failed; will retry', { error, owner }),
         }).start();
-        return this.plan(slice, keeper, cached);
+        return { keeper, cached };
       } catch (error) {
         if (error instanceof StaleLayoutError && attempt < 5) {
           this.logger.info('stale layout refused; refreshing and routing again', { ...error.context });
@@ -328,6 +361,21 @@ export class Dispatcher {
         this.logger.error('claim failed; partition handed back', { error, topicPartition: slice.topicPartition });
         return { abandoned: describeError(error).message };
       }
+    }
+  }
+
+  /** Gives a claim back unused (a refused event, a partition with nothing to run); its lease would also expire. */
+  private async releaseAcquired(pending: Promise<Acquired | { abandoned: string }>): Promise<void> {
+    const acquired = await pending;
+    if ('abandoned' in acquired) return;
+    acquired.keeper.stop();
+    try {
+      await this.store.release(acquired.keeper.claim);
+    } catch (error) {
+      this.logger.warn('releasing an unused claim failed; its lease will expire', {
+        error,
+        owner: acquired.keeper.claim.owner,
+      });
     }
   }
 
@@ -486,6 +534,27 @@ export class Dispatcher {
     const redeliverFrom = unfinished.length ? Math.min(...unfinished.map((u) => u.offset)) : undefined;
     return { ...base, redeliverFrom };
   }
+}
+
+/**
+ * The partitions an event names with at least one record, read from its `records` keys without parsing a record.
+ * Keys that are not `<topic>-<partition>` are left out: parsing reports them.
+ */
+function partitionsNamedIn(event: unknown): PartitionTarget[] {
+  const records = isObject(event) ? event.records : undefined;
+  if (!isObject(records)) return [];
+  const targets: PartitionTarget[] = [];
+  for (const [topicPartition, entry] of Object.entries(records)) {
+    const cut = topicPartition.lastIndexOf('-');
+    const digits = topicPartition.slice(cut + 1);
+    if (cut < 1 || !/^(0|[1-9]\d{0,9})$/.test(digits) || !Array.isArray(entry) || entry.length === 0) continue;
+    targets.push({ topicPartition, topic: topicPartition.slice(0, cut), partition: Number(digits) });
+  }
+  return targets;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function abandon(slice: PartitionSlice, reason: string): PartitionReport {

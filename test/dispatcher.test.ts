@@ -1,7 +1,7 @@
 import { PutCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbTokenStore } from '../shared/dynamodb-token-store.js';
-import { LayoutError } from '../shared/errors.js';
+import { LayoutError, MalformedEventError } from '../shared/errors.js';
 import { SegmentRouter } from '../shared/layout.js';
 import { defaultHash } from '../shared/hash.js';
 import { tokenKeys } from '../shared/token-table.js';
@@ -95,7 +95,7 @@ describe('Dispatcher on DynamoDB Local', () => {
     expect(result.partitions[0]).toMatchObject({ malformed: 1, handled: 5 });
   });
 
-  it('hands back a partition whose records are all unreadable without claiming it', async () => {
+  it('hands back a partition whose records are all unreadable and gives back the claim it took while parsing', async () => {
     const store = await freshDynamoStore();
     const handler = new ScriptedHandler();
     const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
@@ -106,7 +106,26 @@ describe('Dispatcher on DynamoDB Local', () => {
 
     expect(result.response).toEqual({ batchItemFailures: [{ itemIdentifier: { partition: 'orders-1', offset: 0 } }] });
     expect(handler.successes().sort()).toEqual(['orders-0@0', 'orders-0@1', 'orders-0@2']);
-    expect((await store.readState('orders-view')).partitions.map((p) => p.partition)).toEqual([0]);
+    const unreadable = (await store.readState('orders-view')).partitions.find((p) => p.partition === 1);
+    expect(unreadable).toMatchObject({ leaseUntil: 0 });
+    expect(unreadable!.token.lowWatermark()).toBeNull();
+  });
+
+  it('gives back the claims it took while parsing when the event is refused whole', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler();
+    const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
+    const event = eventOf(topicLog({ partitions: 2, count: 3, keys: 3 })) as unknown as Record<string, unknown>;
+    event.eventSource = 'aws:sqs';
+
+    await expect(dispatch(dispatcher, event)).rejects.toThrow(MalformedEventError);
+
+    const partitions = (await store.readState('orders-view')).partitions;
+    expect(partitions.map((p) => [p.partition, p.leaseUntil])).toEqual([
+      [0, 0],
+      [1, 0],
+    ]);
+    expect(handler.successes()).toEqual([]);
   });
 
   it('reports records of a topic the processor does not consume instead of dropping them', async () => {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { KafkaRecord } from '../../shared/kafka-record.js';
 import type { TokenStore } from '../../shared/token-store.js';
 import { costPerMillionRecords, PRICES, type CostEstimate } from './cost.js';
+import { PartitionPool, type WorkerStore } from './partition-pool.js';
 import {
   countingStore,
   LatencyRecorder,
@@ -57,6 +58,8 @@ export interface BenchOptions {
   readonly overheadKeys: number;
   /** Runs of each fast scenario; the median is reported. */
   readonly repeats: number;
+  /** Runs of each scaling point (the noisiest figure: several event loops share the machine's cores). */
+  readonly scalingRepeats: number;
   /** Segments of the processor's layout (inline mode runs every segment in the dispatcher). */
   readonly segments: number;
   /** Batch sizes (c) is also measured at, to show the per-batch costs and key chains; empty to skip. */
@@ -74,15 +77,16 @@ export const DEFAULT_OPTIONS: BenchOptions = Object.freeze({
   records: 10_000,
   keys: 1_000,
   concurrency: 100,
-  batchSize: 1_000,
+  batchSize: 5_000,
   latencyMs: 5,
   sequentialRecords: 10_000,
   partitions: [1, 2, 4, 8],
   overheadRecords: 200_000,
   overheadKeys: 1_000,
   repeats: 3,
+  scalingRepeats: 5,
   segments: 4,
-  batchSizeSweep: [500, 1_000, 2_000, 5_000],
+  batchSizeSweep: [500, 1_000, 2_000, 5_000, 10_000],
   lambdaMemoryMb: 1_024,
   pauseMs: 200,
   seed: 20_251_122,
@@ -98,6 +102,7 @@ export const QUICK_OPTIONS: BenchOptions = Object.freeze({
   sequentialRecords: 500,
   overheadRecords: 20_000,
   repeats: 1,
+  scalingRepeats: 1,
   batchSizeSweep: [250, 1_000],
   quick: true,
 });
@@ -110,6 +115,8 @@ export interface BenchEnvironment {
   readonly store: TokenStore;
   /** The in-memory store of the overhead run. */
   readonly memoryStore: () => TokenStore;
+  /** The store each scaling worker opens for itself; a private in-memory store each when absent. */
+  readonly workerStore?: WorkerStore;
   /** DynamoDB request counting, when the store is on DynamoDB. */
   readonly dynamoDb?: { tally: () => DynamoDbTally; reset: () => void };
   readonly progress?: (message: string) => void;
@@ -182,14 +189,19 @@ export interface BenchReport {
       cpu: CpuReport;
       batchPhases: BatchPhaseReport;
     };
+    /** (b) and (c) at other batch sizes, interleaved: what the per-batch costs (claim, checkpoint) weigh. */
     readonly batchSizeSweep: ReadonlyArray<{
       batchSize: number;
+      /** (c) key-ordered, median run. */
       recordsPerSecond: number;
       meanBatchMs: number;
-      modelFifoRecordsPerSecond: number;
       toPhysicalLimit: number;
+      toUnordered: number;
       samplesRecordsPerSecond: number[];
       orderViolations: number;
+      /** (b) unordered at the same batch size, median run. */
+      unorderedRecordsPerSecond: number;
+      unorderedSamplesRecordsPerSecond: number[];
     }>;
     readonly ratios: {
       keyOrderedToPhysicalLimit: number;
@@ -211,7 +223,7 @@ export interface BenchReport {
       samplesRecordsPerSecond: number[];
       orderViolations: number;
       cpu: CpuReport;
-      /** The single Node event loop was near one full core, or the machine near all its cores: CPU-bound here. */
+      /** The machine's cores were at least 85% busy: the figure measures this machine's CPU. */
       cpuSaturated: boolean;
     }>;
   };
@@ -287,7 +299,7 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
   const tidemark = (
     logs: readonly PartitionLog[],
     handler: CoreHandler,
-    extra: { batchSize?: number; store?: TokenStore; label: string },
+    extra: { batchSize?: number; store?: TokenStore; label: string; phases?: BatchPhases },
   ) =>
     runTidemark({
       logs,
@@ -297,6 +309,7 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
       processorName: processorName(extra.label),
       segments: options.segments,
       handler,
+      phases: extra.phases,
     });
 
   // --- one partition: (a) sequential, (b) unordered, (c) key-ordered -----------------------------------------
@@ -309,7 +322,7 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
   progress(
     `(a) sequential: ${sequentialLog.records.length} records one after another (about ${Math.round((sequentialLog.records.length * (options.latencyMs + 0.6)) / 1000)} s)`,
   );
-  const sequentialTracker = new OrderTracker();
+  const sequentialTracker = new OrderTracker([sequentialLog]);
   const sequentialLatency = new LatencyRecorder();
   const sequentialRun = await runSequential(
     [sequentialLog],
@@ -331,17 +344,17 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
   await tidemark(warmLogs, noop, { batchSize: 25, label: 'warm' });
   await tidemark(
     warmLogs.slice(0, 1),
-    simulatedIoHandler(options.latencyMs, new OrderTracker(), new LatencyRecorder(1)),
+    simulatedIoHandler(options.latencyMs, new OrderTracker(warmLogs), new LatencyRecorder(1)),
     { label: 'warm' },
   );
-  await tidemark([log], simulatedIoHandler(options.latencyMs, new OrderTracker(), new LatencyRecorder(1)), {
+  await tidemark([log], simulatedIoHandler(options.latencyMs, new OrderTracker([log]), new LatencyRecorder(1)), {
     label: 'warm',
   });
   await runUnordered(
     warmLogs.slice(0, 1),
     options.batchSize,
     options.concurrency,
-    simulatedIoHandler(options.latencyMs, new OrderTracker(), new LatencyRecorder(1)),
+    simulatedIoHandler(options.latencyMs, new OrderTracker(warmLogs), new LatencyRecorder(1)),
   );
 
   const unorderedRuns: RunResult[] = [];
@@ -359,7 +372,7 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
   for (let i = 0; i < options.repeats; i++) {
     // Interleaved, so drift in the machine's speed hits both alike. Each run has its own order tracker: the same
     // offsets are replayed.
-    const unorderedTracker = new OrderTracker();
+    const unorderedTracker = new OrderTracker([log]);
     let cpu = startCpuMeter();
     unorderedRuns.push(
       await runUnordered(
@@ -372,7 +385,7 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
     unorderedCpu.push(cpu());
     unorderedOrder.push(unorderedTracker.report());
     await settle();
-    const keyOrderedTracker = new OrderTracker();
+    const keyOrderedTracker = new OrderTracker([log]);
     cpu = startCpuMeter();
     keyOrderedRuns.push(
       await runTidemark({
@@ -383,7 +396,6 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
         processorName: processorName('c'),
         segments: options.segments,
         handler: simulatedIoHandler(options.latencyMs, keyOrderedTracker, keyOrderedLatency),
-        phases,
       }),
     );
     keyOrderedCpu.push(cpu());
@@ -394,6 +406,14 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
     );
   }
   const dynamoTally = env.dynamoDb?.tally();
+  // Batch phases come from runs of their own: timing every handler call slows the runs it times.
+  for (let i = 0; i < options.repeats; i++) {
+    await tidemark([log], simulatedIoHandler(options.latencyMs, new OrderTracker([log]), new LatencyRecorder(1)), {
+      label: 'phases',
+      phases,
+    });
+    await settle();
+  }
   const unordered = {
     ...modeReport(unorderedRuns, addOrderReports(unorderedOrder), unorderedLatency),
     cpu: medianCpu(unorderedCpu),
@@ -427,8 +447,18 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
   for (const batchSize of options.batchSizeSweep) {
     const orders: OrderReport[] = [];
     const samples: TidemarkRunResult[] = [];
+    const unorderedSamples: RunResult[] = [];
     for (let i = 0; i < options.repeats; i++) {
-      const tracker = new OrderTracker();
+      unorderedSamples.push(
+        await runUnordered(
+          [log],
+          batchSize,
+          options.concurrency,
+          simulatedIoHandler(options.latencyMs, new OrderTracker([log]), new LatencyRecorder(1)),
+        ),
+      );
+      await settle();
+      const tracker = new OrderTracker([log]);
       samples.push(
         await tidemark([log], simulatedIoHandler(options.latencyMs, tracker, new LatencyRecorder(1)), {
           batchSize,
@@ -439,61 +469,85 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
       await settle();
     }
     const mid = medianRun(samples);
+    const unorderedMid = medianRun(unorderedSamples);
     sweep.push({
       batchSize,
       recordsPerSecond: mid.recordsPerSecond,
       meanBatchMs: mid.meanBatchMs,
-      modelFifoRecordsPerSecond: round(
-        log.records.length / (modelRounds(log, batchSize, options.concurrency, 'fifo') * perRound),
-        1,
-      ),
       toPhysicalLimit: round(mid.recordsPerSecond / physicalLimit, 3),
+      toUnordered: round(mid.recordsPerSecond / unorderedMid.recordsPerSecond, 3),
       samplesRecordsPerSecond: samples.map((r) => r.recordsPerSecond),
       orderViolations: addOrderReports(orders).violations,
+      unorderedRecordsPerSecond: unorderedMid.recordsPerSecond,
+      unorderedSamplesRecordsPerSecond: unorderedSamples.map((r) => r.recordsPerSecond),
     });
-    progress(`(c) at batch size ${batchSize}: ${mid.recordsPerSecond} records/s`);
+    progress(
+      `batch size ${batchSize}: (b) unordered ${unorderedMid.recordsPerSecond}, (c) key-ordered ${mid.recordsPerSecond} records/s`,
+    );
   }
 
   // --- scaling with partitions -------------------------------------------------------------------------------------
   const points: BenchReport['partitionScaling']['points'][number][] = [];
-  const partitionLogs = Array.from({ length: Math.max(...options.partitions) }, (_, p) =>
-    p === 0 ? log : makePartitionLog({ partition: p, count: options.records, keys: options.keys, seed: options.seed }),
-  );
-  for (const count of options.partitions) {
-    const samples: TidemarkRunResult[] = [];
-    const orders: OrderReport[] = [];
-    const cpuSamples: CpuReport[] = [];
-    for (let i = 0; i < options.repeats; i++) {
-      const tracker = new OrderTracker();
-      const cpu = startCpuMeter();
-      samples.push(
-        await tidemark(
-          partitionLogs.slice(0, count),
-          simulatedIoHandler(options.latencyMs, tracker, new LatencyRecorder(1)),
-          { label: `p${count}` },
-        ),
+  progress(`scaling: starting a worker thread per partition (${Math.max(...options.partitions)})`);
+  const pool = await PartitionPool.start(Math.max(...options.partitions), {
+    records: options.records,
+    keys: options.keys,
+    seed: options.seed,
+    concurrency: options.concurrency,
+    latencyMs: options.latencyMs,
+    segments: options.segments,
+    store: env.workerStore ?? { kind: 'memory' },
+  });
+  try {
+    // Every worker has a JIT of its own to warm up.
+    await pool.run(Math.max(...options.partitions), { processorName: processorName('pwarm'), batchSize: options.batchSize });
+    for (const count of options.partitions) {
+      const samples: RunResult[] = [];
+      const orders: OrderReport[] = [];
+      const cpuSamples: CpuReport[] = [];
+      for (let i = 0; i < options.scalingRepeats; i++) {
+        const cpu = startCpuMeter();
+        const run = await pool.run(count, { processorName: processorName(`p${count}`), batchSize: options.batchSize });
+        cpuSamples.push(cpu());
+        const short = run.results.find((r) => r.handled !== options.records || r.redeliveries !== 0);
+        if (short) {
+          throw new Error(
+            `scaling: a partition handled ${short.handled} of ${options.records} records with ${short.redeliveries} redeliveries`,
+          );
+        }
+        const batchMs = run.results.map((r) => r.meanBatchMs * r.batches);
+        const batches = sum(run.results.map((r) => r.batches));
+        samples.push({
+          records: run.records,
+          elapsedMs: round(run.elapsedMs, 1),
+          recordsPerSecond: round(run.records / (run.elapsedMs / 1000), 1),
+          batches,
+          meanBatchMs: round(sum(batchMs) / batches, 3),
+          maxBatchMs: Math.max(...run.results.map((r) => r.maxBatchMs)),
+        });
+        orders.push(...run.orders);
+        await settle();
+      }
+      const used = medianCpu(cpuSamples);
+      const mid = medianRun(samples);
+      points.push({
+        partitions: count,
+        recordsPerSecond: mid.recordsPerSecond,
+        perPartitionRecordsPerSecond: round(mid.recordsPerSecond / count, 1),
+        speedup: 0,
+        elapsedMs: mid.elapsedMs,
+        meanBatchMs: mid.meanBatchMs,
+        samplesRecordsPerSecond: samples.map((s) => s.recordsPerSecond),
+        orderViolations: addOrderReports(orders).violations,
+        cpu: used,
+        cpuSaturated: (used.machineBusyPercent ?? 0) >= 85,
+      });
+      progress(
+        `scaling: ${count} partition(s): ${mid.recordsPerSecond} records/s (node ${used.nodeProcessPercentOfOneCore}% of a core, machine ${used.machineBusyPercent ?? '?'}% busy)`,
       );
-      cpuSamples.push(cpu());
-      orders.push(tracker.report());
-      await settle();
     }
-    const used = medianCpu(cpuSamples);
-    const mid = medianRun(samples);
-    points.push({
-      partitions: count,
-      recordsPerSecond: mid.recordsPerSecond,
-      perPartitionRecordsPerSecond: round(mid.recordsPerSecond / count, 1),
-      speedup: 0,
-      elapsedMs: mid.elapsedMs,
-      meanBatchMs: mid.meanBatchMs,
-      samplesRecordsPerSecond: samples.map((s) => s.recordsPerSecond),
-      orderViolations: addOrderReports(orders).violations,
-      cpu: used,
-      cpuSaturated: used.nodeProcessPercentOfOneCore >= 80 || (used.machineBusyPercent ?? 0) >= 90,
-    });
-    progress(
-      `scaling: ${count} partition(s): ${mid.recordsPerSecond} records/s (node ${used.nodeProcessPercentOfOneCore}% of a core, machine ${used.machineBusyPercent ?? '?'}% busy)`,
-    );
+  } finally {
+    await pool.close();
   }
   const base = points.find((p) => p.partitions === Math.min(...options.partitions))!;
   const scaledPoints = points.map((p) => ({ ...p, speedup: round(p.recordsPerSecond / base.recordsPerSecond, 2) }));

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TokenStore } from '../../shared/token-store.js';
+import type { PartitionLog } from './workload.js';
 
 /** Order observations: how many handler starts broke per-key offset order. */
 export interface OrderReport {
@@ -17,34 +18,70 @@ export interface OrderReport {
   readonly violations: number;
 }
 
+/** Per partition: each offset's key as a small number, and the state of every key. */
+interface PartitionOrder {
+  readonly keyOf: Int32Array;
+  readonly maxStarted: Float64Array;
+  readonly running: Int32Array;
+}
+
+const keyIdCache = new WeakMap<PartitionLog, { keyOf: Int32Array; count: number }>();
+
+/** Numbers the keys of a log once: the tracker then indexes arrays instead of hashing strings per call. */
+function keyIds(log: PartitionLog): { keyOf: Int32Array; count: number } {
+  let ids = keyIdCache.get(log);
+  if (!ids) {
+    const numbers = new Map<string, number>();
+    const keyOf = new Int32Array(log.keys.length);
+    log.keys.forEach((key, offset) => {
+      let id = numbers.get(key);
+      if (id === undefined) numbers.set(key, (id = numbers.size));
+      keyOf[offset] = id;
+    });
+    keyIdCache.set(log, (ids = { keyOf, count: numbers.size }));
+  }
+  return ids;
+}
+
 /**
  * Counts per-key order violations in the order handlers start. A start is a violation when its offset is lower
  * than one already started for the key (an inversion) or when a record of the key is still running (the two
- * would finish in any order). Keys are compared as given: scope them per partition.
+ * would finish in any order). The key of a record is the one the workload gave it (looked up by partition and
+ * offset), not one the code under test computed. Cheap per call, so it disturbs what it measures as little as it can.
  */
 export class OrderTracker {
-  private readonly keys = new Map<string, { maxStarted: number; running: number }>();
+  private readonly partitions: PartitionOrder[] = [];
   private started = 0;
   private startInversions = 0;
   private overlaps = 0;
   private violations = 0;
 
-  start(key: string, offset: number): void {
-    let state = this.keys.get(key);
-    if (!state) this.keys.set(key, (state = { maxStarted: -1, running: 0 }));
-    const inversion = offset < state.maxStarted;
-    const overlap = state.running > 0;
+  constructor(logs: readonly PartitionLog[]) {
+    for (const log of logs) {
+      const { keyOf, count } = keyIds(log);
+      this.partitions[log.partition] = {
+        keyOf,
+        maxStarted: new Float64Array(count).fill(-1),
+        running: new Int32Array(count),
+      };
+    }
+  }
+
+  start(partition: number, offset: number): void {
+    const { state, key } = this.locate(partition, offset);
+    const inversion = offset < state.maxStarted[key]!;
+    const overlap = state.running[key]! > 0;
     if (inversion) this.startInversions++;
     if (overlap) this.overlaps++;
     if (inversion || overlap) this.violations++;
-    if (offset > state.maxStarted) state.maxStarted = offset;
-    state.running++;
+    if (!inversion) state.maxStarted[key] = offset;
+    state.running[key]!++;
     this.started++;
   }
 
-  finish(key: string): void {
-    const state = this.keys.get(key);
-    if (state) state.running--;
+  finish(partition: number, offset: number): void {
+    const { state, key } = this.locate(partition, offset);
+    state.running[key]!--;
   }
 
   report(): OrderReport {
@@ -54,6 +91,15 @@ export class OrderTracker {
       overlaps: this.overlaps,
       violations: this.violations,
     };
+  }
+
+  private locate(partition: number, offset: number): { state: PartitionOrder; key: number } {
+    const state = this.partitions[partition];
+    const key = state?.keyOf[offset];
+    if (state === undefined || key === undefined) {
+      throw new Error(`order tracker: no record at partition ${partition}, offset ${offset} in its logs`);
+    }
+    return { state, key };
   }
 }
 
@@ -98,12 +144,12 @@ export class LatencyRecorder {
 
 /** The simulated handler of the throughput runs: note the start, await `latencyMs` of I/O, note the end. */
 export function simulatedIoHandler(latencyMs: number, tracker: OrderTracker, latency: LatencyRecorder) {
-  return async (orderKey: string, offset: number): Promise<void> => {
-    tracker.start(orderKey, offset);
+  return async (partition: number, offset: number): Promise<void> => {
+    tracker.start(partition, offset);
     const started = performance.now();
     await new Promise<void>((resolve) => setTimeout(resolve, latencyMs));
     latency.add(performance.now() - started);
-    tracker.finish(orderKey);
+    tracker.finish(partition, offset);
   };
 }
 

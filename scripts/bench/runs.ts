@@ -14,8 +14,8 @@ import type { TokenStore } from '../../shared/token-store.js';
 import { round, type BatchPhases } from './instruments.js';
 import { BENCH_TOPIC, batchesOf, eventFrom, type PartitionLog } from './workload.js';
 
-/** A benchmark handler: the per-partition key it orders on and the record's offset. */
-export type CoreHandler = (orderKey: string, offset: number) => Promise<void>;
+/** A benchmark handler, given where the record is (its key is looked up from the workload, not computed). */
+export type CoreHandler = (partition: number, offset: number) => Promise<void>;
 
 /** What one timed run did. */
 export interface RunResult {
@@ -44,8 +44,6 @@ function result(records: number, elapsedMs: number, batchMs: readonly number[]):
   };
 }
 
-const orderKeyOf = (record: KafkaRecord) => `${record.topicPartition}/${record.keyText() ?? `@${record.offset}`}`;
-
 /**
  * (a) What a plain Lambda Kafka handler does: per batch, parse the event and handle its records one after another.
  * Partitions are delivered one after another too (one partition is what the scenario uses).
@@ -62,7 +60,7 @@ export async function runSequential(
   for (const event of events) {
     const t0 = performance.now();
     for (const record of parseKafkaEvent(event).records) {
-      await handler(orderKeyOf(record), record.offset);
+      await handler(record.partition, record.offset);
       records++;
     }
     batchMs.push(performance.now() - t0);
@@ -71,8 +69,9 @@ export async function runSequential(
 }
 
 /**
- * (b) Unordered parallel processing: every record at once, bounded by a concurrency limit, with no regard for
- * keys (what a generic concurrent batch handler does). The events are parsed inside the timed run.
+ * (b) Unordered parallel processing, the batch-listener-plus-executor approach: per event, every record at once
+ * through a concurrency limit with no regard for keys, and the invocation returns when all of them have finished
+ * (a Lambda handler cannot return earlier without losing records). Events come one at a time, as for (a) and (c).
  */
 export async function runUnordered(
   logs: readonly PartitionLog[],
@@ -81,12 +80,18 @@ export async function runUnordered(
   handler: CoreHandler,
 ): Promise<RunResult> {
   const events = logs.flatMap((log) => batchesOf(log, batchSize));
-  const started = performance.now();
   const limit = pLimit(concurrency);
-  const records = events.flatMap((event) => [...parseKafkaEvent(event).records]);
-  await Promise.all(records.map((record) => limit(() => handler(orderKeyOf(record), record.offset))));
-  const elapsed = performance.now() - started;
-  return result(records.length, elapsed, [elapsed]);
+  const batchMs: number[] = [];
+  let records = 0;
+  const started = performance.now();
+  for (const event of events) {
+    const t0 = performance.now();
+    const parsed = parseKafkaEvent(event).records;
+    await Promise.all(parsed.map((record) => limit(() => handler(record.partition, record.offset))));
+    records += parsed.length;
+    batchMs.push(performance.now() - t0);
+  }
+  return result(records, performance.now() - started, batchMs);
 }
 
 /** How a Tidemark run is set up. */
@@ -99,7 +104,7 @@ export interface TidemarkRunOptions {
   readonly processorName: string;
   readonly segments: number;
   readonly handler: CoreHandler | RecordHandler;
-  /** Whether `handler` is a {@link CoreHandler} (wrapped to pass the order key) or a raw RecordHandler. */
+  /** Whether `handler` is a {@link CoreHandler} (wrapped to pass partition and offset) or a raw RecordHandler. */
   readonly raw?: boolean;
   readonly settings?: Partial<DispatcherSettings>;
   /** Splits batch time into phases (one partition only). */
@@ -125,12 +130,12 @@ export async function runTidemark(options: TidemarkRunOptions): Promise<Tidemark
   const handler: RecordHandler = options.raw
     ? (options.handler as RecordHandler)
     : phases
-      ? async (record, context) => {
+      ? async (record) => {
           phases.handlerStart();
-          await core(`${record.topicPartition}/${context.sequencingKey}`, record.offset);
+          await core(record.partition, record.offset);
           phases.handlerEnd();
         }
-      : (record, context) => core(`${record.topicPartition}/${context.sequencingKey}`, record.offset);
+      : (record) => core(record.partition, record.offset);
   const store = phases ? phases.timeStore(options.store) : options.store;
   const processor = defineProcessor({
     name: options.processorName,

@@ -1,0 +1,50 @@
+/**
+ * The worker side of {@link PartitionPool}: one partition, its own token store client and Dispatcher, the same
+ * simulated handler and order tracker as the rest of the benchmark. Answers every "run" with one "done".
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDbTokenStore } from '../../shared/dynamodb-token-store.js';
+import { MemoryTokenStore } from '../../shared/memory-token-store.js';
+import type { TokenStore } from '../../shared/token-store.js';
+import { localClientConfig } from '../lib/dynamodb-local.js';
+import { LatencyRecorder, OrderTracker, simulatedIoHandler } from './instruments.js';
+import type { PartitionRunRequest, PartitionWorkerMessage, PartitionWorkerSetup } from './partition-pool.js';
+import { runTidemark } from './runs.js';
+import { makePartitionLog } from './workload.js';
+
+const setup = workerData as PartitionWorkerSetup;
+const port = parentPort!;
+const send = (message: PartitionWorkerMessage) => port.postMessage(message);
+const now = () => performance.timeOrigin + performance.now();
+
+const log = makePartitionLog({ partition: setup.partition, count: setup.records, keys: setup.keys, seed: setup.seed });
+const store: TokenStore =
+  setup.store.kind === 'dynamodb'
+    ? new DynamoDbTokenStore({
+        tableName: setup.store.tableName,
+        client: new DynamoDBClient(localClientConfig(setup.store.endpoint)),
+      })
+    : new MemoryTokenStore();
+
+port.on('message', (request: PartitionRunRequest) => {
+  void (async () => {
+    try {
+      const tracker = new OrderTracker([log]);
+      const startedAt = now();
+      const result = await runTidemark({
+        logs: [log],
+        batchSize: request.batchSize,
+        concurrency: setup.concurrency,
+        store,
+        processorName: request.processorName,
+        segments: setup.segments,
+        handler: simulatedIoHandler(setup.latencyMs, tracker, new LatencyRecorder(1)),
+      });
+      send({ type: 'done', result, order: tracker.report(), startedAt, endedAt: now() });
+    } catch (error) {
+      send({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    }
+  })();
+});
+send({ type: 'ready' });
