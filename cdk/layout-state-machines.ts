@@ -88,9 +88,12 @@ export class LayoutStateMachines extends Construct {
       segment: sfn.JsonPath.stringAt('$.segment'),
       changeId: sfn.JsonPath.stringAt('$$.Execution.Name'),
     });
-    begin.addCatch(new sfn.Fail(scope, STATE_NAMES.refused, { cause: 'The change was refused', error: 'ChangeRefused' }), {
-      resultPath: '$.error',
-    });
+    begin.addCatch(
+      new sfn.Fail(scope, STATE_NAMES.refused, { cause: 'The change was refused', error: 'ChangeRefused' }),
+      {
+        resultPath: '$.error',
+      },
+    );
     const drain = this.drainLoop(scope, props, new sfn.Succeed(scope, STATE_NAMES.succeeded));
     return this.machine(id, begin.next(drain), props, timeout);
   }

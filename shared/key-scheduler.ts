@@ -47,7 +47,10 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * retries (or at once, when its error is not retriable) blocks the later records of its key; other keys go on.
  * A key waiting to retry gives its slot back. Returns one outcome per item, in the items' order.
  */
-export function runInKeyOrder<T extends KeyedItem>(items: readonly T[], options: KeyOrderOptions<T>): Promise<RecordOutcome[]> {
+export function runInKeyOrder<T extends KeyedItem>(
+  items: readonly T[],
+  options: KeyOrderOptions<T>,
+): Promise<RecordOutcome[]> {
   const outcomes = new Array<RecordOutcome>(items.length);
   const byKey = new Map<string, KeyQueue>();
   const order = items.map((_, i) => i).sort((a, b) => items[a]!.offset - items[b]!.offset);
@@ -56,7 +59,10 @@ export function runInKeyOrder<T extends KeyedItem>(items: readonly T[], options:
     if (queue) queue.indices.push(index);
     else byKey.set(items[index]!.key, { indices: [index], next: 0, attempt: 1 });
   }
-  const ready = new KeyHeap((queue) => queue.indices.length - queue.next, (queue) => items[queue.indices[queue.next]!]!.offset);
+  const ready = new KeyHeap(
+    (queue) => queue.indices.length - queue.next,
+    (queue) => items[queue.indices[queue.next]!]!.offset,
+  );
   for (const queue of byKey.values()) ready.push(queue);
   const sleep = options.sleep ?? defaultSleep;
   let running = 0;

@@ -57,7 +57,10 @@ describe('runInKeyOrder', () => {
     const batch = items(['short', 0], ['long', 1], ['long', 2], ['long', 3], ['other', 4]);
     const started: string[] = [];
 
-    await runInKeyOrder(batch, options({ concurrency: 1, invoke: (item) => void started.push(`${item.key}${item.offset}`) }));
+    await runInKeyOrder(
+      batch,
+      options({ concurrency: 1, invoke: (item) => void started.push(`${item.key}${item.offset}`) }),
+    );
 
     // Once the chains are equally long, the lowest offset goes first.
     expect(started).toEqual(['long1', 'long2', 'short0', 'long3', 'other4']);

@@ -500,7 +500,10 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
   });
   try {
     // Every worker has a JIT of its own to warm up.
-    await pool.run(Math.max(...options.partitions), { processorName: processorName('pwarm'), batchSize: options.batchSize });
+    await pool.run(Math.max(...options.partitions), {
+      processorName: processorName('pwarm'),
+      batchSize: options.batchSize,
+    });
     for (const count of options.partitions) {
       const samples: RunResult[] = [];
       const orders: OrderReport[] = [];

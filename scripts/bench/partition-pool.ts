@@ -9,8 +9,7 @@ import type { TidemarkRunResult } from './runs.js';
 
 /** Which token store a worker opens: its own client on the shared DynamoDB Local, or a store of its own in memory. */
 export type WorkerStore =
-  | { readonly kind: 'memory' }
-  | { readonly kind: 'dynamodb'; readonly endpoint: string; readonly tableName: string };
+  { readonly kind: 'memory' } | { readonly kind: 'dynamodb'; readonly endpoint: string; readonly tableName: string };
 
 /** What every worker is built from (its partition number is added per worker). */
 export interface PartitionWorkerSetup {
