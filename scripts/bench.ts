@@ -35,6 +35,7 @@ const HELP = `npm run bench -- [options]
   --overhead-records N    records of the no-op overhead run (default 200000)
   --repeats N             runs of each fast scenario; the median is reported (default 3)
   --scaling-repeats N     runs of each scaling point; the median is reported (default 5)
+  --scaling-batch-size N  records per event when scaling (default 1000: more batches, more claims side by side)
   --segments N            segments of the processor's layout (default 4)
   --memory-mb N           Lambda memory size for the cost estimate (default 1024)
   --store dynamodb|memory token store of the throughput runs (default dynamodb: DynamoDB Local)`;
@@ -61,6 +62,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; s
       'overhead-records': { type: 'string' },
       repeats: { type: 'string' },
       'scaling-repeats': { type: 'string' },
+      'scaling-batch-size': { type: 'string' },
       segments: { type: 'string' },
       'memory-mb': { type: 'string' },
       store: { type: 'string', default: 'dynamodb' },
@@ -100,11 +102,16 @@ function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; s
     overheadRecords: int('overhead-records', base.overheadRecords),
     repeats: int('repeats', base.repeats),
     scalingRepeats: int('scaling-repeats', base.scalingRepeats),
+    scalingBatchSize: int('scaling-batch-size', base.scalingBatchSize),
     segments: int('segments', base.segments),
     lambdaMemoryMb: int('memory-mb', base.lambdaMemoryMb, 128),
   };
-  if (options.batchSize > 10_000)
-    fail(`--batch-size must be at most 10000 (Lambda's Kafka maximum), got ${options.batchSize}`);
+  for (const [flag, value] of [
+    ['--batch-size', options.batchSize],
+    ['--scaling-batch-size', options.scalingBatchSize],
+  ] as const) {
+    if (value > 10_000) fail(`${flag} must be at most 10000 (Lambda's Kafka maximum), got ${value}`);
+  }
   if (options.concurrency > 10_000) fail(`--concurrency must be at most 10000, got ${options.concurrency}`);
   return { options, json: values.json, store: values.store };
 }
@@ -134,7 +141,7 @@ function summary(report: BenchReport): string {
         `${b.unorderedRecordsPerSecond}, ${b.recordsPerSecond}; ${b.toPhysicalLimit}, ${b.toUnordered}`,
       ),
     ),
-    'Scaling with partitions:',
+    `Scaling with partitions (a worker thread each, batches of ${report.partitionScaling.batchSize}):`,
     ...report.partitionScaling.points.map((p) =>
       line(
         `${p.partitions} partition(s)`,

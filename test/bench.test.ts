@@ -11,6 +11,7 @@ const TINY: BenchOptions = {
   keys: 30,
   concurrency: 20,
   batchSize: 100,
+  scalingBatchSize: 100,
   latencyMs: 1,
   sequentialRecords: 60,
   partitions: [1, 2],
@@ -126,6 +127,7 @@ const REPORT_SHAPE = {
   partitionScaling: {
     recordsPerPartition: num,
     keysPerPartition: num,
+    batchSize: num,
     points: [
       {
         partitions: num,

@@ -54,6 +54,11 @@ export interface BenchOptions {
   readonly sequentialRecords: number;
   /** Partition counts of the scaling scenario. */
   readonly partitions: readonly number[];
+  /**
+   * Records per event in the scaling scenario. Smaller than `batchSize` on purpose: more batches mean more claims and
+   * checkpoints running side by side, which is where partitions could hold each other up.
+   */
+  readonly scalingBatchSize: number;
   readonly overheadRecords: number;
   readonly overheadKeys: number;
   /** Runs of each fast scenario; the median is reported. */
@@ -81,6 +86,7 @@ export const DEFAULT_OPTIONS: BenchOptions = Object.freeze({
   latencyMs: 5,
   sequentialRecords: 10_000,
   partitions: [1, 2, 4, 8],
+  scalingBatchSize: 1_000,
   overheadRecords: 200_000,
   overheadKeys: 1_000,
   repeats: 3,
@@ -99,6 +105,7 @@ export const QUICK_OPTIONS: BenchOptions = Object.freeze({
   records: 2_000,
   keys: 200,
   batchSize: 500,
+  scalingBatchSize: 500,
   sequentialRecords: 500,
   overheadRecords: 20_000,
   repeats: 1,
@@ -213,6 +220,7 @@ export interface BenchReport {
   readonly partitionScaling: {
     readonly recordsPerPartition: number;
     readonly keysPerPartition: number;
+    readonly batchSize: number;
     readonly points: ReadonlyArray<{
       partitions: number;
       recordsPerSecond: number;
@@ -502,7 +510,7 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
     // Every worker has a JIT of its own to warm up.
     await pool.run(Math.max(...options.partitions), {
       processorName: processorName('pwarm'),
-      batchSize: options.batchSize,
+      batchSize: options.scalingBatchSize,
     });
     for (const count of options.partitions) {
       const samples: RunResult[] = [];
@@ -510,7 +518,10 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
       const cpuSamples: CpuReport[] = [];
       for (let i = 0; i < options.scalingRepeats; i++) {
         const cpu = startCpuMeter();
-        const run = await pool.run(count, { processorName: processorName(`p${count}`), batchSize: options.batchSize });
+        const run = await pool.run(count, {
+          processorName: processorName(`p${count}`),
+          batchSize: options.scalingBatchSize,
+        });
         cpuSamples.push(cpu());
         const short = run.results.find((r) => r.handled !== options.records || r.redeliveries !== 0);
         if (short) {
@@ -749,7 +760,12 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
       batchSizeSweep: sweep,
       ratios,
     },
-    partitionScaling: { recordsPerPartition: options.records, keysPerPartition: options.keys, points: scaledPoints },
+    partitionScaling: {
+      recordsPerPartition: options.records,
+      keysPerPartition: options.keys,
+      batchSize: options.scalingBatchSize,
+      points: scaledPoints,
+    },
     overhead: {
       records: options.overheadRecords,
       keys: options.overheadKeys,
