@@ -33,7 +33,7 @@ const HELP = `npm run bench -- [options]
   --sequential-records N  records the sequential baseline handles (default min(records, 10000))
   --partitions LIST       partition counts to scale over (default 1,2,4,8)
   --overhead-records N    records of the no-op overhead run (default 200000)
-  --repeats N             runs of each fast scenario; the median is reported (default 3)
+  --repeats N             runs of each fast scenario; the median is reported (default 5)
   --scaling-repeats N     runs of each scaling point; the median is reported (default 5)
   --scaling-batch-size N  records per event when scaling (default 1000: more batches, more claims side by side)
   --segments N            segments of the processor's layout (default 4)

@@ -89,7 +89,7 @@ export const DEFAULT_OPTIONS: BenchOptions = Object.freeze({
   scalingBatchSize: 1_000,
   overheadRecords: 200_000,
   overheadKeys: 1_000,
-  repeats: 3,
+  repeats: 5,
   scalingRepeats: 5,
   segments: 4,
   batchSizeSweep: [500, 1_000, 2_000, 5_000, 10_000],
