@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ClaimHeldError, ConfigurationError, FencedError, MalformedEventError, StaleLayoutError } from './errors.js';
-import { parseKafkaEvent } from './kafka-event.js';
+import { isPlainObject, parseKafkaEvent } from './kafka-event.js';
 import type { KafkaRecord } from './kafka-record.js';
 import type { RecordOutcome } from './key-scheduler.js';
 import { SegmentState } from './layout.js';
@@ -198,10 +198,17 @@ export class Dispatcher {
   ): Promise<DispatchResult> {
     const invocationId = options.invocationId ?? randomUUID();
     const deadline = this.clock() + options.remainingMs() - this.settings.checkpointReserveMs;
+    // Every claim taken for this event, so an event refused whole gives them all back.
+    const taken: Array<Promise<Acquired | { abandoned: string }>> = [];
+    const take = (target: PartitionTarget) => {
+      const pending = this.acquire(target, invocationId, deadline);
+      // Observed when awaited; until then a failed claim must not count as an unhandled rejection.
+      pending.catch(() => {});
+      taken.push(pending);
+      return pending;
+    };
     // A claim needs only the partition, so its round trip runs while the event is parsed and routed.
-    const early = new Map(
-      partitionsNamedIn(event).map((target) => [target.topicPartition, this.acquire(target, invocationId, deadline)]),
-    );
+    const early = new Map(partitionsNamedIn(event).map((target) => [target.topicPartition, take(target)]));
     // Parsing is synchronous: let the claim requests go out first.
     if (early.size > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     let cached: CachedLayout;
@@ -222,15 +229,16 @@ export class Dispatcher {
             if (pending) await this.releaseAcquired(pending);
             return { abandoned: 'no readable record' };
           }
-          const acquired = await (pending ?? this.acquire(slice, invocationId, deadline));
+          const acquired = await (pending ?? take(slice));
           return 'abandoned' in acquired ? acquired : this.plan(slice, acquired.keeper, acquired.cached);
         }),
       );
     } catch (error) {
       // The event is refused whole: give back every claim taken for it, so Lambda's retry need not wait them out.
-      await Promise.all([...early.values()].map((pending) => this.releaseAcquired(pending)));
+      await Promise.all(taken.map((pending) => this.releaseAcquired(pending)));
       throw error;
     }
+    // Claims for partitions that parsing found nothing under.
     await Promise.all([...early.values()].map((pending) => this.releaseAcquired(pending)));
     const reports: PartitionReport[] = [];
     const work: ClaimedSlice[] = [];
@@ -366,8 +374,9 @@ export class Dispatcher {
 
   /** Gives a claim back unused (a refused event, a partition with nothing to run); its lease would also expire. */
   private async releaseAcquired(pending: Promise<Acquired | { abandoned: string }>): Promise<void> {
-    const acquired = await pending;
-    if ('abandoned' in acquired) return;
+    // A claim that failed outright holds nothing; its error is the caller's to report.
+    const acquired = await pending.catch(() => undefined);
+    if (acquired === undefined || 'abandoned' in acquired) return;
     acquired.keeper.stop();
     try {
       await this.store.release(acquired.keeper.claim);
@@ -541,8 +550,8 @@ export class Dispatcher {
  * Keys that are not `<topic>-<partition>` are left out: parsing reports them.
  */
 function partitionsNamedIn(event: unknown): PartitionTarget[] {
-  const records = isObject(event) ? event.records : undefined;
-  if (!isObject(records)) return [];
+  const records = isPlainObject(event) ? event.records : undefined;
+  if (!isPlainObject(records)) return [];
   const targets: PartitionTarget[] = [];
   for (const [topicPartition, entry] of Object.entries(records)) {
     const cut = topicPartition.lastIndexOf('-');
@@ -551,10 +560,6 @@ function partitionsNamedIn(event: unknown): PartitionTarget[] {
     targets.push({ topicPartition, topic: topicPartition.slice(0, cut), partition: Number(digits) });
   }
   return targets;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function abandon(slice: PartitionSlice, reason: string): PartitionReport {

@@ -209,7 +209,8 @@ function parseHeaders(raw: unknown, fail: (message: string) => Error): KafkaHead
   });
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** Whether `value` is an object that is neither null nor an array. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 

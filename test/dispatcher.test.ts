@@ -1,7 +1,7 @@
 import { PutCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbTokenStore } from '../shared/dynamodb-token-store.js';
-import { LayoutError, MalformedEventError } from '../shared/errors.js';
+import { LayoutError, MalformedEventError, UnknownProcessorError } from '../shared/errors.js';
 import { SegmentRouter } from '../shared/layout.js';
 import { defaultHash } from '../shared/hash.js';
 import { tokenKeys } from '../shared/token-table.js';
@@ -109,6 +109,25 @@ describe('Dispatcher on DynamoDB Local', () => {
     const unreadable = (await store.readState('orders-view')).partitions.find((p) => p.partition === 1);
     expect(unreadable).toMatchObject({ leaseUntil: 0 });
     expect(unreadable!.token.lowWatermark()).toBeNull();
+  });
+
+  it('fails the whole batch, and leaves no claim failure unhandled, when the layout cannot be read', async () => {
+    const store = await freshDynamoStore();
+    const failing = new Proxy(store, {
+      get: (target, property, receiver) =>
+        property === 'readLayout'
+          ? () => Promise.reject(new Error('layout read failed'))
+          : (Reflect.get(target, property, receiver) as unknown),
+    });
+    const handler = new ScriptedHandler();
+    const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), failing);
+
+    await expect(dispatch(dispatcher, eventOf(topicLog({ partitions: 2, count: 3, keys: 3 })))).rejects.toThrow(
+      'layout read failed',
+    );
+
+    expect(handler.successes()).toEqual([]);
+    await expect(store.readState('orders-view')).rejects.toThrow(UnknownProcessorError);
   });
 
   it('gives back the claims it took while parsing when the event is refused whole', async () => {
