@@ -34,8 +34,8 @@ const HELP = `npm run bench -- [options]
   --partitions LIST       partition counts to scale over (default 1,2,4,8)
   --overhead-records N    records of the no-op overhead run (default 200000)
   --repeats N             runs of each fast scenario; the median is reported (default 5)
-  --scaling-repeats N     runs of each scaling point; the median is reported (default 5)
-  --scaling-batch-size N  records per event when scaling (default 1000: more batches, more claims side by side)
+  --scaling-repeats N     runs of each scaling point; the median is reported (default 7)
+  --scaling-batch-size N  records per event when scaling (default 5000, as --batch-size)
   --segments N            segments of the processor's layout (default 4)
   --memory-mb N           Lambda memory size for the cost estimate (default 1024)
   --store dynamodb|memory token store of the throughput runs (default dynamodb: DynamoDB Local)`;
@@ -157,6 +157,10 @@ function summary(report: BenchReport): string {
     line(
       'per 1,000 records',
       `${report.dynamoDb.per1000Records.reads} reads, ${report.dynamoDb.per1000Records.writes} writes`,
+    ),
+    line(
+      'set-up (first run, once)',
+      `${report.dynamoDb.coldRun.readRequests} reads, ${report.dynamoDb.coldRun.writeRequests} writes in ${report.dynamoDb.coldRun.batches} batches`,
     ),
     `Cost per million records (${report.cost.prices.region}, ${report.cost.assumptions.lambdaMemoryMb} MB):`,
     line('(a) sequential', `$${report.cost.sequential.usd.total}`),

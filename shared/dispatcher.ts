@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { ClaimHeldError, ConfigurationError, FencedError, MalformedEventError, StaleLayoutError } from './errors.js';
-import { isPlainObject, parseKafkaEvent } from './kafka-event.js';
+import {
+  ClaimHeldError,
+  ConfigurationError,
+  FencedError,
+  MalformedEventError,
+  MalformedRecordError,
+  StaleLayoutError,
+} from './errors.js';
+import { parseKafkaRecord, readableOffset, readKafkaEventEnvelope } from './kafka-event.js';
 import type { KafkaRecord } from './kafka-record.js';
 import type { RecordOutcome } from './key-scheduler.js';
 import { SegmentState } from './layout.js';
@@ -8,7 +15,7 @@ import { LayoutCache, type CachedLayout } from './layout-cache.js';
 import { LeaseKeeper } from './lease.js';
 import { describeError, type Logger } from './logger.js';
 import type { Processor } from './processor.js';
-import { scopedKey, type SegmentRunner, type WorkItem } from './segment-runner.js';
+import { openRun, scopedKey, type RunStream, type SegmentRunner, type WorkItem } from './segment-runner.js';
 import { segmentName } from './segment.js';
 import { sequencingKeyOf } from './sequencing-policy.js';
 import type { UnfinishedRecord } from './token.js';
@@ -112,14 +119,28 @@ export interface DispatcherDependencies {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** One partition's slice of a batch. */
+/** One partition's slice of a batch, filled as the event is parsed. */
 interface PartitionSlice {
   readonly topicPartition: string;
   readonly topic: string;
   readonly partition: number;
+  /** The entry's raw records. */
+  readonly raw: readonly unknown[];
+  /** Raw offsets rise, so records can be routed as they are parsed; otherwise they are sorted first. */
+  readonly ascending: boolean;
+  /** Readable records parsed so far, in offset order once all are parsed. */
   readonly records: KafkaRecord[];
   /** Offsets of records that could not be read: they hold every cell back. */
   readonly malformedOffsets: number[];
+  /** Whether every raw record has been parsed. */
+  parsed: boolean;
+  /** How many of `records` were routed. */
+  routed: number;
+  /** The claim, taken before parsing (undefined when the entry key names no partition). */
+  pending: Promise<Acquired | { abandoned: string }> | undefined;
+  /** The routed records, once the claim is granted. */
+  claimed: ClaimedSlice | undefined;
+  /** Lowest and highest readable offset of the entry. */
   readonly first: number;
   readonly last: number;
 }
@@ -144,7 +165,7 @@ interface HeldRecord {
   readonly hash: number;
 }
 
-/** A claimed slice with its plan. */
+/** A claimed slice and where its records went. */
 interface ClaimedSlice {
   readonly slice: PartitionSlice;
   readonly keeper: LeaseKeeper<Claim>;
@@ -152,9 +173,15 @@ interface ClaimedSlice {
   cached: CachedLayout;
   readonly items: WorkItem[];
   held: HeldRecord[];
-  readonly unfinished: UnfinishedRecord[];
+  /** Records that could not be routed (no sequencing key, a topic not the processor's). */
+  readonly unrouted: UnfinishedRecord[];
   readonly counts: { skipped: number; keyErrors: number; released: number };
 }
+
+/** Records parsed between two turns of the event loop: small enough to let claims and handlers progress. */
+const PARSE_CHUNK = 256;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -191,6 +218,9 @@ export class Dispatcher {
   /**
    * Handles one event. `remainingMs` is the invocation's time left (Lambda's `getRemainingTimeInMillis`).
    * Throws only when the event as a whole is unusable or the layout is invalid: Lambda then retries the batch.
+   *
+   * Claims are taken before any record is parsed, and records start running while later ones are still parsed:
+   * a batch's first records do not wait for its last ones to be read.
    */
   async dispatch(
     event: unknown,
@@ -198,76 +228,111 @@ export class Dispatcher {
   ): Promise<DispatchResult> {
     const invocationId = options.invocationId ?? randomUUID();
     const deadline = this.clock() + options.remainingMs() - this.settings.checkpointReserveMs;
-    // Every claim taken for this event, so an event refused whole gives them all back.
-    const taken: Array<Promise<Acquired | { abandoned: string }>> = [];
-    const take = (target: PartitionTarget) => {
-      const pending = this.acquire(target, invocationId, deadline);
-      // Observed when awaited; until then a failed claim must not count as an unhandled rejection.
-      pending.catch(() => {});
-      taken.push(pending);
-      return pending;
+    // Everything that refuses the event whole is found before a claim is taken.
+    const slices = readKafkaEventEnvelope(event)
+      .entries.filter(([, entry]) => entry.length > 0)
+      .map(([entryKey, entry]) => sliceOf(entryKey, entry));
+    for (const slice of slices) {
+      const target = partitionTarget(slice.topicPartition);
+      if (!target) continue;
+      slice.pending = this.acquire(target, invocationId, deadline);
+      // Observed once all claims settle; until then a failed claim must not count as an unhandled rejection.
+      slice.pending.catch(() => {});
+    }
+    const claims = slices.flatMap((slice) => (slice.pending ? [slice.pending] : []));
+    const keepers = new Map<string, LeaseKeeper<Claim>>();
+    let stream: RunStream | undefined;
+    const route = (slice: PartitionSlice) => {
+      const claimed = slice.claimed;
+      if (!stream || !claimed || (!slice.ascending && !slice.parsed)) return;
+      const items = this.route(claimed, slice.records.slice(slice.routed));
+      slice.routed = slice.records.length;
+      if (items.length > 0) stream.add(items);
     };
-    // A claim needs only the partition, so its round trip runs while the event is parsed and routed.
-    const early = new Map(partitionsNamedIn(event).map((target) => [target.topicPartition, take(target)]));
-    // Parsing is synchronous: let the claim requests go out first.
-    if (early.size > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    let cached: CachedLayout;
-    let claimed: Array<ClaimedSlice | { abandoned: string }>;
-    let slices: PartitionSlice[];
+    // Records start once every claim of the event is settled: a claim that fails refuses the event before any starts.
+    let refused = false;
+    const settled = Promise.allSettled(claims).then((results) => {
+      if (refused || results.some((result) => result.status === 'rejected')) return;
+      for (const slice of slices) {
+        const acquired = results[claims.indexOf(slice.pending!)];
+        if (!acquired || acquired.status !== 'fulfilled' || 'abandoned' in acquired.value) continue;
+        const { keeper, cached } = acquired.value;
+        keepers.set(slice.topicPartition, keeper);
+        slice.claimed = { slice, keeper, cached, items: [], held: [], unrouted: [], counts: newCounts() };
+      }
+      stream = openRun(this.runner, {
+        processor: this.processor,
+        deadline,
+        logger: this.logger,
+        canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
+      });
+      for (const slice of slices) route(slice);
+    });
     try {
-      const batch = parseKafkaEvent(event);
-      for (const error of batch.malformed)
-        this.logger.error('malformed record reported failed', { error, ...error.context });
-      slices = this.slice(batch.records, batch.malformed);
-      cached = await this.layouts.get();
-      claimed = await Promise.all(
-        slices.map(async (slice) => {
-          const pending = early.get(slice.topicPartition);
-          early.delete(slice.topicPartition);
-          // A partition with no readable record has nothing to run: its records are handed back unclaimed.
-          if (slice.records.length === 0) {
-            if (pending) await this.releaseAcquired(pending);
-            return { abandoned: 'no readable record' };
-          }
-          const acquired = await (pending ?? take(slice));
-          return 'abandoned' in acquired ? acquired : this.plan(slice, acquired.keeper, acquired.cached);
-        }),
-      );
+      // Parsing is synchronous: the claim requests go out first, then each chunk gives claims and handlers a turn.
+      if (claims.length > 0) await yieldToEventLoop();
+      for (const slice of slices) {
+        for (let index = 0; index < slice.raw.length;) {
+          const end = Math.min(index + PARSE_CHUNK, slice.raw.length);
+          for (; index < end; index++) this.parseInto(slice, index);
+          route(slice);
+          if (index < slice.raw.length) await yieldToEventLoop();
+        }
+        if (!slice.ascending) slice.records.sort((a, b) => a.offset - b.offset);
+        slice.parsed = true;
+        route(slice);
+      }
+      for (const result of await Promise.allSettled(claims)) if (result.status === 'rejected') throw result.reason;
+      await settled;
     } catch (error) {
-      // The event is refused whole: give back every claim taken for it, so Lambda's retry need not wait them out.
-      await Promise.all(taken.map((pending) => this.releaseAcquired(pending)));
+      // The event is refused: nothing more starts; once nothing runs, every claim taken for it is given back, so
+      // Lambda's retry need not wait them out.
+      refused = true;
+      await settled;
+      await stream?.abandon().catch(() => {});
+      await Promise.all(claims.map((pending) => this.releaseAcquired(pending)));
       throw error;
     }
-    // Claims for partitions that parsing found nothing under.
-    await Promise.all([...early.values()].map((pending) => this.releaseAcquired(pending)));
-    const reports: PartitionReport[] = [];
     const work: ClaimedSlice[] = [];
-    claimed.forEach((result, i) => {
-      if ('abandoned' in result) reports.push(abandon(slices[i]!, result.abandoned));
-      else work.push(result);
-    });
-    for (const entry of work) if (entry.cached.layout.version > cached.layout.version) cached = entry.cached;
+    const reports: PartitionReport[] = [];
+    for (const slice of slices) {
+      const claimed = slice.claimed;
+      if (claimed && slice.records.length > 0) {
+        work.push(claimed);
+        continue;
+      }
+      // A partition with no readable record has nothing to run: its records are handed back unclaimed.
+      if (claimed) await this.releaseAcquired(slice.pending!);
+      const acquired = slice.pending ? await slice.pending : undefined;
+      const reason =
+        slice.records.length === 0
+          ? 'no readable record'
+          : acquired && 'abandoned' in acquired
+            ? acquired.abandoned
+            : 'no claim';
+      reports.push(abandon(slice, reason));
+    }
 
+    let layoutVersion = (await this.layouts.get()).layout.version;
+    for (const entry of work) layoutVersion = Math.max(layoutVersion, entry.cached.layout.version);
     try {
-      const keepers = new Map(work.map((entry) => [entry.slice.topicPartition, entry.keeper]));
       const byItem = new Map<WorkItem, RecordOutcome>();
-      const run = async (items: WorkItem[], layoutVersion: number) => {
-        if (items.length === 0) return;
-        const outcomes = await this.runner.run(items, {
-          processor: this.processor,
-          layoutVersion,
-          deadline,
-          logger: this.logger,
-          canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
-        });
+      const record = (items: readonly WorkItem[], outcomes: readonly RecordOutcome[]) =>
         items.forEach((item, i) => byItem.set(item, outcomes[i]!));
-      };
-      await run(
-        work.flatMap((entry) => entry.items),
-        cached.layout.version,
-      );
+      const routed = work.flatMap((entry) => entry.items);
+      if (stream) record(routed, await stream.close());
       const released = await this.awaitDrains(work, deadline);
-      if (released.length > 0) await run(released, Math.max(...work.map((entry) => entry.cached.layout.version)));
+      if (released.length > 0) {
+        record(
+          released,
+          await this.runner.run(released, {
+            processor: this.processor,
+            deadline,
+            logger: this.logger,
+            canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
+          }),
+        );
+      }
       reports.push(...(await Promise.all(work.map((entry) => this.checkpoint(entry, byItem)))));
     } finally {
       for (const entry of work) entry.keeper.stop();
@@ -277,51 +342,19 @@ export class Dispatcher {
     const batchItemFailures = reports
       .filter((r) => r.redeliverFrom !== undefined)
       .map((r) => ({ itemIdentifier: { partition: r.topicPartition, offset: r.redeliverFrom! } }));
-    return { response: { batchItemFailures }, partitions: reports, layoutVersion: cached.layout.version };
+    return { response: { batchItemFailures }, partitions: reports, layoutVersion };
   }
 
-  /** Groups records by partition, in offset order, with the offsets of records that could not be read. */
-  private slice(
-    records: readonly KafkaRecord[],
-    malformed: ReturnType<typeof parseKafkaEvent>['malformed'],
-  ): PartitionSlice[] {
-    const groups = new Map<string, { records: KafkaRecord[]; malformedOffsets: number[] }>();
-    const group = (id: string) => {
-      let entry = groups.get(id);
-      if (!entry) groups.set(id, (entry = { records: [], malformedOffsets: [] }));
-      return entry;
-    };
-    for (const record of records) group(record.topicPartition).records.push(record);
-    for (const error of malformed) {
-      const entry = group(error.topicPartition);
-      if (error.offset !== undefined) entry.malformedOffsets.push(error.offset);
-      else entry.malformedOffsets.push(Number.NaN);
-    }
-    return [...groups].map(([topicPartition, entry]) => {
-      const cut = topicPartition.lastIndexOf('-');
-      const offsets = [
-        ...entry.records.map((r) => r.offset),
-        ...entry.malformedOffsets.filter((o) => !Number.isNaN(o)),
-      ];
-      if (offsets.length === 0) {
-        throw new MalformedEventError(
-          `records["${topicPartition}"] has no record with a readable offset, so no offset can be reported back; the whole batch fails`,
-        );
-      }
-      const first = Math.min(...offsets);
+  /** Parses the slice's raw record at `index`; a record that cannot be read is logged and its offset kept. */
+  private parseInto(slice: PartitionSlice, index: number): void {
+    try {
+      slice.records.push(parseKafkaRecord(slice.raw[index], slice.topicPartition, index));
+    } catch (error) {
+      if (!(error instanceof MalformedRecordError)) throw error;
+      this.logger.error('malformed record reported failed', { error, ...error.context });
       // A malformed record without an offset is handed back from the first offset of its partition.
-      const malformedOffsets = entry.malformedOffsets.map((o) => (Number.isNaN(o) ? first : o));
-      entry.records.sort((a, b) => a.offset - b.offset);
-      return {
-        topicPartition,
-        topic: entry.records[0]?.topic ?? topicPartition.slice(0, cut),
-        partition: entry.records[0]?.partition ?? Number(topicPartition.slice(cut + 1)),
-        records: entry.records,
-        malformedOffsets,
-        first,
-        last: Math.max(...offsets),
-      };
-    });
+      slice.malformedOffsets.push(error.offset ?? slice.first);
+    }
   }
 
   /** Claims a partition, waiting a bounded time for a live holder and refreshing a stale layout. */
@@ -388,15 +421,13 @@ export class Dispatcher {
     }
   }
 
-  /** Routes a claimed slice: skip what the token covers, hold back draining segments and unreadable keys. */
-  private plan(slice: PartitionSlice, keeper: LeaseKeeper<Claim>, cached: CachedLayout): ClaimedSlice {
+  /** Routes records of a claimed slice: skips what the token covers, holds back draining segments and unreadable keys. */
+  private route(entry: ClaimedSlice, records: readonly KafkaRecord[]): WorkItem[] {
+    const { slice, keeper, cached, counts } = entry;
     const { token } = keeper.claim;
     const items: WorkItem[] = [];
-    const unfinished: UnfinishedRecord[] = slice.malformedOffsets.map((offset) => ({ offset, hash: undefined }));
-    const held: HeldRecord[] = [];
-    const counts = { skipped: 0, keyErrors: 0, released: 0 };
     const topicAllowed = this.processor.topics.includes(slice.topic);
-    for (const record of slice.records) {
+    for (const record of records) {
       let sequencingKey: string;
       try {
         if (!topicAllowed) {
@@ -412,7 +443,7 @@ export class Dispatcher {
           topicPartition: slice.topicPartition,
           offset: record.offset,
         });
-        unfinished.push({ offset: record.offset, hash: undefined });
+        entry.unrouted.push({ offset: record.offset, hash: undefined });
         continue;
       }
       const hash = this.processor.hash(sequencingKey);
@@ -421,26 +452,23 @@ export class Dispatcher {
         continue;
       }
       const segment = cached.router.segmentFor(hash);
-      if (segment.state === SegmentState.Draining) held.push({ record, sequencingKey, hash });
-      else items.push(this.workItem(slice, keeper, { record, sequencingKey, hash }, segment));
+      if (segment.state === SegmentState.Draining) entry.held.push({ record, sequencingKey, hash });
+      else items.push(this.workItem(entry, { record, sequencingKey, hash }, segment));
     }
-    return { slice, keeper, cached, items, held, unfinished, counts };
+    for (const item of items) entry.items.push(item);
+    return items;
   }
 
-  private workItem(
-    slice: PartitionSlice,
-    keeper: LeaseKeeper<Claim>,
-    held: HeldRecord,
-    segment: WorkItem['segment'],
-  ): WorkItem {
+  private workItem(entry: ClaimedSlice, held: HeldRecord, segment: WorkItem['segment']): WorkItem {
     return {
-      key: scopedKey(slice.topicPartition, held.sequencingKey),
+      key: scopedKey(entry.slice.topicPartition, held.sequencingKey),
       offset: held.record.offset,
       record: held.record,
       sequencingKey: held.sequencingKey,
       hash: held.hash,
       segment,
-      claim: keeper.claim,
+      layoutVersion: entry.cached.layout.version,
+      claim: entry.keeper.claim,
     };
   }
 
@@ -467,7 +495,7 @@ export class Dispatcher {
           const segment = fresh.router.segmentFor(held.hash);
           if (segment.state === SegmentState.Draining) stillHeld.push(held);
           else {
-            const item = this.workItem(entry.slice, entry.keeper, held, segment);
+            const item = this.workItem(entry, held, segment);
             entry.items.push(item);
             released.push(item);
             entry.counts.released++;
@@ -484,7 +512,11 @@ export class Dispatcher {
   private async checkpoint(entry: ClaimedSlice, outcomes: Map<WorkItem, RecordOutcome>): Promise<PartitionReport> {
     const { slice, keeper, cached, counts } = entry;
     keeper.stop();
-    const unfinished = [...entry.unfinished, ...entry.held.map((h) => ({ offset: h.record.offset, hash: h.hash }))];
+    const unfinished: UnfinishedRecord[] = [
+      ...slice.malformedOffsets.map((offset) => ({ offset, hash: undefined })),
+      ...entry.unrouted,
+      ...entry.held.map((h) => ({ offset: h.record.offset, hash: h.hash })),
+    ];
     const tally = { handled: 0, failed: 0, blocked: 0, notStarted: 0 };
     for (const item of entry.items) {
       const outcome = outcomes.get(item)!;
@@ -546,20 +578,60 @@ export class Dispatcher {
 }
 
 /**
- * The partitions an event names with at least one record, read from its `records` keys without parsing a record.
- * Keys that are not `<topic>-<partition>` are left out: parsing reports them.
+ * The partition an entry key names (`<topic>-<partition>`), read without parsing a record; undefined for a key
+ * that names none (its records cannot be read and are reported).
  */
-function partitionsNamedIn(event: unknown): PartitionTarget[] {
-  const records = isPlainObject(event) ? event.records : undefined;
-  if (!isPlainObject(records)) return [];
-  const targets: PartitionTarget[] = [];
-  for (const [topicPartition, entry] of Object.entries(records)) {
-    const cut = topicPartition.lastIndexOf('-');
-    const digits = topicPartition.slice(cut + 1);
-    if (cut < 1 || !/^(0|[1-9]\d{0,9})$/.test(digits) || !Array.isArray(entry) || entry.length === 0) continue;
-    targets.push({ topicPartition, topic: topicPartition.slice(0, cut), partition: Number(digits) });
+function partitionTarget(topicPartition: string): PartitionTarget | undefined {
+  const cut = topicPartition.lastIndexOf('-');
+  const digits = topicPartition.slice(cut + 1);
+  const partition = Number(digits);
+  if (cut < 1 || !/^(0|[1-9]\d*)$/.test(digits) || !Number.isSafeInteger(partition)) return undefined;
+  return { topicPartition, topic: topicPartition.slice(0, cut), partition };
+}
+
+/**
+ * A slice for an entry of the event, before its records are parsed. Throws MalformedEventError when no record of
+ * the entry has a readable offset: no offset could be reported back, so the whole batch fails.
+ */
+function sliceOf(topicPartition: string, raw: readonly unknown[]): PartitionSlice {
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  let previous = Number.NEGATIVE_INFINITY;
+  let ascending = true;
+  for (const record of raw) {
+    const offset = readableOffset(record);
+    if (offset === undefined) continue;
+    if (offset < previous) ascending = false;
+    previous = offset;
+    first = Math.min(first, offset);
+    last = Math.max(last, offset);
   }
-  return targets;
+  if (first > last) {
+    throw new MalformedEventError(
+      `records["${topicPartition}"] has no record with a readable offset, so no offset can be reported back; the whole batch fails`,
+    );
+  }
+  const target = partitionTarget(topicPartition);
+  const cut = topicPartition.lastIndexOf('-');
+  return {
+    topicPartition,
+    topic: target?.topic ?? topicPartition.slice(0, cut),
+    partition: target?.partition ?? Number(topicPartition.slice(cut + 1)),
+    raw,
+    ascending,
+    records: [],
+    malformedOffsets: [],
+    parsed: false,
+    routed: 0,
+    pending: undefined,
+    claimed: undefined,
+    first,
+    last,
+  };
+}
+
+function newCounts(): ClaimedSlice['counts'] {
+  return { skipped: 0, keyErrors: 0, released: 0 };
 }
 
 function abandon(slice: PartitionSlice, reason: string): PartitionReport {

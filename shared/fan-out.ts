@@ -84,7 +84,8 @@ export class LambdaFanOutRunner implements SegmentRunner {
     const claims = new Map(group.map((item) => [item.record.topicPartition, item.claim]));
     const request: SegmentWorkerRequest = {
       processor: context.processor.name,
-      layoutVersion: context.layoutVersion,
+      // Every record of a group was routed to this segment; the newest layout any of them was routed with.
+      layoutVersion: Math.max(...group.map((item) => item.layoutVersion)),
       segment: { id: segment.id, mask: segment.mask },
       deadline: context.deadline,
       claims: [...claims.values()].map(({ processor, topic, partition, owner, epoch, leaseUntil }) => ({
@@ -193,6 +194,7 @@ export async function runSegmentWorker(
         sequencingKey: entry.sequencingKey,
         hash: entry.hash,
         segment: { ...request.segment, state: SegmentState.Active },
+        layoutVersion: request.layoutVersion,
         claim,
       });
     } catch (error) {
@@ -208,7 +210,6 @@ export async function runSegmentWorker(
   try {
     const results = await new InlineRunner({ clock }).run(items, {
       processor,
-      layoutVersion: request.layoutVersion,
       deadline,
       logger: dependencies.logger,
       canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),

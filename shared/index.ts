@@ -89,7 +89,8 @@ export {
   type KafkaBatchResponse,
   type BatchItemFailure,
 } from './dispatcher.js';
-export { InlineRunner, type SegmentRunner, type WorkItem, type RunContext } from './segment-runner.js';
+export { InlineRunner, type SegmentRunner, type RunStream, type WorkItem, type RunContext } from './segment-runner.js';
+export { type RecordOutcome } from './key-scheduler.js';
 export {
   LambdaFanOutRunner,
   runSegmentWorker,

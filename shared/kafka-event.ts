@@ -48,16 +48,24 @@ export interface ParsedKafkaBatch {
 const EVENT_SOURCES: readonly string[] = Object.values(KafkaEventSource);
 const TIMESTAMP_TYPES: readonly string[] = Object.values(TimestampType);
 
+/** A Lambda Kafka event whose envelope is checked and whose records are not parsed yet. */
+export interface KafkaEventEnvelope {
+  readonly eventSource: KafkaEventSource;
+  /** The MSK cluster ARN; `undefined` for self-managed Kafka. */
+  readonly eventSourceArn: string | undefined;
+  /** The brokers, split from the event's comma-separated string; empty when the event names none. */
+  readonly bootstrapServers: readonly string[];
+  /** Each `"<topic>-<partition>"` key of `records` with its raw records, in event order. */
+  readonly entries: ReadonlyArray<readonly [entryKey: string, records: readonly unknown[]]>;
+}
+
 /**
- * Parses a Lambda Kafka event.
- *
- * Throws MalformedEventError only when the event as a whole is unusable: it is not an object, its `eventSource`
- * is neither `aws:kafka` nor `SelfManagedKafka`, `records` is not an object, or an entry of `records` is not an
- * array. Any other fault is confined to its record: it becomes a MalformedRecordError in `malformed` and the other
- * records are still returned. A non-string `eventSourceArn` or `bootstrapServers` is read as absent, since nothing
- * in processing depends on them.
+ * Checks what makes a Lambda Kafka event usable as a whole, without parsing a record: it is an object, its
+ * `eventSource` is `aws:kafka` or `SelfManagedKafka`, `records` is an object and every entry of it is an array.
+ * Throws MalformedEventError naming the first of these that fails. A non-string `eventSourceArn` or
+ * `bootstrapServers` is read as absent, since nothing in processing depends on them.
  */
-export function parseKafkaEvent(event: unknown): ParsedKafkaBatch {
+export function readKafkaEventEnvelope(event: unknown): KafkaEventEnvelope {
   if (!isPlainObject(event)) throw new MalformedEventError(`a Kafka event must be an object, got ${describe(event)}`);
   const source = event.eventSource;
   if (typeof source !== 'string' || !EVENT_SOURCES.includes(source)) {
@@ -70,22 +78,11 @@ export function parseKafkaEvent(event: unknown): ParsedKafkaBatch {
     throw new MalformedEventError(`records must be an object keyed "<topic>-<partition>", got ${describe(grouped)}`);
   }
   // Checked before any record is parsed: a batch with a broken entry is refused whole, never half-processed.
-  for (const [entryKey, entry] of Object.entries(grouped)) {
+  const entries = Object.entries(grouped);
+  for (const [entryKey, entry] of entries) {
     if (!Array.isArray(entry)) {
       throw new MalformedEventError(`records["${entryKey}"] must be an array of records, got ${describe(entry)}`);
     }
-  }
-  const records: KafkaRecord[] = [];
-  const malformed: MalformedRecordError[] = [];
-  for (const [entryKey, entry] of Object.entries(grouped) as Array<[string, unknown[]]>) {
-    entry.forEach((raw, index) => {
-      try {
-        records.push(parseKafkaRecord(raw, entryKey, index));
-      } catch (error) {
-        if (!(error instanceof MalformedRecordError)) throw error;
-        malformed.push(error);
-      }
-    });
   }
   const servers = event.bootstrapServers;
   return {
@@ -98,9 +95,39 @@ export function parseKafkaEvent(event: unknown): ParsedKafkaBatch {
             .map((server) => server.trim())
             .filter((server) => server !== '')
         : [],
-    records,
-    malformed,
+    entries: entries as Array<[string, unknown[]]>,
   };
+}
+
+/**
+ * Parses a Lambda Kafka event.
+ *
+ * Throws MalformedEventError only when the event as a whole is unusable (see {@link readKafkaEventEnvelope}). Any
+ * other fault is confined to its record: it becomes a MalformedRecordError in `malformed` and the other records are
+ * still returned.
+ */
+export function parseKafkaEvent(event: unknown): ParsedKafkaBatch {
+  const { entries, ...envelope } = readKafkaEventEnvelope(event);
+  const records: KafkaRecord[] = [];
+  const malformed: MalformedRecordError[] = [];
+  for (const [entryKey, entry] of entries) {
+    entry.forEach((raw, index) => {
+      try {
+        records.push(parseKafkaRecord(raw, entryKey, index));
+      } catch (error) {
+        if (!(error instanceof MalformedRecordError)) throw error;
+        malformed.push(error);
+      }
+    });
+  }
+  return { ...envelope, records, malformed };
+}
+
+/** The offset of a raw record if it has a readable one (a non-negative safe integer), whatever else is wrong. */
+export function readableOffset(raw: unknown): number | undefined {
+  if (!isPlainObject(raw)) return undefined;
+  const offset = raw.offset;
+  return typeof offset === 'number' && Number.isSafeInteger(offset) && offset >= 0 ? offset : undefined;
 }
 
 /**
@@ -114,14 +141,17 @@ export function parseKafkaEvent(event: unknown): ParsedKafkaBatch {
  * means no headers; header bytes may be signed (-128..127, as Lambda writes Java bytes) or unsigned (0..255).
  */
 export function parseKafkaRecord(raw: unknown, entryKey: string, index: number): KafkaRecord {
-  const location = `records["${entryKey}"][${index}]`;
-  let offset: number | undefined;
-  const fail = (message: string) => new MalformedRecordError(message, { location, topicPartition: entryKey, offset });
+  // The offset is read first so that every error can carry it.
+  const offset = readableOffset(raw);
+  const fail = (message: string) =>
+    new MalformedRecordError(message, {
+      location: `records["${entryKey}"][${index}]`,
+      topicPartition: entryKey,
+      offset,
+    });
 
   if (!isPlainObject(raw)) throw fail(`a record must be an object, got ${describe(raw)}`);
-  // The offset is read first so that every later error can carry it.
-  if (typeof raw.offset === 'number' && Number.isSafeInteger(raw.offset) && raw.offset >= 0) offset = raw.offset;
-  else throw fail(`offset must be a non-negative integer, got ${describe(raw.offset)}`);
+  if (offset === undefined) throw fail(`offset must be a non-negative integer, got ${describe(raw.offset)}`);
 
   const { topic, partition, timestamp, timestampType } = raw;
   if (typeof topic !== 'string' || topic === '') throw fail(`topic must be a non-empty string, got ${describe(topic)}`);

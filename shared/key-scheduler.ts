@@ -31,11 +31,20 @@ export interface KeyOrderOptions<T extends KeyedItem> {
   readonly random?: () => number;
 }
 
+/** Why a key stopped early: what its remaining records (and any added later) get. */
+type KeyEnd = (blockedBy: number) => RecordOutcome;
+
 /** One key's records, in offset order, and how far it got. */
 interface KeyQueue {
   readonly indices: number[];
   next: number;
   attempt: number;
+  /** Position in the ready heap, or -1 while the key runs, waits to retry, or has nothing left. */
+  heapIndex: number;
+  /** Running, or waiting to retry. */
+  busy: boolean;
+  /** Set once the key stopped early (a failure, a lost lease): records added later end the same way. */
+  ended?: { readonly outcome: KeyEnd; readonly blockedBy: number };
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -51,129 +60,242 @@ export function runInKeyOrder<T extends KeyedItem>(
   items: readonly T[],
   options: KeyOrderOptions<T>,
 ): Promise<RecordOutcome[]> {
-  const outcomes = new Array<RecordOutcome>(items.length);
-  const byKey = new Map<string, KeyQueue>();
   const order = items.map((_, i) => i).sort((a, b) => items[a]!.offset - items[b]!.offset);
-  for (const index of order) {
-    const queue = byKey.get(items[index]!.key);
-    if (queue) queue.indices.push(index);
-    else byKey.set(items[index]!.key, { indices: [index], next: 0, attempt: 1 });
-  }
-  const ready = new KeyHeap(
-    (queue) => queue.indices.length - queue.next,
-    (queue) => items[queue.indices[queue.next]!]!.offset,
-  );
-  for (const queue of byKey.values()) ready.push(queue);
-  const sleep = options.sleep ?? defaultSleep;
-  let running = 0;
-  let unfinishedKeys = byKey.size;
-
-  return new Promise<RecordOutcome[]>((resolve, reject) => {
-    const finishKey = (queue: KeyQueue, from: number, outcome: (blockedBy: number) => RecordOutcome) => {
-      const blockedBy = items[queue.indices[from - 1] ?? queue.indices[from]!]!.offset;
-      for (let i = from; i < queue.indices.length; i++) outcomes[queue.indices[i]!] = outcome(blockedBy);
-      queue.next = queue.indices.length;
-      unfinishedKeys--;
-    };
-    const pump = () => {
-      while (running < options.concurrency && ready.size > 0) {
-        running++;
-        void attempt(ready.pop()!).catch(reject);
-      }
-      if (unfinishedKeys === 0) resolve(outcomes);
-    };
-    const attempt = async (queue: KeyQueue) => {
-      const index = queue.indices[queue.next]!;
-      const item = items[index]!;
-      const allowed = options.canStart(item);
-      if (!(typeof allowed === 'boolean' ? allowed : await allowed)) {
-        running--;
-        finishKey(queue, queue.next, () => ({ status: 'notStarted' }));
-        return pump();
-      }
-      let error: unknown;
-      let succeeded = false;
-      try {
-        await options.invoke(item, queue.attempt);
-        succeeded = true;
-      } catch (caught) {
-        error = caught;
-      }
-      running--;
-      if (succeeded) {
-        outcomes[index] = { status: 'done', attempts: queue.attempt };
-        queue.next++;
-        queue.attempt = 1;
-        if (queue.next < queue.indices.length) ready.push(queue);
-        else unfinishedKeys--;
-        return pump();
-      }
-      const delay = retryDelay(options.retry, queue.attempt, options.random);
-      const last = queue.attempt >= options.retry.maxAttempts || !isRetriable(error) || !options.hasTimeFor(delay);
-      if (last) {
-        outcomes[index] = { status: 'failed', attempts: queue.attempt, error };
-        finishKey(queue, queue.next + 1, (blockedBy) => ({ status: 'blocked', blockedBy }));
-        return pump();
-      }
-      // The slot is free while the key waits to retry, so other keys use it.
-      pump();
-      if (delay > 0) await sleep(delay);
-      queue.attempt++;
-      ready.push(queue);
-      pump();
-    };
-    pump();
+  const run = new KeyOrderedRun(options);
+  run.add(order.map((i) => items[i]!));
+  return run.close().then((sorted) => {
+    const outcomes = new Array<RecordOutcome>(items.length);
+    order.forEach((itemIndex, i) => (outcomes[itemIndex] = sorted[i]!));
+    return outcomes;
   });
+}
+
+/**
+ * The scheduler of {@link runInKeyOrder}, taking records as they come: work starts with the first records added,
+ * while later ones are still being read. Each key's records must be added in offset order (a later `add` may bring
+ * more records of a key that is running or already done). `close` says nothing more will come and resolves with
+ * one outcome per added record, in the order they were added.
+ */
+export class KeyOrderedRun<T extends KeyedItem> {
+  private readonly items: T[] = [];
+  private readonly outcomes: RecordOutcome[] = [];
+  private readonly byKey = new Map<string, KeyQueue>();
+  private readonly ready: KeyHeap;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private running = 0;
+  /** Keys with records not yet run (ready, running or waiting to retry). */
+  private unfinishedKeys = 0;
+  private closed = false;
+  private stopped = false;
+  private failure: unknown;
+  private settle: { resolve: (outcomes: RecordOutcome[]) => void; reject: (error: unknown) => void } | undefined;
+
+  constructor(private readonly options: KeyOrderOptions<T>) {
+    this.ready = new KeyHeap((queue) => this.items[queue.indices[queue.next]!]!.offset);
+    this.sleep = options.sleep ?? defaultSleep;
+  }
+
+  /**
+   * Adds records (each key's in offset order, after any of that key added before) and starts what it can. Throws
+   * if a record comes before one of its key already added, or after `close`.
+   */
+  add(items: readonly T[]): void {
+    if (this.closed) throw new Error('KeyOrderedRun: add after close');
+    for (const item of items) {
+      const index = this.items.push(item) - 1;
+      const queue = this.byKey.get(item.key);
+      if (!queue) {
+        const created: KeyQueue = { indices: [index], next: 0, attempt: 1, heapIndex: -1, busy: false };
+        this.byKey.set(item.key, created);
+        this.unfinishedKeys++;
+        this.ready.push(created);
+        continue;
+      }
+      const last = this.items[queue.indices[queue.indices.length - 1]!]!;
+      if (item.offset < last.offset) {
+        throw new Error(
+          `KeyOrderedRun: offset ${item.offset} of key ${JSON.stringify(item.key)} added after offset ${last.offset}`,
+        );
+      }
+      queue.indices.push(index);
+      if (queue.ended) {
+        queue.next = queue.indices.length;
+        this.outcomes[index] = queue.ended.outcome(queue.ended.blockedBy);
+      } else if (queue.next === queue.indices.length - 1 && queue.heapIndex === -1 && !queue.busy) {
+        // The key had finished everything it had: it is ready again.
+        this.unfinishedKeys++;
+        this.ready.push(queue);
+      } else if (queue.heapIndex !== -1) {
+        this.ready.raised(queue);
+      }
+    }
+    this.pump();
+  }
+
+  /**
+   * Starts nothing more: every record not started ends `notStarted` (including records of a key waiting to retry).
+   * Resolves, like `close`, once the records running now have finished.
+   */
+  abandon(): Promise<RecordOutcome[]> {
+    this.stopped = true;
+    return this.close();
+  }
+
+  /** No more records will be added: resolves once every added record has an outcome. */
+  close(): Promise<RecordOutcome[]> {
+    this.closed = true;
+    const done = new Promise<RecordOutcome[]>((resolve, reject) => (this.settle = { resolve, reject }));
+    this.pump();
+    return done;
+  }
+
+  private pump(): void {
+    if (this.stopped) {
+      for (let queue = this.ready.pop(); queue; queue = this.ready.pop()) {
+        this.endKey(queue, queue.next, () => ({ status: 'notStarted' }));
+      }
+    }
+    while (this.running < this.options.concurrency && this.ready.size > 0) {
+      this.running++;
+      const queue = this.ready.pop()!;
+      queue.busy = true;
+      this.attempt(queue).catch((error: unknown) => {
+        this.failure ??= error;
+        this.settle?.reject(error);
+      });
+    }
+    if (this.settle) {
+      if (this.failure !== undefined) this.settle.reject(this.failure);
+      else if (this.unfinishedKeys === 0) this.settle.resolve(this.outcomes);
+    }
+  }
+
+  /** Ends a key from record `from` on: those records (and any added later) get `outcome`. */
+  private endKey(queue: KeyQueue, from: number, outcome: KeyEnd): void {
+    const blockedBy = this.items[queue.indices[from - 1] ?? queue.indices[from]!]!.offset;
+    for (let i = from; i < queue.indices.length; i++) this.outcomes[queue.indices[i]!] = outcome(blockedBy);
+    queue.next = queue.indices.length;
+    queue.ended = { outcome, blockedBy };
+    this.unfinishedKeys--;
+  }
+
+  private async attempt(queue: KeyQueue): Promise<void> {
+    const { options } = this;
+    const index = queue.indices[queue.next]!;
+    const item = this.items[index]!;
+    const allowed = options.canStart(item);
+    if (!(typeof allowed === 'boolean' ? allowed : await allowed)) {
+      this.running--;
+      queue.busy = false;
+      this.endKey(queue, queue.next, () => ({ status: 'notStarted' }));
+      return this.pump();
+    }
+    let error: unknown;
+    let succeeded = false;
+    try {
+      await options.invoke(item, queue.attempt);
+      succeeded = true;
+    } catch (caught) {
+      error = caught;
+    }
+    this.running--;
+    if (succeeded) {
+      queue.busy = false;
+      this.outcomes[index] = { status: 'done', attempts: queue.attempt };
+      queue.next++;
+      queue.attempt = 1;
+      if (queue.next < queue.indices.length) this.ready.push(queue);
+      else this.unfinishedKeys--;
+      return this.pump();
+    }
+    const delay = retryDelay(options.retry, queue.attempt, options.random);
+    const last = queue.attempt >= options.retry.maxAttempts || !isRetriable(error) || !options.hasTimeFor(delay);
+    if (last) {
+      queue.busy = false;
+      this.outcomes[index] = { status: 'failed', attempts: queue.attempt, error };
+      this.endKey(queue, queue.next + 1, (blockedBy) => ({ status: 'blocked', blockedBy }));
+      return this.pump();
+    }
+    // The slot is free while the key waits to retry, so other keys use it.
+    this.pump();
+    if (delay > 0) await this.sleep(delay);
+    queue.attempt++;
+    queue.busy = false;
+    this.ready.push(queue);
+    this.pump();
+  }
 }
 
 /** A max-heap of ready keys: most records left first, then lowest head offset. */
 class KeyHeap {
   private readonly heap: KeyQueue[] = [];
 
-  constructor(
-    private readonly remaining: (queue: KeyQueue) => number,
-    private readonly head: (queue: KeyQueue) => number,
-  ) {}
+  constructor(private readonly head: (queue: KeyQueue) => number) {}
 
   get size(): number {
     return this.heap.length;
   }
 
   push(queue: KeyQueue): void {
-    const heap = this.heap;
-    heap.push(queue);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
-    }
+    queue.heapIndex = this.heap.length;
+    this.heap.push(queue);
+    this.up(queue.heapIndex);
+  }
+
+  /** The key gained records while waiting: it may move up. */
+  raised(queue: KeyQueue): void {
+    this.up(queue.heapIndex);
   }
 
   pop(): KeyQueue | undefined {
     const heap = this.heap;
     const top = heap[0];
     const last = heap.pop();
+    if (top) top.heapIndex = -1;
     if (heap.length > 0 && last) {
       heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let best = i;
-        if (left < heap.length && this.before(heap[left]!, heap[best]!)) best = left;
-        if (right < heap.length && this.before(heap[right]!, heap[best]!)) best = right;
-        if (best === i) break;
-        [heap[i], heap[best]] = [heap[best]!, heap[i]!];
-        i = best;
-      }
+      last.heapIndex = 0;
+      this.down(0);
     }
     return top;
   }
 
+  private up(i: number): void {
+    const heap = this.heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.before(heap[i]!, heap[parent]!)) break;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let best = i;
+      if (left < heap.length && this.before(heap[left]!, heap[best]!)) best = left;
+      if (right < heap.length && this.before(heap[right]!, heap[best]!)) best = right;
+      if (best === i) return;
+      this.swap(i, best);
+      i = best;
+    }
+  }
+
+  private swap(i: number, j: number): void {
+    const heap = this.heap;
+    const a = heap[i]!;
+    const b = heap[j]!;
+    heap[i] = b;
+    heap[j] = a;
+    a.heapIndex = j;
+    b.heapIndex = i;
+  }
+
   private before(a: KeyQueue, b: KeyQueue): boolean {
-    const byRemaining = this.remaining(a) - this.remaining(b);
+    const byRemaining = a.indices.length - a.next - (b.indices.length - b.next);
     return byRemaining !== 0 ? byRemaining > 0 : this.head(a) < this.head(b);
   }
 }

@@ -1,5 +1,11 @@
 import type { KafkaRecord } from './kafka-record.js';
-import { runInKeyOrder, type KeyedItem, type RecordOutcome } from './key-scheduler.js';
+import {
+  KeyOrderedRun,
+  runInKeyOrder,
+  type KeyOrderOptions,
+  type KeyedItem,
+  type RecordOutcome,
+} from './key-scheduler.js';
 import type { LayoutSegment } from './layout.js';
 import type { Logger } from './logger.js';
 import type { HandlerContext, Processor } from './processor.js';
@@ -11,13 +17,14 @@ export interface WorkItem extends KeyedItem {
   readonly sequencingKey: string;
   readonly hash: number;
   readonly segment: LayoutSegment;
+  /** The layout version the record was routed with. */
+  readonly layoutVersion: number;
   readonly claim: ClaimRef;
 }
 
 /** What a runner needs to know about the invocation it runs in. */
 export interface RunContext {
   readonly processor: Processor;
-  readonly layoutVersion: number;
   /** Epoch ms: no attempt starts after this. */
   readonly deadline: number;
   /** Asked before every attempt: whether the item's claim is still live. */
@@ -31,6 +38,34 @@ export interface RunContext {
  */
 export interface SegmentRunner {
   run(items: readonly WorkItem[], context: RunContext): Promise<RecordOutcome[]>;
+  /**
+   * Starts a run that takes records while the rest of the batch is still being read, so work begins early. A
+   * runner without it gets every record at once through `run`.
+   */
+  open?(context: RunContext): RunStream;
+}
+
+/** A run under way: records are added as they are routed (each key's in offset order). */
+export interface RunStream {
+  add(items: readonly WorkItem[]): void;
+  /** Nothing more will be added: one outcome per added item, in the order they were added. */
+  close(): Promise<RecordOutcome[]>;
+  /** Starts nothing more (the rest ends `notStarted`); resolves once nothing added runs any more. */
+  abandon(): Promise<unknown>;
+}
+
+/** Opens a run on any runner: streams where it can, otherwise collects the items and runs them at the end. */
+export function openRun(runner: SegmentRunner, context: RunContext): RunStream {
+  if (runner.open) return runner.open(context);
+  const collected: WorkItem[] = [];
+  return {
+    add: (items) => {
+      collected.push(...items);
+    },
+    close: () => runner.run(collected, context),
+    // Nothing has started: the runner gets the items only at close.
+    abandon: () => Promise.resolve(),
+  };
 }
 
 /** Scopes a sequencing key to its partition: order is only defined within one partition. */
@@ -45,9 +80,17 @@ export class InlineRunner implements SegmentRunner {
   ) {}
 
   run(items: readonly WorkItem[], context: RunContext): Promise<RecordOutcome[]> {
+    return runInKeyOrder(items, this.keyOrderOptions(context));
+  }
+
+  open(context: RunContext): RunStream {
+    return new KeyOrderedRun(this.keyOrderOptions(context));
+  }
+
+  private keyOrderOptions(context: RunContext): KeyOrderOptions<WorkItem> {
     const { processor, deadline } = context;
     const clock = this.options.clock;
-    return runInKeyOrder(items, {
+    return {
       concurrency: processor.concurrency,
       retry: processor.retry,
       canStart: (item) => clock() < deadline && context.canStart(item),
@@ -58,7 +101,7 @@ export class InlineRunner implements SegmentRunner {
         const handlerContext: HandlerContext = {
           processor: processor.name,
           segment: { id: item.segment.id, mask: item.segment.mask },
-          layoutVersion: context.layoutVersion,
+          layoutVersion: item.layoutVersion,
           topic: item.record.topic,
           partition: item.record.partition,
           offset: item.record.offset,
@@ -70,6 +113,6 @@ export class InlineRunner implements SegmentRunner {
         };
         await processor.handler(item.record, handlerContext);
       },
-    });
+    };
   }
 }

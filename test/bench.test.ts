@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { QUICK_OPTIONS, runBenchmark, type BenchOptions } from '../scripts/bench/benchmark.js';
 import { LatencyRecorder, OrderTracker, simulatedIoHandler } from '../scripts/bench/instruments.js';
-import { runTidemark, runUnordered } from '../scripts/bench/runs.js';
+import { KeyOrderedConsumer, runTidemark, runUnordered } from '../scripts/bench/runs.js';
 import { makePartitionLog } from '../scripts/bench/workload.js';
 import { MemoryTokenStore } from '../shared/memory-token-store.js';
 
@@ -160,6 +160,7 @@ const REPORT_SHAPE = {
     tokenStoreCalls: { claim: num, checkpoint: num },
     perBatch: per,
     per1000Records: per,
+    coldRun: { batches: num, readRequests: num, writeRequests: num, byOperation: { UpdateItem: num }, byItem: {} },
   },
   cost: {
     prices: {
@@ -257,5 +258,29 @@ describe('benchmark', () => {
     expect(unorderedTracker.report().started).toBe(400);
     expect(unorderedTracker.report().violations).toBeGreaterThan(0);
     expect(keyOrderedTracker.report()).toEqual({ started: 400, startInversions: 0, overlaps: 0, violations: 0 });
+  });
+
+  it('keeps a consumer warm across runs: each run is handled in full, under the workload offsets, on one claim item', async () => {
+    const log = makePartitionLog({ partition: 0, count: 300, keys: 20, seed: 3 });
+    const store = new MemoryTokenStore();
+    const consumer = new KeyOrderedConsumer({ concurrency: 10, store, processorName: 'bench-warm', segments: 2 });
+    const seen: number[][] = [];
+
+    for (let run = 0; run < 3; run++) {
+      const offsets: number[] = [];
+      const result = await consumer.run({
+        logs: [log],
+        batchSize: 100,
+        handler: async (_partition: number, offset: number) => void offsets.push(offset),
+      });
+      expect(result).toMatchObject({ records: 300, handled: 300, skipped: 0, redeliveries: 0, batches: 3 });
+      seen.push(offsets.sort((a, b) => a - b));
+    }
+
+    const expected = Array.from({ length: 300 }, (_, i) => i);
+    expect(seen).toEqual([expected, expected, expected]);
+    // All runs went through the same processor's token, which now covers the three runs' shifted offsets.
+    const state = await store.readState('bench-warm');
+    expect(state.partitions).toHaveLength(1);
   });
 });

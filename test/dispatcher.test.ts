@@ -1,9 +1,12 @@
 import { PutCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import type { KafkaRecord } from '../shared/kafka-record.js';
 import { DynamoDbTokenStore } from '../shared/dynamodb-token-store.js';
 import { LayoutError, MalformedEventError, UnknownProcessorError } from '../shared/errors.js';
 import { SegmentRouter } from '../shared/layout.js';
 import { defaultHash } from '../shared/hash.js';
+import { silentLogger } from '../shared/logger.js';
+import { MemoryTokenStore } from '../shared/memory-token-store.js';
 import { tokenKeys } from '../shared/token-table.js';
 import { ManualClock } from './support/clock.js';
 import { freshDynamoStore, freshTokenTable, localDynamoDb } from './support/dynamodb.js';
@@ -130,7 +133,7 @@ describe('Dispatcher on DynamoDB Local', () => {
     await expect(store.readState('orders-view')).rejects.toThrow(UnknownProcessorError);
   });
 
-  it('gives back the claims it took while parsing when the event is refused whole', async () => {
+  it('refuses an event with an unusable envelope before it takes any claim', async () => {
     const store = await freshDynamoStore();
     const handler = new ScriptedHandler();
     const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
@@ -139,12 +142,59 @@ describe('Dispatcher on DynamoDB Local', () => {
 
     await expect(dispatch(dispatcher, event)).rejects.toThrow(MalformedEventError);
 
+    // Not even the layout was created: nothing was claimed.
+    await expect(store.readState('orders-view')).rejects.toThrow(UnknownProcessorError);
+    expect(handler.successes()).toEqual([]);
+  });
+
+  it('when an event is refused after records started, lets them finish and gives back every claim', async () => {
+    const store = await freshDynamoStore();
+    let running = 0;
+    let runningAtRefusal = -1;
+    const handler = async () => {
+      running++;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      running--;
+    };
+    // A fault that is not the event's (here the logger) while the batch is being parsed: the event is refused.
+    const logger = {
+      ...silentLogger,
+      error: (message: string) => {
+        if (message.startsWith('malformed record')) throw new Error('log sink down');
+      },
+    };
+    const dispatcher = testDispatcher(testProcessor({ handler, concurrency: 4 }), store, { logger });
+    const event = eventOf(topicLog({ partitions: 2, count: 1_500, keys: 20 }));
+    (event.records['orders-1']![1_400] as unknown as Record<string, unknown>).value = 42;
+
+    await expect(
+      dispatch(dispatcher, event).finally(() => {
+        runningAtRefusal = running;
+      }),
+    ).rejects.toThrow('log sink down');
+
+    expect(runningAtRefusal).toBe(0);
     const partitions = (await store.readState('orders-view')).partitions;
     expect(partitions.map((p) => [p.partition, p.leaseUntil])).toEqual([
       [0, 0],
       [1, 0],
     ]);
-    expect(handler.successes()).toEqual([]);
+  });
+
+  it('keeps key order across parse chunks, also when the event lists a partition out of offset order', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler([], { delayMs: 1 });
+    const dispatcher = testDispatcher(testProcessor({ handler: handler.for(), concurrency: 16 }), store);
+    const log = topicLog({ partitions: 2, count: 1_200, keys: 7 });
+    const event = eventOf(log);
+    event.records['orders-1']!.reverse();
+
+    const result = await dispatch(dispatcher, event);
+
+    expect(result.response.batchItemFailures).toEqual([]);
+    expect(handler.successes()).toHaveLength(2_400);
+    for (const offsets of byKeyInOrder(handler).values()) expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    expect(handler.overlap).toBeUndefined();
   });
 
   it('reports records of a topic the processor does not consume instead of dropping them', async () => {
@@ -370,5 +420,32 @@ describe('Dispatcher on DynamoDB Local', () => {
         logger: undefined,
       })),
     );
+  });
+});
+
+describe('Dispatcher streaming a large batch', () => {
+  it('starts the first records while later ones are still being parsed', async () => {
+    // The in-memory store answers a claim at once, so the order of events below does not depend on timing.
+    const events: string[] = [];
+    const logger = {
+      ...silentLogger,
+      error: (message: string, fields?: Record<string, unknown>) => {
+        events.push(`${message} @${String(fields?.offset)}`);
+      },
+    };
+    const handler = (record: KafkaRecord) => {
+      events.push(`handled @${record.offset}`);
+    };
+    const dispatcher = testDispatcher(testProcessor({ handler, concurrency: 8 }), new MemoryTokenStore(), { logger });
+    const event = eventOf(topicLog({ partitions: 1, count: 2_000, keys: 50 }));
+    (event.records['orders-0']![1_900] as unknown as Record<string, unknown>).value = 42;
+
+    const result = await dispatch(dispatcher, event);
+
+    const malformedAt = events.indexOf('malformed record reported failed @1900');
+    expect(malformedAt).toBeGreaterThan(events.indexOf('handled @0'));
+    expect(events.slice(0, malformedAt).filter((e) => e.startsWith('handled')).length).toBeGreaterThan(1_000);
+    expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 1_900 } }]);
+    expect(events.filter((e) => e.startsWith('handled'))).toHaveLength(1_999);
   });
 });

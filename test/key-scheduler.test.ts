@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NonRetriableError } from '../shared/errors.js';
-import { runInKeyOrder, type KeyOrderOptions } from '../shared/key-scheduler.js';
+import { KeyOrderedRun, runInKeyOrder, type KeyOrderOptions } from '../shared/key-scheduler.js';
 
 interface Item {
   key: string;
@@ -146,5 +146,115 @@ describe('runInKeyOrder', () => {
 
   it('answers at once for an empty batch', async () => {
     await expect(runInKeyOrder([], options())).resolves.toEqual([]);
+  });
+});
+
+describe('KeyOrderedRun (records added while others run)', () => {
+  it('starts records as they are added and answers for all of them, in the order added, at close', async () => {
+    const started: string[] = [];
+    const run = new KeyOrderedRun(options({ invoke: async (item) => void started.push(`${item.key}${item.offset}`) }));
+
+    run.add(items(['a', 0], ['b', 1]));
+    expect(started).toEqual(['a0', 'b1']);
+    await tick();
+    run.add(items(['a', 2], ['c', 3]));
+    const outcomes = await run.close();
+
+    expect(started).toEqual(['a0', 'b1', 'a2', 'c3']);
+    expect(outcomes).toEqual(Array.from({ length: 4 }, () => ({ status: 'done', attempts: 1 })));
+  });
+
+  it('never runs a key twice at once when more of it arrives while it runs', async () => {
+    const running = new Set<string>();
+    const order: string[] = [];
+    let overlap = false;
+    const run = new KeyOrderedRun(
+      options({
+        concurrency: 3,
+        invoke: async (item) => {
+          if (running.has(item.key)) overlap = true;
+          running.add(item.key);
+          order.push(`${item.key}${item.offset}`);
+          await tick();
+          running.delete(item.key);
+        },
+      }),
+    );
+
+    run.add(items(['a', 0], ['b', 1]));
+    run.add(items(['a', 2], ['a', 3]));
+    await run.close();
+
+    expect(overlap).toBe(false);
+    expect(order.filter((o) => o.startsWith('a'))).toEqual(['a0', 'a2', 'a3']);
+  });
+
+  it('moves a waiting key up when it gains records', async () => {
+    const started: string[] = [];
+    const run = new KeyOrderedRun(
+      options({ concurrency: 1, invoke: async (item) => void started.push(`${item.key}${item.offset}`) }),
+    );
+
+    run.add(items(['first', 0], ['x', 1], ['y', 2]));
+    // "y" now has the most records left; "x" and "first" have one each.
+    run.add(items(['y', 3], ['y', 4]));
+    await run.close();
+
+    // Then "y" and "x" have one record each: the lower offset goes first.
+    expect(started).toEqual(['first0', 'y2', 'y3', 'x1', 'y4']);
+  });
+
+  it('blocks records added after their key failed, and hands back those added after a refused start', async () => {
+    let allow = true;
+    const run = new KeyOrderedRun(
+      options({
+        retry: { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0, jitter: false },
+        canStart: (item) => allow || item.key !== 'late',
+        invoke: (item) => {
+          if (item.key === 'bad') throw new Error('down');
+        },
+      }),
+    );
+
+    run.add(items(['bad', 0], ['late', 1]));
+    await tick();
+    allow = false;
+    run.add(items(['bad', 2], ['late', 3], ['late', 4]));
+    const outcomes = await run.close();
+
+    expect(outcomes.map((o) => o.status)).toEqual(['failed', 'done', 'blocked', 'notStarted', 'notStarted']);
+    expect(outcomes[2]).toEqual({ status: 'blocked', blockedBy: 0 });
+  });
+
+  it('refuses a record that comes before one of its key already added, and any record after close', async () => {
+    const run = new KeyOrderedRun(options());
+    run.add(items(['a', 5]));
+
+    expect(() => run.add(items(['a', 4]))).toThrow('offset 4 of key "a" added after offset 5');
+    await run.close();
+    expect(() => run.add(items(['b', 6]))).toThrow('add after close');
+  });
+
+  it('abandon starts nothing more and resolves once the records running now have finished', async () => {
+    let running = 0;
+    let finished = 0;
+    const run = new KeyOrderedRun(
+      options({
+        concurrency: 2,
+        invoke: async () => {
+          running++;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          running--;
+          finished++;
+        },
+      }),
+    );
+    run.add(items(['a', 0], ['b', 1], ['a', 2], ['c', 3]));
+
+    const outcomes = await run.abandon();
+
+    expect(running).toBe(0);
+    expect(finished).toBe(2);
+    expect(outcomes.map((o) => o.status)).toEqual(['done', 'done', 'notStarted', 'notStarted']);
   });
 });

@@ -28,6 +28,8 @@ export interface PartitionRunRequest {
   readonly type: 'run';
   readonly processorName: string;
   readonly batchSize: number;
+  /** Deliver only the first this many records of the partition's log (a warm-up); all of them when absent. */
+  readonly records?: number;
 }
 
 /** Worker → main thread: one run's result, with wall-clock start and end (ms since the epoch, sub-ms precision). */

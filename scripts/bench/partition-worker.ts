@@ -1,5 +1,5 @@
 /**
- * The worker side of {@link PartitionPool}: one partition, its own token store client and Dispatcher, the same
+ * The worker side of {@link PartitionPool}: one partition, its own token store client and warm consumer, the same
  * simulated handler and order tracker as the rest of the benchmark. Answers every "run" with one "done".
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -10,7 +10,7 @@ import type { TokenStore } from '../../shared/token-store.js';
 import { localClientConfig } from '../lib/dynamodb-local.js';
 import { LatencyRecorder, OrderTracker, simulatedIoHandler } from './instruments.js';
 import type { PartitionRunRequest, PartitionWorkerMessage, PartitionWorkerSetup } from './partition-pool.js';
-import { runTidemark } from './runs.js';
+import { KeyOrderedConsumer } from './runs.js';
 import { makePartitionLog } from './workload.js';
 
 const setup = workerData as PartitionWorkerSetup;
@@ -27,18 +27,32 @@ const store: TokenStore =
       })
     : new MemoryTokenStore();
 
+// One warm consumer per processor, as the partition's Lambda execution environment stays warm between runs.
+const consumers = new Map<string, KeyOrderedConsumer>();
+const consumerFor = (processorName: string) => {
+  let consumer = consumers.get(processorName);
+  if (!consumer) {
+    consumer = new KeyOrderedConsumer({
+      concurrency: setup.concurrency,
+      store,
+      processorName,
+      segments: setup.segments,
+    });
+    consumers.set(processorName, consumer);
+  }
+  return consumer;
+};
+
 port.on('message', (request: PartitionRunRequest) => {
   void (async () => {
     try {
       const tracker = new OrderTracker([log]);
       const startedAt = now();
-      const result = await runTidemark({
-        logs: [log],
+      const delivered =
+        request.records === undefined ? log : { ...log, records: log.records.slice(0, request.records) };
+      const result = await consumerFor(request.processorName).run({
+        logs: [delivered],
         batchSize: request.batchSize,
-        concurrency: setup.concurrency,
-        store,
-        processorName: request.processorName,
-        segments: setup.segments,
         handler: simulatedIoHandler(setup.latencyMs, tracker, new LatencyRecorder(1)),
       });
       send({ type: 'done', result, order: tracker.report(), startedAt, endedAt: now() });

@@ -2,7 +2,7 @@ import { Dispatcher, type DispatcherSettings, type DispatchResult } from '../../
 import { toRawRecord } from '../../shared/fan-out.js';
 import type { RawKafkaEvent } from '../../shared/kafka-event.js';
 import { KafkaRecord } from '../../shared/kafka-record.js';
-import { silentLogger } from '../../shared/logger.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
 import { defineProcessor, type HandlerContext, type ProcessorDefinition } from '../../shared/processor.js';
 import { InlineRunner, type SegmentRunner } from '../../shared/segment-runner.js';
 import type { TokenStore } from '../../shared/token-store.js';
@@ -124,14 +124,19 @@ export function testProcessor(overrides: Partial<ProcessorDefinition> & Pick<Pro
 export function testDispatcher(
   processor: ReturnType<typeof testProcessor>,
   store: TokenStore,
-  options: { settings?: Partial<DispatcherSettings>; runner?: SegmentRunner; clock?: () => number } = {},
+  options: {
+    settings?: Partial<DispatcherSettings>;
+    runner?: SegmentRunner;
+    clock?: () => number;
+    logger?: Logger;
+  } = {},
 ): Dispatcher {
   return new Dispatcher({
     processor,
     store,
     runner: options.runner ?? new InlineRunner({ clock: options.clock ?? Date.now }),
     settings: { claimWaitMs: 5_000, ...options.settings },
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     clock: options.clock,
   });
 }
