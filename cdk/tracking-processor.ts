@@ -164,6 +164,8 @@ export interface RuntimeSettings {
   readonly maxRanges?: number;
   /** How long to wait for a split or merge before handing back records of a draining segment, in ms. @default 10000 */
   readonly drainWaitMs?: number;
+  /** Records parsed between two turns of the event loop (records start while later ones are parsed). @default 256 */
+  readonly parseChunk?: number;
   /** @default 'info' */
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -1058,6 +1060,7 @@ function runtimeSettings(r: RuntimeSettings = {}, timeout: Duration) {
       TIDEMARK_LEASE_SAFETY_MS: settings.leaseSafetyMs,
       TIDEMARK_MAX_RANGES: settings.maxRanges,
       TIDEMARK_DRAIN_WAIT_MS: settings.drainWaitMs,
+      TIDEMARK_PARSE_CHUNK: settings.parseChunk,
     },
   };
 }

@@ -15,7 +15,7 @@ import { LayoutCache, type CachedLayout } from './layout-cache.js';
 import { LeaseKeeper } from './lease.js';
 import { describeError, type Logger } from './logger.js';
 import type { Processor } from './processor.js';
-import { openRun, scopedKey, type RunStream, type SegmentRunner, type WorkItem } from './segment-runner.js';
+import { openRun, type RunStream, type SegmentRunner, type WorkItem } from './segment-runner.js';
 import { segmentName } from './segment.js';
 import { sequencingKeyOf } from './sequencing-policy.js';
 import type { UnfinishedRecord } from './token.js';
@@ -78,6 +78,11 @@ export interface DispatcherSettings {
    * spares Lambda a burst of immediate retries (which count against its retry limit). @default 10000
    */
   readonly drainWaitMs: number;
+  /**
+   * Records parsed between two turns of the event loop. Records start while later ones are parsed; a turn lets
+   * claims' answers and finished handlers through. @default 256
+   */
+  readonly parseChunk: number;
 }
 
 /** The defaults of {@link DispatcherSettings}. */
@@ -89,6 +94,7 @@ export const DEFAULT_DISPATCHER_SETTINGS: DispatcherSettings = Object.freeze({
   leaseSafetyMs: 2_000,
   maxRanges: 200,
   drainWaitMs: 10_000,
+  parseChunk: 256,
 });
 
 /** Checks dispatcher settings; a ConfigurationError names the bad value and what is allowed. */
@@ -105,6 +111,7 @@ export function resolveDispatcherSettings(partial: Partial<DispatcherSettings> =
     );
   }
   if (settings.maxRanges < 1) throw new ConfigurationError(`maxRanges must be >= 1, got ${settings.maxRanges}`);
+  if (settings.parseChunk < 1) throw new ConfigurationError(`parseChunk must be >= 1, got ${settings.parseChunk}`);
   return Object.freeze(settings);
 }
 
@@ -178,9 +185,6 @@ interface ClaimedSlice {
   readonly counts: { skipped: number; keyErrors: number; released: number };
 }
 
-/** Records parsed between two turns of the event loop: small enough to let claims and handlers progress. */
-const PARSE_CHUNK = 256;
-
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -242,12 +246,16 @@ export class Dispatcher {
     const claims = slices.flatMap((slice) => (slice.pending ? [slice.pending] : []));
     const keepers = new Map<string, LeaseKeeper<Claim>>();
     let stream: RunStream | undefined;
+    // In the order they went into the stream, which answers in that order.
+    const added: WorkItem[] = [];
     const route = (slice: PartitionSlice) => {
       const claimed = slice.claimed;
       if (!stream || !claimed || (!slice.ascending && !slice.parsed)) return;
       const items = this.route(claimed, slice.records.slice(slice.routed));
       slice.routed = slice.records.length;
-      if (items.length > 0) stream.add(items);
+      if (items.length === 0) return;
+      for (const item of items) added.push(item);
+      stream.add(items);
     };
     // Records start once every claim of the event is settled: a claim that fails refuses the event before any starts.
     let refused = false;
@@ -273,7 +281,7 @@ export class Dispatcher {
       if (claims.length > 0) await yieldToEventLoop();
       for (const slice of slices) {
         for (let index = 0; index < slice.raw.length;) {
-          const end = Math.min(index + PARSE_CHUNK, slice.raw.length);
+          const end = Math.min(index + this.settings.parseChunk, slice.raw.length);
           for (; index < end; index++) this.parseInto(slice, index);
           route(slice);
           if (index < slice.raw.length) await yieldToEventLoop();
@@ -319,8 +327,7 @@ export class Dispatcher {
       const byItem = new Map<WorkItem, RecordOutcome>();
       const record = (items: readonly WorkItem[], outcomes: readonly RecordOutcome[]) =>
         items.forEach((item, i) => byItem.set(item, outcomes[i]!));
-      const routed = work.flatMap((entry) => entry.items);
-      if (stream) record(routed, await stream.close());
+      if (stream) record(added, await stream.close());
       const released = await this.awaitDrains(work, deadline);
       if (released.length > 0) {
         record(
@@ -461,7 +468,9 @@ export class Dispatcher {
 
   private workItem(entry: ClaimedSlice, held: HeldRecord, segment: WorkItem['segment']): WorkItem {
     return {
-      key: scopedKey(entry.slice.topicPartition, held.sequencingKey),
+      // Order is only defined within one partition.
+      scope: entry.slice.topicPartition,
+      key: held.sequencingKey,
       offset: held.record.offset,
       record: held.record,
       sequencingKey: held.sequencingKey,

@@ -7,7 +7,7 @@ import { SegmentState } from './layout.js';
 import { LeaseKeeper } from './lease.js';
 import { describeError, type Logger } from './logger.js';
 import type { Processor } from './processor.js';
-import { InlineRunner, scopedKey, type RunContext, type SegmentRunner, type WorkItem } from './segment-runner.js';
+import { InlineRunner, type RunContext, type SegmentRunner, type WorkItem } from './segment-runner.js';
 import { segmentName, type Segment } from './segment.js';
 import type { ClaimRef, Clock, TokenStore } from './token-store.js';
 
@@ -188,7 +188,8 @@ export async function runSegmentWorker(
       if (!claim) throw new FencedError(`no claim was sent for ${topicPartition}`);
       const record = parseKafkaRecord(entry.record, topicPartition, index);
       items.push({
-        key: scopedKey(topicPartition, entry.sequencingKey),
+        scope: topicPartition,
+        key: entry.sequencingKey,
         offset: record.offset,
         record,
         sequencingKey: entry.sequencingKey,

@@ -55,6 +55,7 @@ const ENV_SETTINGS: Record<keyof DispatcherSettings, string> = {
   leaseSafetyMs: 'TIDEMARK_LEASE_SAFETY_MS',
   maxRanges: 'TIDEMARK_MAX_RANGES',
   drainWaitMs: 'TIDEMARK_DRAIN_WAIT_MS',
+  parseChunk: 'TIDEMARK_PARSE_CHUNK',
 };
 
 /** Resolves options against the environment; a ConfigurationError names what is missing or wrong. */

@@ -143,34 +143,46 @@ export function readableOffset(raw: unknown): number | undefined {
 export function parseKafkaRecord(raw: unknown, entryKey: string, index: number): KafkaRecord {
   // The offset is read first so that every error can carry it.
   const offset = readableOffset(raw);
-  const fail = (message: string) =>
-    new MalformedRecordError(message, {
+  try {
+    return readRecord(raw, entryKey, offset);
+  } catch (error) {
+    if (!(error instanceof RecordProblem)) throw error;
+    throw new MalformedRecordError(error.message, {
       location: `records["${entryKey}"][${index}]`,
       topicPartition: entryKey,
       offset,
     });
+  }
+}
 
-  if (!isPlainObject(raw)) throw fail(`a record must be an object, got ${describe(raw)}`);
-  if (offset === undefined) throw fail(`offset must be a non-negative integer, got ${describe(raw.offset)}`);
+/** A fault in a field of a raw record; {@link parseKafkaRecord} adds where the record sits. */
+class RecordProblem extends Error {}
 
+function readRecord(raw: unknown, entryKey: string, offset: number | undefined): KafkaRecord {
+  if (!isPlainObject(raw)) throw new RecordProblem(`a record must be an object, got ${describe(raw)}`);
+  if (offset === undefined) {
+    throw new RecordProblem(`offset must be a non-negative integer, got ${describe(raw.offset)}`);
+  }
   const { topic, partition, timestamp, timestampType } = raw;
-  if (typeof topic !== 'string' || topic === '') throw fail(`topic must be a non-empty string, got ${describe(topic)}`);
+  if (typeof topic !== 'string' || topic === '') {
+    throw new RecordProblem(`topic must be a non-empty string, got ${describe(topic)}`);
+  }
   if (typeof partition !== 'number' || !Number.isSafeInteger(partition) || partition < 0) {
-    throw fail(`partition must be a non-negative integer, got ${describe(partition)}`);
+    throw new RecordProblem(`partition must be a non-negative integer, got ${describe(partition)}`);
   }
   const actual = topicPartitionId(topic, partition);
   if (actual !== entryKey) {
-    throw fail(
+    throw new RecordProblem(
       `the record is for "${actual}" (topic "${topic}", partition ${partition}) but is listed under "${entryKey}"`,
     );
   }
   if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) {
-    throw fail(`timestamp must be a finite number, got ${describe(timestamp)}`);
+    throw new RecordProblem(`timestamp must be a finite number, got ${describe(timestamp)}`);
   }
   // NO_TIMESTAMP_TYPE (pre-0.10 message format) is refused: Lambda documents only these two and KafkaRecord has no
   // way to say "no timestamp".
   if (typeof timestampType !== 'string' || !TIMESTAMP_TYPES.includes(timestampType)) {
-    throw fail(`timestampType must be ${TIMESTAMP_TYPES.join(' or ')}, got ${describe(timestampType)}`);
+    throw new RecordProblem(`timestampType must be ${TIMESTAMP_TYPES.join(' or ')}, got ${describe(timestampType)}`);
   }
   return new KafkaRecord({
     topic,
@@ -178,28 +190,44 @@ export function parseKafkaRecord(raw: unknown, entryKey: string, index: number):
     offset,
     timestamp,
     timestampType: timestampType as TimestampType,
-    key: raw.key === undefined || raw.key === null ? undefined : decodeBase64(raw.key, 'key', fail),
-    value: raw.value === null ? null : decodeBase64(raw.value, 'value', fail),
-    headers: parseHeaders(raw.headers, fail),
+    key: raw.key === undefined || raw.key === null ? undefined : decodeBase64(raw.key, 'key'),
+    value: raw.value === null ? null : decodeBase64(raw.value, 'value'),
+    headers: parseHeaders(raw.headers),
   });
 }
 
 /** Decodes strict base64 (standard alphabet, padded), because Buffer.from silently skips what it cannot read. */
-function decodeBase64(text: unknown, field: string, fail: (message: string) => Error): Buffer {
+function decodeBase64(text: unknown, field: string): Buffer {
   if (typeof text !== 'string') {
     const nullable = field === 'value' ? 'a base64 string or null' : 'a base64 string, null or absent';
-    throw fail(`${field} must be ${nullable}, got ${describe(text)}`);
+    throw new RecordProblem(`${field} must be ${nullable}, got ${describe(text)}`);
   }
-  // The common case costs one regex test and one decode; the diagnosis runs only for text that fails.
-  if (CANONICAL_BASE64.test(text)) return Buffer.from(text, 'base64');
-  throw fail(`${field} is not valid base64: ${base64Problem(text) ?? 'it is not in canonical form'}`);
+  // The common case costs one decode and a few checks; the diagnosis runs only for text that fails.
+  const decoded = Buffer.from(text, 'base64');
+  if (isCanonicalBase64(text, decoded.length)) return decoded;
+  throw new RecordProblem(`${field} is not valid base64: ${base64Problem(text) ?? 'it is not in canonical form'}`);
 }
 
 /**
- * Canonical padded base64: groups of four, then an optional padded tail whose last character leaves the unused
- * low bits zero (`xx==`: the second character is one of A, Q, g, w; `xxx=`: the third is a multiple of 4).
+ * Whether `text`, which Buffer.from decoded to `decodedLength` bytes, is canonical padded base64: groups of four,
+ * at most two `=` at the end, only the standard alphabet, and a last character that leaves the unused low bits zero
+ * (`xx==`: the second character is one of A, Q, g, w; `xxx=`: the third is a multiple of 4).
  */
-const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
+function isCanonicalBase64(text: string, decodedLength: number): boolean {
+  const length = text.length;
+  if (length % 4 !== 0) return false;
+  const padding =
+    length === 0 || text.charCodeAt(length - 1) !== EQUALS ? 0 : text.charCodeAt(length - 2) === EQUALS ? 2 : 1;
+  // The decoder skips any character outside the alphabet (or stops at it), so such text yields fewer bytes; it
+  // also reads base64url's "-" and "_", which the length cannot tell apart.
+  if (decodedLength !== (length / 4) * 3 - padding) return false;
+  if (text.includes('-') || text.includes('_')) return false;
+  if (padding === 2) return 'AQgw'.includes(text[length - 3]!);
+  if (padding === 1) return 'AEIMQUYcgkosw048'.includes(text[length - 2]!);
+  return true;
+}
+
+const EQUALS = 0x3d;
 
 function base64Problem(text: string): string | undefined {
   const stray = /[^A-Za-z0-9+/=]/.exec(text);
@@ -214,23 +242,28 @@ function base64Problem(text: string): string | undefined {
   return undefined;
 }
 
-function parseHeaders(raw: unknown, fail: (message: string) => Error): KafkaHeader[] {
+/** Shared by every record without headers (most of them). */
+const NO_HEADERS: readonly KafkaHeader[] = Object.freeze([]);
+
+function parseHeaders(raw: unknown): readonly KafkaHeader[] {
   // Lambda always sends `headers`; tolerating its absence (or Go's null for an empty slice) loses nothing.
-  if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) throw fail(`headers must be an array, got ${describe(raw)}`);
+  if (raw === undefined || raw === null) return NO_HEADERS;
+  if (!Array.isArray(raw)) throw new RecordProblem(`headers must be an array, got ${describe(raw)}`);
+  if (raw.length === 0) return NO_HEADERS;
   return raw.map((entry: unknown, i): KafkaHeader => {
-    if (!isPlainObject(entry)) throw fail(`headers[${i}] must be an object, got ${describe(entry)}`);
+    if (!isPlainObject(entry)) throw new RecordProblem(`headers[${i}] must be an object, got ${describe(entry)}`);
     const names = Object.keys(entry);
     if (names.length !== 1) {
       const given = names.length === 0 ? 'none' : `${names.length} (${names.map((n) => `"${n}"`).join(', ')})`;
-      throw fail(`headers[${i}] must have exactly one header name, got ${given}`);
+      throw new RecordProblem(`headers[${i}] must have exactly one header name, got ${given}`);
     }
     const name = names[0]!;
     const bytes = entry[name];
-    if (!Array.isArray(bytes)) throw fail(`headers[${i}] "${name}" must be an array of bytes, got ${describe(bytes)}`);
+    if (!Array.isArray(bytes))
+      throw new RecordProblem(`headers[${i}] "${name}" must be an array of bytes, got ${describe(bytes)}`);
     const bad = bytes.findIndex((b: unknown) => typeof b !== 'number' || !Number.isInteger(b) || b < -128 || b > 255);
     if (bad !== -1) {
-      throw fail(
+      throw new RecordProblem(
         `headers[${i}] "${name}" byte ${bad} must be an integer from -128 to 255, got ${describe(bytes[bad])}`,
       );
     }

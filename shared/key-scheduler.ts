@@ -1,8 +1,10 @@
 import { isRetriable } from './errors.js';
 import { retryDelay, type RetryPolicy } from './retry-policy.js';
 
-/** One record to run, with the key that orders it. Keys are compared as given: scope them per partition. */
+/** One record to run, with the key that orders it. Order holds between items of the same scope and key. */
 export interface KeyedItem {
+  /** Where keys mean something (a partition: order is only defined within one). @default '' */
+  readonly scope?: string;
   readonly key: string;
   readonly offset: number;
 }
@@ -79,7 +81,8 @@ export function runInKeyOrder<T extends KeyedItem>(
 export class KeyOrderedRun<T extends KeyedItem> {
   private readonly items: T[] = [];
   private readonly outcomes: RecordOutcome[] = [];
-  private readonly byKey = new Map<string, KeyQueue>();
+  /** Queues by scope, then by key: two lookups, but no string built per record. */
+  private readonly byScope = new Map<string, Map<string, KeyQueue>>();
   private readonly ready: KeyHeap;
   private readonly sleep: (ms: number) => Promise<void>;
   private running = 0;
@@ -103,10 +106,13 @@ export class KeyOrderedRun<T extends KeyedItem> {
     if (this.closed) throw new Error('KeyOrderedRun: add after close');
     for (const item of items) {
       const index = this.items.push(item) - 1;
-      const queue = this.byKey.get(item.key);
+      const scope = item.scope ?? '';
+      let keys = this.byScope.get(scope);
+      if (!keys) this.byScope.set(scope, (keys = new Map()));
+      const queue = keys.get(item.key);
       if (!queue) {
         const created: KeyQueue = { indices: [index], next: 0, attempt: 1, heapIndex: -1, busy: false };
-        this.byKey.set(item.key, created);
+        keys.set(item.key, created);
         this.unfinishedKeys++;
         this.ready.push(created);
         continue;

@@ -51,7 +51,9 @@ export class LeaseKeeper<C extends ClaimRef = ClaimRef> {
    */
   keepAlive(): boolean | Promise<boolean> {
     if (this.lostTo) return false;
-    if (this.current.leaseUntil - this.options.clock() >= this.options.leaseMs / 2) return this.isLive();
+    const now = this.options.clock();
+    if (this.current.leaseUntil - now >= this.options.leaseMs / 2)
+      return now < this.current.leaseUntil - this.options.safetyMs;
     this.renewing ??= this.renew().finally(() => {
       this.renewing = undefined;
     });

@@ -13,6 +13,8 @@ import type { ClaimRef, Clock } from './token-store.js';
 
 /** A record ready to run: routed to a live segment, not covered by the token, under a partition claim. */
 export interface WorkItem extends KeyedItem {
+  /** The record's `"<topic>-<partition>"`: records are ordered per partition and sequencing key. */
+  readonly scope: string;
   readonly record: KafkaRecord;
   readonly sequencingKey: string;
   readonly hash: number;
@@ -66,11 +68,6 @@ export function openRun(runner: SegmentRunner, context: RunContext): RunStream {
     // Nothing has started: the runner gets the items only at close.
     abandon: () => Promise.resolve(),
   };
-}
-
-/** Scopes a sequencing key to its partition: order is only defined within one partition. */
-export function scopedKey(topicPartition: string, sequencingKey: string): string {
-  return `${topicPartition}\u0000${sequencingKey}`;
 }
 
 /** Runs records in this process: each key in offset order, keys at once up to the processor's concurrency. */

@@ -2,7 +2,8 @@ import { PutCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import type { KafkaRecord } from '../shared/kafka-record.js';
 import { DynamoDbTokenStore } from '../shared/dynamodb-token-store.js';
-import { LayoutError, MalformedEventError, UnknownProcessorError } from '../shared/errors.js';
+import { resolveDispatcherSettings } from '../shared/dispatcher.js';
+import { ConfigurationError, LayoutError, MalformedEventError, UnknownProcessorError } from '../shared/errors.js';
 import { SegmentRouter } from '../shared/layout.js';
 import { defaultHash } from '../shared/hash.js';
 import { silentLogger } from '../shared/logger.js';
@@ -447,5 +448,18 @@ describe('Dispatcher streaming a large batch', () => {
     expect(events.slice(0, malformedAt).filter((e) => e.startsWith('handled')).length).toBeGreaterThan(1_000);
     expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 1_900 } }]);
     expect(events.filter((e) => e.startsWith('handled'))).toHaveLength(1_999);
+  });
+});
+
+describe('resolveDispatcherSettings', () => {
+  it('fills defaults and refuses settings that cannot work, naming the setting', () => {
+    expect(resolveDispatcherSettings({ parseChunk: 16 })).toMatchObject({ parseChunk: 16, leaseMs: 30_000 });
+
+    expect(() => resolveDispatcherSettings({ parseChunk: 0 })).toThrow(
+      new ConfigurationError('parseChunk must be >= 1, got 0'),
+    );
+    expect(() => resolveDispatcherSettings({ maxRanges: 0 })).toThrow('maxRanges must be >= 1, got 0');
+    expect(() => resolveDispatcherSettings({ claimWaitMs: 1.5 })).toThrow('claimWaitMs must be a whole number >= 0');
+    expect(() => resolveDispatcherSettings({ leaseMs: 3_000 })).toThrow('more than twice leaseSafetyMs (2000)');
   });
 });

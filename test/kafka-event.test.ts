@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MalformedEventError, MalformedRecordError } from '../shared/errors.js';
 import { parseKafkaEvent, parseKafkaRecord, type ParsedKafkaBatch } from '../shared/kafka-event.js';
@@ -615,5 +616,43 @@ describe('parseKafkaRecord', () => {
       topicPartition: 'payments-2',
       offset: 9,
     });
+  });
+});
+
+describe('base64 acceptance', () => {
+  // The grammar of canonical padded base64, as a regular expression: the reference the parser must agree with.
+  const CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/;
+  const noise = fc.constantFrom('=', '==', '-', '_', ' ', '\n', '!', '.', '\u00e9', '\u0000', 'A', 'Q', 'g', '/', '+');
+  // Encodings of random bytes, some with characters inserted, replaced or removed.
+  const candidate = fc
+    .tuple(
+      fc.uint8Array({ maxLength: 12 }),
+      fc.array(fc.tuple(fc.nat(), fc.constantFrom('insert', 'replace', 'remove'), noise), { maxLength: 3 }),
+    )
+    .map(([bytes, edits]) => {
+      let text = Buffer.from(bytes).toString('base64');
+      for (const [at, kind, char] of edits) {
+        const i = at % (text.length + 1);
+        text = text.slice(0, i) + (kind === 'remove' ? '' : char) + text.slice(kind === 'insert' ? i : i + 1);
+      }
+      return text;
+    });
+
+  it('accepts exactly the canonical encodings, and decodes them to their bytes', () => {
+    fc.assert(
+      fc.property(candidate, (text) => {
+        const raw = { ...kafkaRecord({ offset: 1 }), key: text };
+        let key: Buffer | undefined;
+        let error: unknown;
+        try {
+          key = parseKafkaRecord(raw, 'orders-0', 0).key;
+        } catch (caught) {
+          error = caught;
+        }
+        if (CANONICAL.test(text)) expect(key?.toString('base64')).toBe(text);
+        else expect(error).toBeInstanceOf(MalformedRecordError);
+      }),
+      { numRuns: 20_000, seed: 20261122 },
+    );
   });
 });

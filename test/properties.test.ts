@@ -19,6 +19,8 @@ interface Scenario {
   readonly failures: Array<[string, number]>;
   readonly segments: number;
   readonly concurrency: number;
+  /** Records parsed per turn of the event loop: small values make records start mid-parse on every batch. */
+  readonly parseChunk: number;
   readonly steps: Array<{ partition: number; size: number; duplicate: boolean; rewind: number }>;
 }
 
@@ -32,6 +34,7 @@ const scenario: fc.Arbitrary<Scenario> = fc
     failureSeeds: fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(1, 2, 3, 5)), { maxLength: 8 }),
     segments: fc.integer({ min: 1, max: 8 }),
     concurrency: fc.integer({ min: 1, max: 8 }),
+    parseChunk: fc.constantFrom(1, 2, 256),
     steps: fc.array(
       fc.record({
         partition: fc.nat(),
@@ -64,6 +67,7 @@ const scenario: fc.Arbitrary<Scenario> = fc
       failures,
       segments: s.segments,
       concurrency: s.concurrency,
+      parseChunk: s.parseChunk,
       steps: s.steps.map((step) => ({ ...step, partition: step.partition % s.partitions })),
     };
   });
@@ -83,6 +87,7 @@ async function run(s: Scenario, store: TokenStore, processorName: string) {
         initialSegments: s.segments,
       }),
       store,
+      { settings: { parseChunk: s.parseChunk } },
     ),
   );
   const committed = s.logs.map(() => 0);

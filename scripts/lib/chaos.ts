@@ -175,6 +175,8 @@ export async function chaosRun(options: {
           claimWaitMs: 1_500,
           checkpointReserveMs: 100,
           drainWaitMs: pick([0, 300]),
+          // Small chunks make records start while the rest of every batch is still parsed.
+          parseChunk: pick([1, 3, 256]),
         },
       });
       const result = await dispatcher.dispatch(event, {

@@ -259,6 +259,7 @@ describe('functions', () => {
       TIDEMARK_CHECKPOINT_RESERVE_MS: '3000',
       TIDEMARK_LEASE_SAFETY_MS: '2000',
       TIDEMARK_MAX_RANGES: '200',
+      TIDEMARK_PARSE_CHUNK: '256',
       TIDEMARK_DRAIN_WAIT_MS: '10000',
     };
 
