@@ -321,8 +321,6 @@ export class Dispatcher {
       reports.push(abandon(slice, reason));
     }
 
-    let layoutVersion = (await this.layouts.get()).layout.version;
-    for (const entry of work) layoutVersion = Math.max(layoutVersion, entry.cached.layout.version);
     try {
       const byItem = new Map<WorkItem, RecordOutcome>();
       const record = (items: readonly WorkItem[], outcomes: readonly RecordOutcome[]) =>
@@ -345,6 +343,10 @@ export class Dispatcher {
       for (const entry of work) entry.keeper.stop();
     }
 
+    // Every claim read the layout first, so only an event that claimed nothing reads it here: once records ran, a
+    // failed read must not turn a checkpointed batch into an error.
+    let layoutVersion = (this.layouts.latest() ?? (await this.layouts.get())).layout.version;
+    for (const entry of work) layoutVersion = Math.max(layoutVersion, entry.cached.layout.version);
     reports.sort((a, b) => a.topicPartition.localeCompare(b.topicPartition));
     const batchItemFailures = reports
       .filter((r) => r.redeliverFrom !== undefined)
@@ -493,7 +495,16 @@ export class Dispatcher {
     const waiting = new Set(work.filter((entry) => entry.held.length > 0));
     while ([...waiting].some((entry) => entry.keeper.isLive()) && this.clock() < waitUntil) {
       await this.sleep(Math.min(250, Math.max(1, waitUntil - this.clock())));
-      const fresh = await this.layouts.refresh();
+      let fresh: CachedLayout;
+      try {
+        fresh = await this.layouts.refresh();
+      } catch (error) {
+        // The records already run must still be checkpointed: stop waiting and hand the held ones back.
+        this.logger.warn('layout refresh failed while waiting for a split or merge; held records handed back', {
+          error,
+        });
+        break;
+      }
       for (const entry of waiting) {
         const newer =
           fresh.layout.change !== undefined && fresh.layout.change.drainVersion > entry.keeper.claim.layoutVersion;

@@ -31,6 +31,11 @@ export class LayoutCache {
     return this.refresh();
   }
 
+  /** The layout read last, however old; undefined before the first read. Never reads. */
+  latest(): CachedLayout | undefined {
+    return this.cached;
+  }
+
   /** Whether a layout read at that time may still be used to start work. */
   isFresh(cached: CachedLayout): boolean {
     return this.options.clock() - cached.readAt < this.options.ttlMs;

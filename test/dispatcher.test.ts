@@ -342,6 +342,37 @@ describe('Dispatcher on DynamoDB Local', () => {
     expect(handler.successes().sort()).toEqual(log.map((r) => `orders-0@${r.offset}`).sort());
   });
 
+  it('checkpoints what it ran when the layout cannot be re-read while it waits for a drain', async () => {
+    const store = await freshDynamoStore();
+    await store.initialise('orders-view', 2);
+    await store.changeLayout('orders-view', 1, [
+      { id: 0, mask: 1, state: 'draining' },
+      { id: 1, mask: 1, state: 'active' },
+    ]);
+    let layoutReads = 0;
+    const flaky = new Proxy(store, {
+      get: (target, property, receiver) =>
+        property === 'readLayout'
+          ? (processor: string) =>
+              ++layoutReads > 1 ? Promise.reject(new Error('throttled')) : target.readLayout(processor)
+          : (Reflect.get(target, property, receiver) as unknown),
+    });
+    const handler = new ScriptedHandler();
+    const processor = testProcessor({ handler: handler.for(), initialSegments: 2 });
+    const log = topicLog({ partitions: 1, count: 20, keys: 20 });
+    const inDraining = log.filter((r) => (defaultHash(r.key!) & 1) === 0).map((r) => r.offset);
+
+    const result = await dispatch(testDispatcher(processor, flaky, { settings: { drainWaitMs: 2_000 } }), eventOf(log));
+
+    expect(layoutReads).toBeGreaterThan(1);
+    expect(result.partitions[0]).toMatchObject({ draining: inDraining.length, handled: 20 - inDraining.length });
+    expect(result.response.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: 'orders-0', offset: Math.min(...inDraining) } },
+    ]);
+    const [partition] = (await store.readState('orders-view')).partitions;
+    expect(partition!.leaseUntil).toBe(0);
+  });
+
   it('waits for a change that finishes during the batch and routes held records with the new masks', async () => {
     const store = await freshDynamoStore();
     const handler = new ScriptedHandler();
