@@ -62,7 +62,7 @@ export function openRun(runner: SegmentRunner, context: RunContext): RunStream {
   const collected: WorkItem[] = [];
   return {
     add: (items) => {
-      collected.push(...items);
+      for (const item of items) collected.push(item);
     },
     close: () => runner.run(collected, context),
     // Nothing has started: the runner gets the items only at close.
