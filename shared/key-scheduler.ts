@@ -43,8 +43,6 @@ interface KeyQueue {
   attempt: number;
   /** Position in the ready heap, or -1 while the key runs, waits to retry, or has nothing left. */
   heapIndex: number;
-  /** Running, or waiting to retry. */
-  busy: boolean;
   /** Set once the key stopped early (a failure, a lost lease): records added later end the same way. */
   ended?: { readonly outcome: KeyEnd; readonly blockedBy: number };
 }
@@ -111,7 +109,7 @@ export class KeyOrderedRun<T extends KeyedItem> {
       if (!keys) this.byScope.set(scope, (keys = new Map()));
       const queue = keys.get(item.key);
       if (!queue) {
-        const created: KeyQueue = { indices: [index], next: 0, attempt: 1, heapIndex: -1, busy: false };
+        const created: KeyQueue = { indices: [index], next: 0, attempt: 1, heapIndex: -1 };
         keys.set(item.key, created);
         this.unfinishedKeys++;
         this.ready.push(created);
@@ -127,8 +125,9 @@ export class KeyOrderedRun<T extends KeyedItem> {
       if (queue.ended) {
         queue.next = queue.indices.length;
         this.outcomes[index] = queue.ended.outcome(queue.ended.blockedBy);
-      } else if (queue.next === queue.indices.length - 1 && queue.heapIndex === -1 && !queue.busy) {
-        // The key had finished everything it had: it is ready again.
+      } else if (queue.next === queue.indices.length - 1) {
+        // The key had finished everything it had (a running or waiting key is still at an earlier record): it is
+        // ready again.
         this.unfinishedKeys++;
         this.ready.push(queue);
       } else if (queue.heapIndex !== -1) {
@@ -164,7 +163,6 @@ export class KeyOrderedRun<T extends KeyedItem> {
     while (this.running < this.options.concurrency && this.ready.size > 0) {
       this.running++;
       const queue = this.ready.pop()!;
-      queue.busy = true;
       this.attempt(queue).catch((error: unknown) => {
         this.failure ??= error;
         this.settle?.reject(error);
@@ -192,7 +190,6 @@ export class KeyOrderedRun<T extends KeyedItem> {
     const allowed = options.canStart(item);
     if (!(typeof allowed === 'boolean' ? allowed : await allowed)) {
       this.running--;
-      queue.busy = false;
       this.endKey(queue, queue.next, () => ({ status: 'notStarted' }));
       return this.pump();
     }
@@ -206,7 +203,6 @@ export class KeyOrderedRun<T extends KeyedItem> {
     }
     this.running--;
     if (succeeded) {
-      queue.busy = false;
       this.outcomes[index] = { status: 'done', attempts: queue.attempt };
       queue.next++;
       queue.attempt = 1;
@@ -217,7 +213,6 @@ export class KeyOrderedRun<T extends KeyedItem> {
     const delay = retryDelay(options.retry, queue.attempt, options.random);
     const last = queue.attempt >= options.retry.maxAttempts || !isRetriable(error) || !options.hasTimeFor(delay);
     if (last) {
-      queue.busy = false;
       this.outcomes[index] = { status: 'failed', attempts: queue.attempt, error };
       this.endKey(queue, queue.next + 1, (blockedBy) => ({ status: 'blocked', blockedBy }));
       return this.pump();
@@ -226,7 +221,6 @@ export class KeyOrderedRun<T extends KeyedItem> {
     this.pump();
     if (delay > 0) await this.sleep(delay);
     queue.attempt++;
-    queue.busy = false;
     this.ready.push(queue);
     this.pump();
   }
