@@ -15,7 +15,7 @@ import { LayoutCache, type CachedLayout } from './layout-cache.js';
 import { LeaseKeeper } from './lease.js';
 import { describeError, type Logger } from './logger.js';
 import type { Processor } from './processor.js';
-import { openRun, type RunStream, type SegmentRunner, type WorkItem } from './segment-runner.js';
+import { openRun, type RunContext, type RunStream, type SegmentRunner, type WorkItem } from './segment-runner.js';
 import { segmentName } from './segment.js';
 import { sequencingKeyOf } from './sequencing-policy.js';
 import type { UnfinishedRecord } from './token.js';
@@ -143,6 +143,8 @@ interface PartitionSlice {
   parsed: boolean;
   /** How many of `records` were routed. */
   routed: number;
+  /** Whether the entry key names a partition (`<topic>-<partition>`); only then is a claim taken. */
+  readonly named: boolean;
   /** The claim, taken before parsing (undefined when the entry key names no partition). */
   pending: Promise<Acquired | { abandoned: string }> | undefined;
   /** The routed records, once the claim is granted. */
@@ -236,15 +238,20 @@ export class Dispatcher {
     const slices = readKafkaEventEnvelope(event)
       .entries.filter(([, entry]) => entry.length > 0)
       .map(([entryKey, entry]) => sliceOf(entryKey, entry));
-    for (const slice of slices) {
-      const target = partitionTarget(slice.topicPartition);
-      if (!target) continue;
-      slice.pending = this.acquire(target, invocationId, deadline);
+    const claiming = slices.filter((slice) => slice.named);
+    for (const slice of claiming) {
+      slice.pending = this.acquire(slice, invocationId, deadline);
       // Observed once all claims settle; until then a failed claim must not count as an unhandled rejection.
       slice.pending.catch(() => {});
     }
-    const claims = slices.flatMap((slice) => (slice.pending ? [slice.pending] : []));
+    const claims = claiming.map((slice) => slice.pending!);
     const keepers = new Map<string, LeaseKeeper<Claim>>();
+    const context: RunContext = {
+      processor: this.processor,
+      deadline,
+      logger: this.logger,
+      canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
+    };
     let stream: RunStream | undefined;
     // In the order they went into the stream, which answers in that order.
     const added: WorkItem[] = [];
@@ -258,22 +265,19 @@ export class Dispatcher {
       stream.add(items);
     };
     // Records start once every claim of the event is settled: a claim that fails refuses the event before any starts.
+    // Resolves with that failure, if any.
     let refused = false;
     const settled = Promise.allSettled(claims).then((results) => {
-      if (refused || results.some((result) => result.status === 'rejected')) return;
-      for (const slice of slices) {
-        const acquired = results[claims.indexOf(slice.pending!)];
-        if (!acquired || acquired.status !== 'fulfilled' || 'abandoned' in acquired.value) continue;
+      const failed = results.find((result) => result.status === 'rejected');
+      if (failed || refused) return failed;
+      claiming.forEach((slice, i) => {
+        const acquired = results[i]!;
+        if (acquired.status !== 'fulfilled' || 'abandoned' in acquired.value) return;
         const { keeper, cached } = acquired.value;
         keepers.set(slice.topicPartition, keeper);
         slice.claimed = { slice, keeper, cached, items: [], held: [], unrouted: [], counts: newCounts() };
-      }
-      stream = openRun(this.runner, {
-        processor: this.processor,
-        deadline,
-        logger: this.logger,
-        canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
       });
+      stream = openRun(this.runner, context);
       for (const slice of slices) route(slice);
     });
     try {
@@ -290,8 +294,8 @@ export class Dispatcher {
         slice.parsed = true;
         route(slice);
       }
-      for (const result of await Promise.allSettled(claims)) if (result.status === 'rejected') throw result.reason;
-      await settled;
+      const failed = await settled;
+      if (failed) throw failed.reason;
     } catch (error) {
       // The event is refused: nothing more starts; once nothing runs, every claim taken for it is given back, so
       // Lambda's retry need not wait them out.
@@ -327,17 +331,7 @@ export class Dispatcher {
         items.forEach((item, i) => byItem.set(item, outcomes[i]!));
       if (stream) record(added, await stream.close());
       const released = await this.awaitDrains(work, deadline);
-      if (released.length > 0) {
-        record(
-          released,
-          await this.runner.run(released, {
-            processor: this.processor,
-            deadline,
-            logger: this.logger,
-            canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
-          }),
-        );
-      }
+      if (released.length > 0) record(released, await this.runner.run(released, context));
       reports.push(...(await Promise.all(work.map((entry) => this.checkpoint(entry, byItem)))));
     } finally {
       for (const entry of work) entry.keeper.stop();
@@ -637,6 +631,7 @@ function sliceOf(topicPartition: string, raw: readonly unknown[]): PartitionSlic
     topicPartition,
     topic: target?.topic ?? topicPartition.slice(0, cut),
     partition: target?.partition ?? Number(topicPartition.slice(cut + 1)),
+    named: target !== undefined,
     raw,
     ascending,
     records: [],
