@@ -542,8 +542,8 @@ export async function runBenchmark(options: BenchOptions, env: BenchEnvironment)
   });
   try {
     // Every worker has a JIT and a consumer of its own to warm up: many small batches first, so the SDK's request
-    // path is compiled (its first hundreds of requests cost two to three times the CPU of later ones), then one
-    // run as measured. All points share one processor: each worker stays warm, as the partition's execution
+    // path is compiled (its first hundreds of requests cost two to three times the CPU of later ones), then
+    // SCALING_WARM_RUNS runs as measured. All points share one processor: each worker stays warm, as the partition's execution
     // environment would.
     const scalingProcessor = processorName('scaling');
     await pool.run(Math.max(...options.partitions), {
@@ -885,7 +885,6 @@ function atMost(target: string, threshold: number, measured: number): Target {
   return { target, threshold, measured, met: measured <= threshold };
 }
 
-/** The DynamoDB requests DynamoDbTokenStore makes for each store call (used when the store is in memory). */
 /** Empties a call tally, returning what it held. */
 function takeCalls(calls: StoreCalls): StoreCalls {
   const taken = { ...calls };
@@ -893,6 +892,7 @@ function takeCalls(calls: StoreCalls): StoreCalls {
   return taken;
 }
 
+/** The DynamoDB requests DynamoDbTokenStore makes for each store call (used when the store is in memory). */
 function fromStoreCalls(calls: StoreCalls): DynamoDbTally {
   const n = (name: string) => calls[name] ?? 0;
   const byOperation: Record<string, number> = {};

@@ -105,7 +105,7 @@ export interface KeyOrderedConsumerOptions {
 }
 
 /** What one run of a key-ordered consumer is given. */
-export interface KeyOrderedRun {
+export interface ConsumerRun {
   readonly logs: readonly PartitionLog[];
   readonly batchSize: number;
   readonly handler: CoreHandler | RecordHandler;
@@ -138,6 +138,8 @@ export class KeyOrderedConsumer {
   private handler: RecordHandler = () => Promise.reject(new Error('no run in progress'));
   /** Added to every offset of the next run. */
   private base = 0;
+  /** Invocations so far: each gets an id of its own, as Lambda's request ids are. */
+  private invocations = 0;
 
   constructor(private readonly options: KeyOrderedConsumerOptions) {
     this.processor = defineProcessor({
@@ -150,7 +152,7 @@ export class KeyOrderedConsumer {
   }
 
   /** Delivers every log, one batch per partition at a time and all partitions at once, until all is handled. */
-  async run(run: KeyOrderedRun): Promise<TidemarkRunResult> {
+  async run(run: ConsumerRun): Promise<TidemarkRunResult> {
     const { phases } = run;
     if (phases && run.logs.length !== 1) throw new Error('batch phases are measured on one partition only');
     const base = this.base;
@@ -184,7 +186,7 @@ export class KeyOrderedConsumer {
         const t0 = performance.now();
         const { response, partitions } = await dispatcher.dispatch(event, {
           remainingMs: () => FUNCTION_TIMEOUT_MS - (Date.now() - invokedAt),
-          invocationId: `bench-${log.partition}-${base + from}`,
+          invocationId: `bench-${log.partition}-${this.invocations++}`,
         });
         batchMs.push(performance.now() - t0);
         phases?.end();
@@ -227,7 +229,7 @@ export class KeyOrderedConsumer {
 }
 
 /** One run of a new key-ordered consumer: a cold container, which reads and creates its processor's layout. */
-export function runTidemark(options: KeyOrderedConsumerOptions & KeyOrderedRun): Promise<TidemarkRunResult> {
+export function runTidemark(options: KeyOrderedConsumerOptions & ConsumerRun): Promise<TidemarkRunResult> {
   return new KeyOrderedConsumer(options).run(options);
 }
 
