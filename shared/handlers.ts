@@ -154,3 +154,11 @@ export function createSegmentWorkerHandler(processor: Processor, options: Runtim
     });
   });
 }
+
+/** The Lambda handler that redrives dead letters (scheduled, or invoked by `tidemark dead-letters retry`). */
+export function createRedriveHandler(processor: Processor, options: RuntimeOptions = {}) {
+  void options;
+  return middy<unknown, unknown, Error, Context>().handler(async () => {
+    throw new ConfigurationError(`redrive of "${processor.name}" is being built`);
+  });
+}

@@ -101,6 +101,7 @@ export {
   createDispatchHandler,
   createSegmentWorkerHandler,
   createDispatcher,
+  createRedriveHandler,
   ProcessingMode,
   type RuntimeOptions,
 } from './handlers.js';
