@@ -58,6 +58,7 @@ export class TidemarkExampleStack extends Stack {
     const maximumPollers = context.integer('maximumPollers');
 
     const reservedConcurrency = context.integer('workerReservedConcurrency');
+    const redriveScheduleMinutes = context.integer('redriveScheduleMinutes');
     const settings: TrackingProcessorProps = {
       processorName: context.text('processorName') ?? 'order-projection',
       topics: context.list('topics') ?? context.list('topic') ?? ['orders'],
@@ -85,6 +86,10 @@ export class TidemarkExampleStack extends Stack {
       alarms: alarmTopicArn
         ? { actions: [new SnsAction(sns.Topic.fromTopicArn(this, 'AlarmTopic', alarmTopicArn))] }
         : undefined,
+      deadLetters: {
+        schedule: redriveScheduleMinutes === undefined ? undefined : Duration.minutes(redriveScheduleMinutes),
+        keysPerRun: context.integer('redriveKeysPerRun'),
+      },
       logRetention: context.integer('logRetentionDays') as logs.RetentionDays | undefined,
     };
     this.processor = new TrackingProcessor(this, 'Processor', settings);
@@ -92,6 +97,9 @@ export class TidemarkExampleStack extends Stack {
     const outputs: Record<string, string> = {
       TokenTableName: this.processor.table.tableName,
       DispatchFunctionName: this.processor.dispatchFunction.functionName,
+      // For `tidemark dead-letters retry --function <name>`.
+      RedriveFunctionName: this.processor.redriveFunction.functionName,
+      ...(this.processor.failureBucket ? { FailureBucketName: this.processor.failureBucket.bucketName } : {}),
       SplitStateMachineArn: this.processor.stateMachines.split.stateMachineArn,
       MergeStateMachineArn: this.processor.stateMachines.merge.stateMachineArn,
       ScaleStateMachineArn: this.processor.stateMachines.scale.stateMachineArn,

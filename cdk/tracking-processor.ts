@@ -6,14 +6,16 @@ import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } fr
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { resolveDispatcherSettings, type DispatcherSettings } from '../shared/dispatcher.js';
 import { ConfigurationError } from '../shared/errors.js';
@@ -84,7 +86,7 @@ export type FailureDestination =
 
 /**
  * Builders for {@link FailureDestination}. SQS and SNS receive metadata (topic, partition, offsets); S3 and a Kafka
- * topic the records.
+ * topic the records themselves (the payload).
  */
 export const FailureDestination = {
   sqs: (queue: sqs.IQueue): FailureDestination => ({ type: 'sqs', queue }),
@@ -125,7 +127,10 @@ export interface EventSourceSettings {
   readonly maxRecordAge?: Duration;
   /** Split a batch in two when the function errors. @default false */
   readonly bisectBatchOnError?: boolean;
-  /** Where records Lambda gives up on go. @default a new SQS queue (SQS-managed encryption, 14 days) */
+  /**
+   * Where records Lambda gives up on go. @default a new S3 bucket that keeps the whole batch, payload included (S3
+   * managed encryption, TLS only, no public access, objects expire after 30 days, kept on `cdk destroy`)
+   */
   readonly onFailure?: FailureDestination;
 }
 
@@ -186,6 +191,19 @@ export interface CoordinatorSettings {
   readonly scaleTimeout?: Duration;
 }
 
+/**
+ * Settings of the redrive function and its schedule (decision 9): parked keys whose next automatic attempt is due are
+ * redriven by the redrive function, which an EventBridge rule starts on a fixed rate.
+ */
+export interface DeadLetterSettings {
+  /** Timeout of the redrive function, 1 to 15 minutes. @default Duration.minutes(5) */
+  readonly redriveTimeout?: Duration;
+  /** How often the schedule starts the redrive function: whole minutes, 1 to 1440. @default Duration.minutes(1) */
+  readonly schedule?: Duration;
+  /** Parked keys one scheduled run redrives at most, 1 to 1000 (`TIDEMARK_REDRIVE_KEYS_PER_RUN`). @default 50 */
+  readonly keysPerRun?: number;
+}
+
 /** Settings of the token table (on-demand, point-in-time recovery on). */
 export interface TokenTableSettings {
   /** @default a name CloudFormation generates */
@@ -212,6 +230,13 @@ export interface AlarmSettings {
   readonly offsetLagThreshold?: number;
   /** Alarm when this many records are reported failed in one period. @default 1 */
   readonly recordsFailedThreshold?: number;
+  /** Alarm when at least this many keys are parked (the most the redrive function saw in one period). @default 1 */
+  readonly parkedKeysThreshold?: number;
+  /**
+   * Alarm when the oldest parked letter is older than this (the most the redrive function saw in one period): whole
+   * seconds, 1 minute to 30 days. @default Duration.hours(1)
+   */
+  readonly oldestParkedAgeThreshold?: Duration;
   /** Actions of every alarm (e.g. an SNS topic). @default none */
   readonly actions?: readonly cloudwatch.IAlarmAction[];
 }
@@ -252,6 +277,8 @@ export interface TrackingProcessorProps {
   readonly table?: TokenTableSettings;
   /** @default see {@link AlarmSettings} */
   readonly alarms?: AlarmSettings;
+  /** @default see {@link DeadLetterSettings} */
+  readonly deadLetters?: DeadLetterSettings;
   /** Retention of every log group (functions and state machines). @default RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -261,6 +288,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ENTRIES = {
   dispatch: join(ROOT, 'functions', 'dispatch', 'index.ts'),
   worker: join(ROOT, 'functions', 'segment-worker', 'index.ts'),
+  redrive: join(ROOT, 'functions', 'redrive', 'index.ts'),
   coordinator: (step: string) => join(ROOT, 'functions', 'coordinator', `${step}.ts`),
 };
 
@@ -279,9 +307,16 @@ export const BUNDLING: BundlingOptions = {
 };
 
 /**
- * DynamoDB actions each function needs, read off the token store calls its code makes:
- * - dispatcher: readLayout (GetItem), initialise (PutItem), claim/register/renew/checkpoint/release (UpdateItem);
+ * DynamoDB actions each function needs, read off the token store calls its code makes (a TransactWriteItems is
+ * authorised per item, by the action of each item's operation):
+ * - dispatcher: readLayout (GetItem), initialise (PutItem), claim/register/renew/checkpoint/release (UpdateItem); a
+ *   checkpoint that parks records or records a source skip is a TransactWriteItems of the partition Update and a Put
+ *   of each letter or skip item (PutItem);
  * - worker: renew (UpdateItem);
+ * - redrive: readLayout and the partition state (GetItem, Query, BatchGetItem), a key's letters (Query), taking and
+ *   renewing the lease on a parked key's entry of the partition item (UpdateItem), resolving a letter (a
+ *   TransactWriteItems of the letter's Delete and the partition Update, with PutItem and ConditionCheckItem for the
+ *   other items such a transaction may hold);
  * - begin: readLayout, beginLayoutChange (UpdateItem), and first rolling back an abandoned change (the apply
  *   transaction);
  * - check: readState (Query, BatchGetItem);
@@ -291,6 +326,15 @@ export const BUNDLING: BundlingOptions = {
 export const TABLE_ACTIONS = {
   dispatch: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   worker: ['dynamodb:UpdateItem'],
+  redrive: [
+    'dynamodb:BatchGetItem',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:Query',
+    'dynamodb:UpdateItem',
+  ],
   begin: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   check: ['dynamodb:BatchGetItem', 'dynamodb:Query'],
   apply: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
@@ -300,8 +344,8 @@ export const TABLE_ACTIONS = {
 
 /**
  * One Tidemark processor on AWS: the token table, the dispatch function behind a Kafka event source mapping per
- * topic, the segment worker (fan-out mode), the coordinator functions and the split, merge and scale state machines,
- * log groups, alarms and a dashboard. Every role reaches only its own processor's items and only what its code
+ * topic, the segment worker (fan-out mode), the redrive function and its schedule, the coordinator functions and the
+ * split, merge and scale state machines, the on-failure bucket, log groups, alarms and a dashboard. Every role reaches only its own processor's items and only what its code
  * calls. Settings are validated here: a bad one throws {@link TrackingProcessorConfigError}.
  */
 export class TrackingProcessor extends Construct {
@@ -309,12 +353,24 @@ export class TrackingProcessor extends Construct {
   readonly dispatchFunction: NodejsFunction;
   /** Only in fan-out mode. */
   readonly workerFunction?: NodejsFunction;
+  /**
+   * Redrives parked dead letters: started by {@link redriveSchedule}, or invoked directly by
+   * `tidemark dead-letters retry --function <redriveFunction.functionName>`.
+   */
+  readonly redriveFunction: NodejsFunction;
+  /** The EventBridge rule that starts the redrive function at `deadLetters.schedule` with `{"action":"redrive-due"}`. */
+  readonly redriveSchedule: events.Rule;
   readonly coordinatorFunctions: CoordinatorFunctions;
   readonly stateMachines: LayoutStateMachines;
   /** One per topic. */
   readonly eventSourceMappings: lambda.EventSourceMapping[];
-  /** The on-failure queue the construct made (when no destination was given). */
-  readonly failureQueue?: sqs.Queue;
+  /** The on-failure queue, when `eventSource.onFailure` is `FailureDestination.sqs(queue)`. */
+  readonly failureQueue?: sqs.IQueue;
+  /**
+   * The on-failure bucket: the one the construct made (when no destination was given), or the one given with
+   * `FailureDestination.s3(bucket)`. Lambda writes each batch it gives up on there, payload included.
+   */
+  readonly failureBucket?: s3.IBucket;
   readonly alarms: Record<string, cloudwatch.Alarm>;
   readonly dashboard: cloudwatch.Dashboard;
 
@@ -372,6 +428,25 @@ export class TrackingProcessor extends Construct {
       );
     }
 
+    this.redriveFunction = this.function(
+      'Redrive',
+      entries.redrive,
+      TABLE_ACTIONS.redrive,
+      { ...processorEnv, TIDEMARK_REDRIVE_KEYS_PER_RUN: String(s.deadLetters.keysPerRun) },
+      { memorySize: 512, timeout: s.deadLetters.redriveTimeout },
+    );
+    this.redriveSchedule = new events.Rule(this, 'RedriveSchedule', {
+      description: `Tidemark ${s.processorName}: redrives the parked keys that are due`,
+      schedule: events.Schedule.rate(s.deadLetters.schedule),
+      targets: [
+        new targets.LambdaFunction(this.redriveFunction, {
+          event: events.RuleTargetInput.fromObject({ action: 'redrive-due' }),
+          // The next tick is the retry: a failed run leaves every due key due.
+          retryAttempts: 0,
+        }),
+      ],
+    });
+
     const coordinatorEnv = {
       TIDEMARK_TABLE_NAME: this.table.tableName,
       ...Object.fromEntries(Object.entries(s.coordinatorEnv).map(([k, v]) => [k, String(v)])),
@@ -400,7 +475,8 @@ export class TrackingProcessor extends Construct {
     this.acknowledgeStateMachineFindings();
 
     const failure = this.failureDestination(props.eventSource?.onFailure);
-    this.failureQueue = failure.createdQueue;
+    this.failureQueue = failure.queue;
+    this.failureBucket = failure.bucket;
     this.eventSourceMappings = this.eventSources(failure.dlq);
 
     this.alarms = this.createAlarms();
@@ -410,10 +486,11 @@ export class TrackingProcessor extends Construct {
   /**
    * The entry files; with a custom processor, small generated entries that import it instead of functions/processor.ts.
    */
-  private entries(processorEntry: string | undefined): { dispatch: string; worker: string } {
-    if (!processorEntry) return { dispatch: ENTRIES.dispatch, worker: ENTRIES.worker };
+  private entries(processorEntry: string | undefined): { dispatch: string; worker: string; redrive: string } {
+    if (!processorEntry) return { dispatch: ENTRIES.dispatch, worker: ENTRIES.worker, redrive: ENTRIES.redrive };
     // esbuild cannot alias a relative import ('../processor.js'), so the entry points are written out with the
-    // processor's path instead; the same three lines as functions/dispatch and functions/segment-worker.
+    // processor's path instead; the same three lines as functions/dispatch, functions/segment-worker and
+    // functions/redrive.
     const processor = resolve(processorEntry);
     const dir = join(ROOT, '.tidemark', 'entries', createHash('sha256').update(processor).digest('hex').slice(0, 16));
     mkdirSync(dir, { recursive: true });
@@ -435,6 +512,7 @@ export class TrackingProcessor extends Construct {
     return {
       dispatch: write('dispatch', 'createDispatchHandler'),
       worker: write('segment-worker', 'createSegmentWorkerHandler'),
+      redrive: write('redrive', 'createRedriveHandler'),
     };
   }
 
@@ -478,35 +556,31 @@ export class TrackingProcessor extends Construct {
     return [processorKey, `${processorKey}#*`];
   }
 
-  /** The on-failure destination with the one permission Lambda needs to write to it (a new queue by default). */
+  /**
+   * The on-failure destination with the one permission Lambda needs to write to it. By default a new bucket: unlike
+   * a queue or a topic, which get metadata only, it keeps the records Lambda gave up on.
+   */
   private failureDestination(given: FailureDestination | undefined): {
     dlq?: lambda.IEventSourceDlq;
-    createdQueue?: sqs.Queue;
+    queue?: sqs.IQueue;
+    bucket?: s3.IBucket;
   } {
     const role = this.dispatchFunction.role!;
     const dlq = (destination: string): lambda.IEventSourceDlq => ({ bind: () => ({ destination }) });
-    let createdQueue: sqs.Queue | undefined;
-    if (!given) {
-      createdQueue = new sqs.Queue(this, 'FailureQueue', {
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-        retentionPeriod: Duration.days(14),
-      });
-      Validations.of(createdQueue).acknowledge({
-        id: 'AwsSolutions-SQS3',
-        reason:
-          'This queue is the Kafka event source mapping on-failure destination, i.e. already the dead-letter store; ' +
-          'cdk-nag only recognises queues named in a redrive policy or a function DLQ.',
-      });
-    }
-    const destination = given ?? FailureDestination.sqs(createdQueue!);
+    const destination = given ?? FailureDestination.s3(this.failureBucketOfItsOwn());
     switch (destination.type) {
       case 'sqs':
         role.addToPrincipalPolicy(
           new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [destination.queue.queueArn] }),
         );
         destination.queue.encryptionMasterKey?.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
-        return { dlq: dlq(destination.queue.queueArn), createdQueue };
+        Validations.of(destination.queue).acknowledge({
+          id: 'AwsSolutions-SQS3',
+          reason:
+            'This queue is the Kafka event source mapping on-failure destination, i.e. already the dead-letter ' +
+            'store; cdk-nag only recognises queues named in a redrive policy or a function DLQ.',
+        });
+        return { dlq: dlq(destination.queue.queueArn), queue: destination.queue };
       case 'sns':
         role.addToPrincipalPolicy(
           new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [destination.topic.topicArn] }),
@@ -524,7 +598,7 @@ export class TrackingProcessor extends Construct {
           id: `AwsSolutions-IAM5[${nagResource(this, destination.bucket.arnForObjects('*'))}]`,
           reason: 'Lambda names the objects of failed batches itself; s3:PutObject is limited to the one bucket.',
         });
-        return { dlq: dlq(destination.bucket.bucketArn) };
+        return { dlq: dlq(destination.bucket.bucketArn), bucket: destination.bucket };
       case 'kafka':
         if (this.settings.msk) {
           role.addToPrincipalPolicy(
@@ -538,6 +612,25 @@ export class TrackingProcessor extends Construct {
       case 'none':
         return {};
     }
+  }
+
+  /** The default on-failure bucket: private, TLS only, S3-managed encryption, objects kept for 30 days. */
+  private failureBucketOfItsOwn(): s3.Bucket {
+    const bucket = new s3.Bucket(this, 'FailureBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      versioned: false,
+      lifecycleRules: [{ id: 'expire-failed-batches', expiration: Duration.days(FAILURE_BUCKET_EXPIRY_DAYS) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'The on-failure destination: only the Kafka event source mapping writes to it (one object per batch it gave ' +
+        'up on). Access logs would need a second bucket; enable CloudTrail S3 data events if reads must be audited.',
+    });
+    return bucket;
   }
 
   /** One event source mapping per topic; its pollers act with the dispatch function's role. */
@@ -716,12 +809,13 @@ export class TrackingProcessor extends Construct {
       threshold: number,
       description: string,
       evaluationPeriods = 1,
+      comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     ) => {
       const alarm = new cloudwatch.Alarm(this, `${id}Alarm`, {
         metric,
         threshold,
         evaluationPeriods,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        comparisonOperator,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: `Tidemark ${processorName}: ${description}`,
       });
@@ -753,6 +847,38 @@ export class TrackingProcessor extends Construct {
     add('CoordinatorErrors', this.coordinatorErrors(), 1, 'a coordinator function failed');
     add('OffsetLag', this.offsetLag(), a.offsetLagThreshold, 'the consumer lags behind the topic', 3);
     add('RecordsFailed', this.recordsMetric('RecordsFailed'), a.recordsFailedThreshold, 'records were reported failed');
+    add(
+      'ParkedKeys',
+      this.recordsMetric('ParkedKeys'),
+      a.parkedKeysThreshold,
+      'keys are parked: their records wait as dead letters (tidemark dead-letters list)',
+    );
+    add(
+      'OldestParkedAgeSeconds',
+      this.recordsMetric('OldestParkedAgeSeconds'),
+      a.oldestParkedAgeSeconds,
+      'a dead letter has been parked longer than the threshold (its redrives keep failing)',
+      1,
+      cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    );
+    add(
+      'RecordsSkippedBySource',
+      this.recordsMetric('RecordsSkippedBySource'),
+      1,
+      'the event source skipped offsets that were delivered and not done (see the on-failure destination)',
+    );
+    add(
+      'RecordsUnparkable',
+      this.recordsMetric('RecordsUnparkable'),
+      1,
+      'records could not be parked (parked-key bound reached or letter too large): their partition stops advancing',
+    );
+    add(
+      'RedriveErrors',
+      this.redriveFunction.metricErrors(sum),
+      1,
+      'the redrive function failed (the next scheduled run tries again)',
+    );
     for (const [id, machine] of Object.entries({
       Split: this.stateMachines.split,
       Merge: this.stateMachines.merge,
@@ -789,13 +915,16 @@ export class TrackingProcessor extends Construct {
     });
   }
 
-  /** The dispatcher's EMF metrics (shared/metrics.ts). */
-  private recordsMetric(name: 'RecordsHandled' | 'RecordsFailed' | 'RecordsSkipped'): cloudwatch.Metric {
+  /**
+   * Tidemark's EMF metrics (shared/metrics.ts): counts are summed; the gauges the redrive function reports (parked
+   * keys, the age of the oldest letter) are read at their maximum.
+   */
+  private recordsMetric(name: TidemarkMetric): cloudwatch.Metric {
     return new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: name,
       dimensionsMap: { Processor: this.settings.processorName },
-      statistic: cloudwatch.Stats.SUM,
+      statistic: GAUGES.includes(name) ? cloudwatch.Stats.MAXIMUM : cloudwatch.Stats.SUM,
       period: this.settings.alarms.period,
     });
   }
@@ -803,7 +932,11 @@ export class TrackingProcessor extends Construct {
   private createDashboard(): cloudwatch.Dashboard {
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard');
     const graph = (title: string, left: cloudwatch.IMetric[]) => new cloudwatch.GraphWidget({ title, left, width: 12 });
-    const functions = [this.dispatchFunction, ...(this.workerFunction ? [this.workerFunction] : [])];
+    const functions = [
+      this.dispatchFunction,
+      ...(this.workerFunction ? [this.workerFunction] : []),
+      this.redriveFunction,
+    ];
     dashboard.addWidgets(
       graph('Offset lag (records)', [this.offsetLag()]),
       graph(
@@ -832,6 +965,15 @@ export class TrackingProcessor extends Construct {
         functions.map((fn) => fn.metric('ConcurrentExecutions', { statistic: cloudwatch.Stats.MAXIMUM })),
       ),
     );
+    const records = (names: TidemarkMetric[]) => names.map((n) => this.recordsMetric(n));
+    dashboard.addWidgets(
+      graph('Dead letters parked and redriven', records(['RecordsParked', 'RecordsRedriven'])),
+      graph('Records skipped by the source or unparkable', records(['RecordsSkippedBySource', 'RecordsUnparkable'])),
+    );
+    dashboard.addWidgets(
+      graph('Parked keys', records(['ParkedKeys'])),
+      graph('Oldest parked letter (seconds)', records(['OldestParkedAgeSeconds'])),
+    );
     return dashboard;
   }
 }
@@ -842,7 +984,21 @@ const AUTH_TYPES: Record<SelfManagedKafkaAuth, lambda.SourceAccessConfigurationT
   mtls: lambda.SourceAccessConfigurationType.CLIENT_CERTIFICATE_TLS_AUTH,
 };
 
+/** Tidemark's metrics the construct reads: the dispatcher's counts and the dead-letter counts and gauges. */
+type TidemarkMetric =
+  | 'RecordsHandled'
+  | 'RecordsFailed'
+  | 'RecordsSkipped'
+  | 'RecordsParked'
+  | 'RecordsRedriven'
+  | 'RecordsSkippedBySource'
+  | 'RecordsUnparkable'
+  | 'ParkedKeys'
+  | 'OldestParkedAgeSeconds';
+const GAUGES: readonly TidemarkMetric[] = ['ParkedKeys', 'OldestParkedAgeSeconds'];
+
 const MODES: readonly ProcessingMode[] = ['inline', 'fan-out'];
+const FAILURE_BUCKET_EXPIRY_DAYS = 30;
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const NAME = /^[A-Za-z0-9._-]{1,100}$/;
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
@@ -881,6 +1037,7 @@ function resolveSettings(props: TrackingProcessorProps) {
     ...coordinatorSettings(props.coordinator ?? {}, runtime.runtimeEnv.TIDEMARK_LAYOUT_TTL_MS),
     table: tableSettings(props.table ?? {}),
     alarms: alarmSettings(props.alarms ?? {}),
+    deadLetters: deadLetterSettings(props.deadLetters ?? {}),
     logRetention: logRetention(props.logRetention),
     processorEntry: processorEntry(props.processorEntry),
   };
@@ -1138,7 +1295,36 @@ function alarmSettings(a: AlarmSettings) {
     period,
     offsetLagThreshold: threshold('offsetLagThreshold', a.offsetLagThreshold ?? 10_000),
     recordsFailedThreshold: threshold('recordsFailedThreshold', a.recordsFailedThreshold ?? 1),
+    parkedKeysThreshold: threshold('parkedKeysThreshold', a.parkedKeysThreshold ?? 1),
+    oldestParkedAgeSeconds: oldestParkedAge(a.oldestParkedAgeThreshold ?? Duration.hours(1)),
     actions: a.actions ?? [],
+  };
+}
+
+function oldestParkedAge(age: Duration): number {
+  const ms = age.toMilliseconds();
+  if (ms % 1000 !== 0 || ms < 60_000 || ms > 30 * 86_400_000) {
+    fail('alarms.oldestParkedAgeThreshold', age.toHumanString(), 'whole seconds from 1 minute to 30 days');
+  }
+  return ms / 1000;
+}
+
+function deadLetterSettings(d: DeadLetterSettings) {
+  const redriveTimeout = d.redriveTimeout ?? Duration.minutes(5);
+  const timeoutMs = redriveTimeout.toMilliseconds();
+  if (timeoutMs % 1000 !== 0 || timeoutMs < 60_000 || timeoutMs > 900_000) {
+    fail('deadLetters.redriveTimeout', redriveTimeout.toHumanString(), 'whole seconds from 1 to 15 minutes');
+  }
+  const schedule = d.schedule ?? Duration.minutes(1);
+  const scheduleMs = schedule.toMilliseconds();
+  if (scheduleMs % 60_000 !== 0 || scheduleMs < 60_000 || scheduleMs > 1440 * 60_000) {
+    fail('deadLetters.schedule', schedule.toHumanString(), 'a whole number of minutes from 1 to 1440 (a day)');
+  }
+  return {
+    redriveTimeout,
+    // rate() takes one unit; whole minutes keep it exact.
+    schedule: Duration.minutes(scheduleMs / 60_000),
+    keysPerRun: wholeNumber('deadLetters.keysPerRun', d.keysPerRun ?? 50, 1, 1000),
   };
 }
 

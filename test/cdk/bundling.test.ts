@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,9 +10,14 @@ import { logicalId, mskCluster, offlineApp, render } from '../support/cdk.js';
 
 const SHARED = fileURLToPath(new URL('../../shared/index.ts', import.meta.url));
 
+/** The processor names that only functions/processor.ts and the fixture's module contain. */
+const PROCESSOR_NAMES = ['TIDEMARK_PROCESSOR_NAME', 'custom-fixture'];
+
 /** What loading a bundle in a fresh Node.js process and calling its handler gives. */
 interface Outcome {
   readonly files: string[];
+  /** Which of PROCESSOR_NAMES the bundle contains: which processor module it was built from. */
+  readonly processorNames: string[];
   readonly handler: string;
   readonly error?: { name: string; message: string };
 }
@@ -54,8 +59,10 @@ beforeAll(() => {
   const functions = {
     'custom dispatch': custom.dispatchFunction,
     'custom worker': custom.workerFunction!,
+    'custom redrive': custom.redriveFunction,
     'standard dispatch': standard.dispatchFunction,
     'standard worker': standard.workerFunction!,
+    'standard redrive': standard.redriveFunction,
     ...Object.fromEntries(
       Object.entries(standard.coordinatorFunctions).map(([step, fn]) => [`coordinator ${step}`, fn]),
     ),
@@ -68,7 +75,14 @@ beforeAll(() => {
         `asset.${String((properties.Code as { S3Key: string }).S3Key).replace(/\.zip$/, '')}`,
       );
       const variables = (properties.Environment as { Variables: Record<string, unknown> }).Variables;
-      return [name, { files: readdirSync(asset).sort(), ...invoke(join(asset, 'index.js'), name, variables) }];
+      return [
+        name,
+        {
+          files: readdirSync(asset).sort(),
+          processorNames: PROCESSOR_NAMES.filter((n) => readFileSync(join(asset, 'index.js'), 'utf8').includes(n)),
+          ...invoke(join(asset, 'index.js'), name, variables),
+        },
+      ];
     }),
   );
 }, 120_000);
@@ -77,7 +91,11 @@ beforeAll(() => {
  * Loads a bundle in a new Node.js process with the function's environment and no credentials, and calls its handler
  * with an input it refuses before any AWS call: dispatch gets a non-Kafka event, the worker another processor's work.
  */
-function invoke(bundle: string, name: string, variables: Record<string, unknown>): Omit<Outcome, 'files'> {
+function invoke(
+  bundle: string,
+  name: string,
+  variables: Record<string, unknown>,
+): Omit<Outcome, 'files' | 'processorNames'> {
   const environment = Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, render(value)]));
   const event = name.endsWith('dispatch') ? {} : name.endsWith('worker') ? { processor: 'another' } : undefined;
   const script = `
@@ -93,14 +111,21 @@ function invoke(bundle: string, name: string, variables: Record<string, unknown>
     env: { PATH: process.env.PATH, AWS_REGION: 'eu-west-1', ...environment },
     encoding: 'utf8',
   });
-  return JSON.parse(output) as Omit<Outcome, 'files'>;
+  return JSON.parse(output) as Omit<Outcome, 'files' | 'processorNames'>;
 }
 
 describe('bundling with esbuild', () => {
   it('builds every entry point into one CommonJS file with a source map that exports a handler', () => {
     expect(Object.values(outcomes).map((o) => [o.files, o.handler])).toEqual(
-      Array.from({ length: 9 }, () => [['index.js', 'index.js.map'], 'function']),
+      Array.from({ length: 11 }, () => [['index.js', 'index.js.map'], 'function']),
     );
+  });
+
+  it('builds the redrive function from the processor given as processorEntry, and the standard one otherwise', () => {
+    expect([outcomes['custom redrive']!.processorNames, outcomes['standard redrive']!.processorNames]).toEqual([
+      ['custom-fixture'],
+      ['TIDEMARK_PROCESSOR_NAME'],
+    ]);
   });
 
   it('runs the standard processor from functions/processor.ts, keeping error class names', () => {

@@ -128,6 +128,8 @@ describe('example stack', () => {
       deletionProtection: 'false',
       removalPolicy: 'destroy',
       logRetentionDays: '7',
+      redriveScheduleMinutes: '10',
+      redriveKeysPerRun: '25',
     });
     const worker = template.toJSON().Resources[logicalId(stack.processor.workerFunction!)];
     const table = template.toJSON().Resources[logicalId(stack.processor.table)];
@@ -145,16 +147,28 @@ describe('example stack', () => {
     expect(worker.Properties.ReservedConcurrentExecutions).toBe(40);
     expect([table.Properties.DeletionProtectionEnabled, table.DeletionPolicy]).toEqual([false, 'Delete']);
     expect(Object.values(resourcesOf(template, 'AWS::Logs::LogGroup')).map((g) => g.RetentionInDays)).toEqual(
-      Array.from({ length: 8 }, () => 7),
+      Array.from({ length: 9 }, () => 7),
     );
+    const redrive = template.toJSON().Resources[logicalId(stack.processor.redriveFunction)];
+    expect([
+      Object.values(resourcesOf(template, 'AWS::Events::Rule')).map((rule) => rule.ScheduleExpression),
+      redrive.Properties.Environment.Variables.TIDEMARK_REDRIVE_KEYS_PER_RUN,
+    ]).toEqual([['rate(10 minutes)'], '25']);
   });
 
-  it('outputs the table, the dispatch function, the state machines and the dashboard', () => {
-    const { template } = synthesize(MSK);
+  it('outputs the table, the dispatch and redrive functions, the failure bucket, the state machines and the dashboard', () => {
+    const { template, stack } = synthesize(MSK);
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
 
-    expect(Object.keys(template.toJSON().Outputs)).toEqual([
+    expect([outputs.RedriveFunctionName!.Value, outputs.FailureBucketName!.Value]).toEqual([
+      { Ref: logicalId(stack.processor.redriveFunction) },
+      { Ref: logicalId(stack.processor.failureBucket!) },
+    ]);
+    expect(Object.keys(outputs)).toEqual([
       'TokenTableName',
       'DispatchFunctionName',
+      'RedriveFunctionName',
+      'FailureBucketName',
       'SplitStateMachineArn',
       'MergeStateMachineArn',
       'ScaleStateMachineArn',
@@ -200,6 +214,11 @@ describe('example stack', () => {
       'a removal policy CloudFormation lacks',
       { ...MSK, removalPolicy: 'keep' },
       'context removalPolicy: got "keep"; allowed: retain or destroy',
+    ],
+    [
+      'a redrive schedule of zero minutes',
+      { ...MSK, redriveScheduleMinutes: '0' },
+      'deadLetters.schedule: got "0 minutes"; allowed: a whole number of minutes from 1 to 1440 (a day)',
     ],
     [
       'a batch size out of range',

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { ROOT_CA_ARN, logicalId, mskCluster, offlineStack, selfManagedCluster } 
 
 /** The configurations checked: both cluster kinds, both modes and every kind of failure destination. */
 const CONFIGURATIONS: Record<string, (stack: Stack) => Omit<TrackingProcessorProps, 'processorName' | 'topics'>> = {
-  'MSK in fan-out mode with the default failure queue': (stack) => ({
+  'MSK in fan-out mode with the default failure bucket': (stack) => ({
     msk: mskCluster(stack),
     mode: 'fan-out',
     worker: { reservedConcurrency: 10 },
@@ -27,6 +28,14 @@ const CONFIGURATIONS: Record<string, (stack: Stack) => Omit<TrackingProcessorPro
     selfManagedKafka: selfManagedCluster(stack, { authentication: 'sasl-scram-256', network: undefined }),
     eventSource: {
       onFailure: FailureDestination.sns(sns.Topic.fromTopicArn(stack, 'T', 'arn:aws:sns:eu-west-1:123456789012:x')),
+    },
+  }),
+  'MSK with an encrypted, TLS-only SQS failure queue of its own': (stack) => ({
+    msk: mskCluster(stack),
+    eventSource: {
+      onFailure: FailureDestination.sqs(
+        new sqs.Queue(stack, 'FailedBatches', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true }),
+      ),
     },
   }),
   'MSK with a Kafka failure topic': (stack) => ({
@@ -79,7 +88,7 @@ describe('cdk-nag AwsSolutions checks', () => {
   });
 
   it('acknowledge exactly the findings that occur, each where it occurs', () => {
-    const { stack, processor } = build('MSK in fan-out mode with the default failure queue');
+    const { stack, processor } = build('MSK in fan-out mode with the default failure bucket');
     const covered = (finding: string) => {
       const [path, rule] = finding.split(' ');
       return acknowledgements(stack).some((a) => a.rule === rule && path!.startsWith(`${a.path}/`));
@@ -91,13 +100,15 @@ describe('cdk-nag AwsSolutions checks', () => {
     );
     const network =
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]';
+    const bucket = logicalId(processor.failureBucket!);
     const raw = findings(stack, { ignoreAcknowledgements: true });
 
     expect(raw).toEqual(
       [
         'Test/Processor/DispatchRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::*]',
         `Test/Processor/DispatchRole/DefaultPolicy/Resource ${network}`,
-        'Test/Processor/FailureQueue/Resource AwsSolutions-SQS3',
+        `Test/Processor/DispatchRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<${bucket}.Arn>/*]`,
+        'Test/Processor/FailureBucket/Resource AwsSolutions-S1',
         ...machineRoles.map((role) => `${role} AwsSolutions-IAM5[Resource::*]`),
         ...machineRoles.flatMap((role, i) =>
           (i === 2
@@ -114,12 +125,13 @@ describe('cdk-nag AwsSolutions checks', () => {
     const { stack } = build('self-managed mTLS with a root CA and an S3 failure bucket');
     const all = [
       ...acknowledgements(stack),
-      ...acknowledgements(build('MSK in fan-out mode with the default failure queue').stack),
+      ...acknowledgements(build('MSK in fan-out mode with the default failure bucket').stack),
+      ...acknowledgements(build('MSK with an encrypted, TLS-only SQS failure queue of its own').stack),
     ];
 
     expect(all.filter((a) => a.reason.length < 60)).toEqual([]);
     expect(new Set(all.map((a) => a.rule.replace(/\[.*\]$/, '')))).toEqual(
-      new Set(['AwsSolutions-IAM5', 'AwsSolutions-SQS3']),
+      new Set(['AwsSolutions-IAM5', 'AwsSolutions-S1', 'AwsSolutions-SQS3']),
     );
   });
 

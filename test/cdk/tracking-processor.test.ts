@@ -1,10 +1,15 @@
 import { Duration, RemovalPolicy, type Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Template } from 'aws-cdk-lib/assertions';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { STATE_NAMES } from '../../cdk/layout-state-machines.js';
@@ -60,7 +65,14 @@ function customised() {
     worker: { memorySize: 512, reservedConcurrency: 50 },
     runtime: { leaseMs: 60_000, layoutTtlMs: 4_000, logLevel: 'debug' },
     coordinator: { drainTimeoutMs: 60_000, drainPollSeconds: 2 },
-    alarms: { offsetLagThreshold: 5_000, period: Duration.minutes(1), actions: [new SnsAction(alarmTopic)] },
+    alarms: {
+      offsetLagThreshold: 5_000,
+      parkedKeysThreshold: 3,
+      oldestParkedAgeThreshold: Duration.minutes(30),
+      period: Duration.minutes(1),
+      actions: [new SnsAction(alarmTopic)],
+    },
+    deadLetters: { redriveTimeout: Duration.minutes(10), schedule: Duration.minutes(5), keysPerRun: 20 },
     logRetention: logs.RetentionDays.TWO_WEEKS,
   });
   return { stack, processor, template: Template.fromStack(stack) };
@@ -162,7 +174,7 @@ describe('Kafka event source', () => {
         BisectBatchOnFunctionError: true,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
         DestinationConfig: {
-          OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(a.processor.failureQueue!), 'Arn'] } },
+          OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(a.processor.failureBucket!), 'Arn'] } },
         },
       },
     ]);
@@ -188,7 +200,7 @@ describe('Kafka event source', () => {
       BisectBatchOnFunctionError: false,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       DestinationConfig: {
-        OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(b.processor.failureQueue!), 'Arn'] } },
+        OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(b.processor.failureBucket!), 'Arn'] } },
       },
     };
 
@@ -206,15 +218,67 @@ describe('Kafka event source', () => {
     ]);
   });
 
-  it('keeps what Lambda gives up on in an encrypted queue that only accepts TLS, for 14 days', () => {
-    const queues = resourcesOf(b.template, 'AWS::SQS::Queue');
+  it('keeps what Lambda gives up on, payload included, in a private TLS-only bucket for 30 days by default', () => {
+    const buckets = resourcesOf(b.template, 'AWS::S3::Bucket');
+    const bucket = b.template.toJSON().Resources[logicalId(b.processor.failureBucket!)];
+    const arn = `${logicalId(b.processor.failureBucket!)}.Arn`;
 
-    expect(Object.values(queues)).toEqual([{ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 }]);
-    b.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      PolicyDocument: {
-        Statement: [Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })],
+    expect(Object.keys(buckets)).toEqual([logicalId(b.processor.failureBucket!)]);
+    expect(bucket).toEqual({
+      Type: 'AWS::S3::Bucket',
+      Properties: {
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        LifecycleConfiguration: {
+          Rules: [{ Id: 'expire-failed-batches', ExpirationInDays: 30, Status: 'Enabled' }],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
       },
+      UpdateReplacePolicy: 'Retain',
+      DeletionPolicy: 'Retain',
     });
+    const [policy] = Object.values(resourcesOf(b.template, 'AWS::S3::BucketPolicy'));
+    expect(
+      (policy!.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement.map((statement) => ({
+        ...statement,
+        Resource: [statement.Resource].flat().map(render),
+      })),
+    ).toEqual([
+      {
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 's3:*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        Resource: [arn, `${arn}/*`],
+      },
+    ]);
+    expect(b.processor.failureQueue).toBeUndefined();
+    expect(resourcesOf(b.template, 'AWS::SQS::Queue')).toEqual({});
+  });
+
+  it('lets only the dispatch role write to the default bucket, and only list it and put objects', () => {
+    const arn = `${logicalId(b.processor.failureBucket!)}.Arn`;
+    const roles = Object.keys(resourcesOf(b.template, 'AWS::IAM::Role'));
+    const s3Grants = Object.fromEntries(
+      roles.map((role) => [role, permissionsOf(b.template, role).filter((line) => line.startsWith('s3:'))]),
+    );
+    const dispatchRole = roleOf(b.template, logicalId(b.processor.dispatchFunction));
+
+    expect(roles.length).toBeGreaterThan(1);
+    expect(s3Grants).toEqual(
+      Object.fromEntries(
+        roles.map((role) => [
+          role,
+          role === dispatchRole ? [...grants(['s3:ListBucket'], [arn]), ...grants(['s3:PutObject'], [`${arn}/*`])] : [],
+        ]),
+      ),
+    );
   });
 });
 
@@ -226,13 +290,15 @@ describe('functions', () => {
       return [p.Runtime, p.Architectures, p.Handler, p.MemorySize, p.Timeout, p.ReservedConcurrentExecutions];
     };
     const { begin, check, apply, rollback, plan } = a.processor.coordinatorFunctions;
+    const p = a.processor;
 
-    expect(Object.keys(functions)).toHaveLength(7);
+    expect(Object.keys(functions)).toHaveLength(8);
     expect(
-      [a.processor.dispatchFunction, a.processor.workerFunction!, begin, check, apply, rollback, plan].map(shape),
+      [p.dispatchFunction, p.workerFunction!, p.redriveFunction, begin, check, apply, rollback, plan].map(shape),
     ).toEqual([
       ['nodejs24.x', ['arm64'], 'index.handler', 2048, 600, undefined],
       ['nodejs24.x', ['arm64'], 'index.handler', 512, 600, 50],
+      ['nodejs24.x', ['arm64'], 'index.handler', 512, 600, undefined],
       ...Array.from({ length: 5 }, () => ['nodejs24.x', ['arm64'], 'index.handler', 256, 60, undefined]),
     ]);
   });
@@ -269,6 +335,7 @@ describe('functions', () => {
       TIDEMARK_WORKER_FUNCTION: logicalId(a.processor.workerFunction!),
     });
     expect(env(a.processor.workerFunction!)).toEqual(processorEnv);
+    expect(env(a.processor.redriveFunction)).toEqual({ ...processorEnv, TIDEMARK_REDRIVE_KEYS_PER_RUN: '20' });
     for (const fn of Object.values(a.processor.coordinatorFunctions)) {
       expect(env(fn)).toEqual({
         NODE_OPTIONS: '--enable-source-maps',
@@ -291,7 +358,7 @@ describe('functions', () => {
     ).Variables;
 
     expect(b.processor.workerFunction).toBeUndefined();
-    expect(Object.keys(functions)).toHaveLength(6);
+    expect(Object.keys(functions)).toHaveLength(7);
     expect([dispatchEnv.TIDEMARK_MODE, dispatchEnv.TIDEMARK_WORKER_FUNCTION]).toEqual(['inline', undefined]);
   });
 
@@ -299,7 +366,7 @@ describe('functions', () => {
     const groups = resourcesOf(a.template, 'AWS::Logs::LogGroup');
     const machines = resourcesOf(a.template, 'AWS::StepFunctions::StateMachine');
 
-    expect(Object.values(groups)).toEqual(Array.from({ length: 8 }, () => ({ RetentionInDays: 14 })));
+    expect(Object.values(groups)).toEqual(Array.from({ length: 9 }, () => ({ RetentionInDays: 14 })));
     for (const machine of Object.values(machines)) {
       expect(machine.LoggingConfiguration).toEqual({
         Destinations: [
@@ -330,7 +397,8 @@ describe('least privilege', () => {
           [`${logicalId(p.dispatchFunction.logGroup as never)}.Arn`],
         ),
         ...grants(['lambda:InvokeFunction'], [`${logicalId(p.workerFunction!)}.Arn`]),
-        ...grants(['sqs:SendMessage'], [`${logicalId(p.failureQueue!)}.Arn`]),
+        ...grants(['s3:ListBucket'], [`${logicalId(p.failureBucket!)}.Arn`]),
+        ...grants(['s3:PutObject'], [`${logicalId(p.failureBucket!)}.Arn/*`]),
         ...grants(
           [
             'kafka-cluster:Connect',
@@ -377,7 +445,8 @@ describe('least privilege', () => {
           ['logs:CreateLogStream', 'logs:PutLogEvents'],
           [`${logicalId(p.dispatchFunction.logGroup as never)}.Arn`],
         ),
-        ...grants(['sqs:SendMessage'], [`${logicalId(p.failureQueue!)}.Arn`]),
+        ...grants(['s3:ListBucket'], [`${logicalId(p.failureBucket!)}.Arn`]),
+        ...grants(['s3:PutObject'], [`${logicalId(p.failureBucket!)}.Arn/*`]),
         ...grants(['secretsmanager:GetSecretValue'], [SECRET_ARN]),
         ...grants(
           ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs'],
@@ -397,9 +466,9 @@ describe('least privilege', () => {
     );
   });
 
-  it('lets the worker and each coordinator use only the table actions its code calls, on its processor items', () => {
+  it('lets the worker, the redriver and each coordinator use only the table actions its code calls, on its items', () => {
     const p = a.processor;
-    const fns = { worker: p.workerFunction!, ...p.coordinatorFunctions };
+    const fns = { worker: p.workerFunction!, redrive: p.redriveFunction, ...p.coordinatorFunctions };
 
     for (const [name, fn] of Object.entries(fns)) {
       const role = roleOf(a.template, logicalId(fn));
@@ -421,6 +490,15 @@ describe('least privilege', () => {
     expect(TABLE_ACTIONS).toEqual({
       dispatch: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       worker: ['dynamodb:UpdateItem'],
+      redrive: [
+        'dynamodb:BatchGetItem',
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ],
       begin: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       check: ['dynamodb:BatchGetItem', 'dynamodb:Query'],
       apply: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
@@ -437,7 +515,7 @@ describe('least privilege', () => {
       [s.Action].flat().some((action) => String(action).startsWith('dynamodb:')),
     );
 
-    expect(tableStatements).toHaveLength(7);
+    expect(tableStatements).toHaveLength(8);
     for (const statement of tableStatements) {
       expect([statement.Action].flat().filter((action) => String(action).includes('*'))).toEqual([]);
       expect(statement.Condition).toEqual(processorItems('order-projection'));
@@ -558,7 +636,7 @@ describe('state machines', () => {
 });
 
 describe('alarms and dashboard', () => {
-  it('alarms on function errors and throttles, offset lag, failed records and failed layout changes', () => {
+  it('alarms on function errors and throttles, offset lag, failed, parked and skipped records and layout changes', () => {
     const alarms = resourcesOf(a.template, 'AWS::CloudWatch::Alarm');
     const p = a.processor;
     const summary = Object.values(alarms).map((alarm) => ({
@@ -574,14 +652,21 @@ describe('alarms and dashboard', () => {
       missing: alarm.TreatMissingData,
       actions: alarm.AlarmActions,
     }));
-    const alarm = (metric: string, dimension: string, statistic: string, threshold: number, evaluationPeriods = 1) => ({
+    const alarm = (
+      metric: string,
+      dimension: string,
+      statistic: string,
+      threshold: number,
+      evaluationPeriods = 1,
+      comparison = 'GreaterThanOrEqualToThreshold',
+    ) => ({
       metric,
       dimensions: [dimension],
       statistic,
       period: 60,
       threshold,
       evaluationPeriods,
-      comparison: 'GreaterThanOrEqualToThreshold',
+      comparison,
       missing: 'notBreaching',
       actions: ['arn:aws:sns:eu-west-1:123456789012:alarms'],
     });
@@ -596,6 +681,18 @@ describe('alarms and dashboard', () => {
       { ...alarm('math', '', '', 1), dimensions: undefined, statistic: undefined, period: undefined }, // coordinators
       alarm('AWS/Lambda/OffsetLag', fn(p.dispatchFunction), 'Maximum', 5_000, 3),
       alarm('Tidemark/RecordsFailed', 'Processor=order-projection', 'Sum', 1),
+      alarm('Tidemark/ParkedKeys', 'Processor=order-projection', 'Maximum', 3),
+      alarm(
+        'Tidemark/OldestParkedAgeSeconds',
+        'Processor=order-projection',
+        'Maximum',
+        1800,
+        1,
+        'GreaterThanThreshold',
+      ),
+      alarm('Tidemark/RecordsSkippedBySource', 'Processor=order-projection', 'Sum', 1),
+      alarm('Tidemark/RecordsUnparkable', 'Processor=order-projection', 'Sum', 1),
+      alarm('AWS/Lambda/Errors', fn(p.redriveFunction), 'Sum', 1),
       alarm('AWS/States/ExecutionsFailed', machine(p.stateMachines.split), 'Sum', 1),
       alarm('AWS/States/ExecutionsFailed', machine(p.stateMachines.merge), 'Sum', 1),
       alarm('AWS/States/ExecutionsFailed', machine(p.stateMachines.scale), 'Sum', 1),
@@ -624,11 +721,51 @@ describe('alarms and dashboard', () => {
     ]);
   });
 
-  it('draws a dashboard of lag, records, errors, duration, layout changes and concurrency', () => {
+  it('alarms on the dead-letter metrics with the default thresholds and the default period', () => {
+    const alarms = resourcesOf(b.template, 'AWS::CloudWatch::Alarm');
+    const summary = (id: string) => {
+      const alarm = alarms[logicalId(b.processor.alarms[id]!)]!;
+      return [
+        `${alarm.Namespace as string}/${alarm.MetricName as string}`,
+        alarm.Statistic,
+        alarm.Period,
+        alarm.ComparisonOperator,
+        alarm.Threshold,
+        alarm.TreatMissingData,
+        alarm.AlarmActions,
+      ];
+    };
+
+    expect(
+      ['ParkedKeys', 'OldestParkedAgeSeconds', 'RecordsSkippedBySource', 'RecordsUnparkable', 'RedriveErrors'].map(
+        summary,
+      ),
+    ).toEqual([
+      ['Tidemark/ParkedKeys', 'Maximum', 300, 'GreaterThanOrEqualToThreshold', 1, 'notBreaching', undefined],
+      ['Tidemark/OldestParkedAgeSeconds', 'Maximum', 300, 'GreaterThanThreshold', 3600, 'notBreaching', undefined],
+      ['Tidemark/RecordsSkippedBySource', 'Sum', 300, 'GreaterThanOrEqualToThreshold', 1, 'notBreaching', undefined],
+      ['Tidemark/RecordsUnparkable', 'Sum', 300, 'GreaterThanOrEqualToThreshold', 1, 'notBreaching', undefined],
+      ['AWS/Lambda/Errors', 'Sum', 300, 'GreaterThanOrEqualToThreshold', 1, 'notBreaching', undefined],
+    ]);
+    expect(alarms[logicalId(b.processor.alarms.RedriveErrors!)]!.Dimensions).toEqual([
+      { Name: 'FunctionName', Value: { Ref: logicalId(b.processor.redriveFunction) } },
+    ]);
+  });
+
+  it('draws a dashboard of lag, records, errors, duration, layout changes, concurrency and dead letters', () => {
     const [dashboard] = Object.values(resourcesOf(a.template, 'AWS::CloudWatch::Dashboard'));
     const body = JSON.parse(render(dashboard!.DashboardBody).replace(/\$\{[^}]+\}/g, 'x')) as {
-      widgets: Array<{ properties: { title: string } }>;
+      widgets: Array<{ properties: { title: string; metrics: unknown[][] } }>;
     };
+    /** The Tidemark metrics of a widget: `name:stat` (the namespace, name, dimension and value come first). */
+    const tidemark = (title: string) =>
+      body.widgets
+        .find((w) => w.properties.title === title)!
+        .properties.metrics.filter((m) => m[0] === 'Tidemark')
+        .map((m) => {
+          expect(m.slice(2, 4)).toEqual(['Processor', 'order-projection']);
+          return `${m[1] as string}:${(m[4] as { stat: string }).stat}`;
+        });
 
     expect(body.widgets.map((w) => w.properties.title)).toEqual([
       'Offset lag (records)',
@@ -637,6 +774,131 @@ describe('alarms and dashboard', () => {
       'Duration (p99)',
       'Layout changes',
       'Concurrent executions',
+      'Dead letters parked and redriven',
+      'Records skipped by the source or unparkable',
+      'Parked keys',
+      'Oldest parked letter (seconds)',
+    ]);
+    expect(
+      [
+        'Dead letters parked and redriven',
+        'Records skipped by the source or unparkable',
+        'Parked keys',
+        'Oldest parked letter (seconds)',
+      ].map(tidemark),
+    ).toEqual([
+      ['RecordsParked:Sum', 'RecordsRedriven:Sum'],
+      ['RecordsSkippedBySource:Sum', 'RecordsUnparkable:Sum'],
+      ['ParkedKeys:Maximum'],
+      ['OldestParkedAgeSeconds:Maximum'],
+    ]);
+  });
+});
+
+describe('dead letters', () => {
+  it('lets the redriver read, lease and resolve its processor items and nothing else on the table', () => {
+    const p = b.processor;
+    const permissions = permissionsOf(b.template, roleOf(b.template, logicalId(p.redriveFunction)));
+    const table = `${logicalId(p.table)}.Arn`;
+
+    expect(permissions.filter((line) => line.startsWith('dynamodb:'))).toEqual(
+      grants(
+        [
+          'dynamodb:BatchGetItem',
+          'dynamodb:ConditionCheckItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:Query',
+          'dynamodb:UpdateItem',
+        ],
+        [table],
+        processorItems('payments'),
+      ),
+    );
+    expect(permissions.filter((line) => !line.startsWith('dynamodb:'))).toEqual(
+      grants(['logs:CreateLogStream', 'logs:PutLogEvents'], [`${logicalId(p.redriveFunction.logGroup as never)}.Arn`]),
+    );
+  });
+
+  it('runs the redriver with 512 MB, a 5 minute timeout and 50 keys a run by default', () => {
+    const fn = resourcesOf(b.template, 'AWS::Lambda::Function')[logicalId(b.processor.redriveFunction)]!;
+    const variables = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
+
+    expect([fn.MemorySize, fn.Timeout, variables.TIDEMARK_REDRIVE_KEYS_PER_RUN, variables.TIDEMARK_MODE]).toEqual([
+      512,
+      300,
+      '50',
+      undefined,
+    ]);
+    expect(render(variables.TIDEMARK_TABLE_NAME)).toBe(logicalId(b.processor.table));
+  });
+
+  it('starts the redriver every minute by default with {"action":"redrive-due"} and no retries', () => {
+    const rules = resourcesOf(b.template, 'AWS::Events::Rule');
+
+    expect(Object.keys(rules)).toEqual([logicalId(b.processor.redriveSchedule)]);
+    expect(rules[logicalId(b.processor.redriveSchedule)]).toEqual({
+      Description: 'Tidemark payments: redrives the parked keys that are due',
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [
+        {
+          Arn: { 'Fn::GetAtt': [logicalId(b.processor.redriveFunction), 'Arn'] },
+          Id: 'Target0',
+          Input: '{"action":"redrive-due"}',
+          RetryPolicy: { MaximumRetryAttempts: 0 },
+        },
+      ],
+    });
+  });
+
+  it('lets only its schedule rule invoke the redriver, at the rate given', () => {
+    const permissions = Object.values(resourcesOf(a.template, 'AWS::Lambda::Permission')).map((permission) => ({
+      ...permission,
+      FunctionName: render(permission.FunctionName),
+      SourceArn: render(permission.SourceArn),
+    }));
+
+    expect(resourcesOf(a.template, 'AWS::Events::Rule')[logicalId(a.processor.redriveSchedule)]).toMatchObject({
+      ScheduleExpression: 'rate(5 minutes)',
+    });
+    expect(permissions).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: `${logicalId(a.processor.redriveFunction)}.Arn`,
+        Principal: 'events.amazonaws.com',
+        SourceArn: `${logicalId(a.processor.redriveSchedule)}.Arn`,
+      },
+    ]);
+  });
+
+  it('writes a redrive entry that imports a custom processor with createRedriveHandler', () => {
+    const fixtures = join(tmpdir(), 'tidemark-redrive-entry-fixture');
+    mkdirSync(fixtures, { recursive: true });
+    const processorEntry = join(fixtures, 'custom-processor.ts');
+    writeFileSync(processorEntry, 'export const processor = undefined;\n');
+    const stack = offlineStack();
+    new TrackingProcessor(stack, 'P', {
+      processorName: 'p',
+      topics: ['orders'],
+      msk: mskCluster(stack),
+      processorEntry,
+    });
+    const entries = fileURLToPath(new URL('../../.tidemark/entries/', import.meta.url));
+    const generated = readdirSync(entries)
+      .map((dir) => join(entries, dir))
+      .filter((dir) => readFileSync(join(dir, 'dispatch.ts'), 'utf8').includes(processorEntry.slice(1)));
+
+    expect(generated).toHaveLength(1);
+    expect(readdirSync(generated[0]!).sort()).toEqual(['dispatch.ts', 'redrive.ts', 'segment-worker.ts']);
+    expect(readFileSync(join(generated[0]!, 'redrive.ts'), 'utf8').split('\n').slice(1)).toEqual([
+      expect.stringMatching(/^import \{ createRedriveHandler \} from '(\.\.\/)+shared\/index\.ts';$/),
+      expect.stringMatching(
+        /^import \{ processor \} from '.*\/tidemark-redrive-entry-fixture\/custom-processor\.ts';$/,
+      ),
+      'export const handler = createRedriveHandler(processor);',
+      '',
     ]);
   });
 });
@@ -653,12 +915,16 @@ describe('failure destinations', () => {
     const template = Template.fromStack(stack);
     const mapping = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping'))[0]!;
     const dispatchPermissions = permissionsOf(template, roleOf(template, logicalId(processor.dispatchFunction)));
+    const arn = (value: string | undefined) => (value === undefined ? undefined : render(stack.resolve(value)));
     return {
       destination: mapping.DestinationConfig
         ? render((mapping.DestinationConfig as { OnFailure: { Destination: unknown } }).OnFailure.Destination)
         : undefined,
       grants: dispatchPermissions.filter((line) => /^(sqs|sns|s3):/.test(line) || line.includes('orders-failed')),
       queues: Object.keys(resourcesOf(template, 'AWS::SQS::Queue')).length,
+      buckets: Object.keys(resourcesOf(template, 'AWS::S3::Bucket')).length,
+      failureQueue: arn(processor.failureQueue?.queueArn),
+      failureBucket: arn(processor.failureBucket?.bucketArn),
     };
   };
 
@@ -671,6 +937,9 @@ describe('failure destinations', () => {
       destination: 'arn:aws:sns:eu-west-1:123456789012:failed',
       grants: ['sns:Publish arn:aws:sns:eu-west-1:123456789012:failed'],
       queues: 0,
+      buckets: 0,
+      failureQueue: undefined,
+      failureBucket: undefined,
     });
   });
 
@@ -684,7 +953,25 @@ describe('failure destinations', () => {
         expect.stringMatching(/^s3:PutObject Failed\w+\.Arn\/\*$/),
       ],
       queues: 0,
+      buckets: 1,
+      failureQueue: undefined,
+      failureBucket: expect.stringMatching(/^Failed\w+\.Arn$/),
     });
+    expect(result.failureBucket).toBe(result.destination);
+  });
+
+  it('sends to a given SQS queue with send rights on that queue only, and makes no bucket', () => {
+    const result = destinationOf((stack) => FailureDestination.sqs(new sqs.Queue(stack, 'Failed')));
+
+    expect(result).toEqual({
+      destination: expect.stringMatching(/^Failed\w+\.Arn$/),
+      grants: [expect.stringMatching(/^sqs:SendMessage Failed\w+\.Arn$/)],
+      queues: 1,
+      buckets: 0,
+      failureQueue: expect.stringMatching(/^Failed\w+\.Arn$/),
+      failureBucket: undefined,
+    });
+    expect(result.failureQueue).toBe(result.destination);
   });
 
   it('writes records to a Kafka topic of the MSK cluster with write rights on that topic only', () => {
@@ -697,13 +984,23 @@ describe('failure destinations', () => {
         [`${ARN_PREFIX}:topic/${CLUSTER_PATH}/orders-failed`],
       ),
       queues: 0,
+      buckets: 0,
+      failureQueue: undefined,
+      failureBucket: undefined,
     });
   });
 
-  it('has no destination and no queue when told to discard after finite retries', () => {
+  it('has no destination, no queue and no bucket when told to discard after finite retries', () => {
     const result = destinationOf(() => FailureDestination.none(), 'self');
 
-    expect(result).toEqual({ destination: undefined, grants: [], queues: 0 });
+    expect(result).toEqual({
+      destination: undefined,
+      grants: [],
+      queues: 0,
+      buckets: 0,
+      failureQueue: undefined,
+      failureBucket: undefined,
+    });
   });
 });
 
@@ -866,6 +1163,46 @@ describe('configuration errors', () => {
       'an alarm period of 90 seconds',
       () => ({ alarms: { period: Duration.seconds(90) } }),
       'alarms.period: got "1 minute 30 seconds"; allowed: a whole number of minutes',
+    ],
+    [
+      'a parked-keys alarm threshold of zero',
+      () => ({ alarms: { parkedKeysThreshold: 0 } }),
+      'alarms.parkedKeysThreshold: got 0; allowed: a whole number from 1 to 9007199254740991',
+    ],
+    [
+      'an oldest-parked-age threshold under a minute',
+      () => ({ alarms: { oldestParkedAgeThreshold: Duration.seconds(30) } }),
+      'alarms.oldestParkedAgeThreshold: got "30 seconds"; allowed: whole seconds from 1 minute to 30 days',
+    ],
+    [
+      'a redrive timeout over 15 minutes',
+      () => ({ deadLetters: { redriveTimeout: Duration.minutes(16) } }),
+      'deadLetters.redriveTimeout: got "16 minutes"; allowed: whole seconds from 1 to 15 minutes',
+    ],
+    [
+      'a redrive timeout under a minute',
+      () => ({ deadLetters: { redriveTimeout: Duration.seconds(30) } }),
+      'deadLetters.redriveTimeout: got "30 seconds"; allowed: whole seconds from 1 to 15 minutes',
+    ],
+    [
+      'a redrive schedule that is not whole minutes',
+      () => ({ deadLetters: { schedule: Duration.seconds(90) } }),
+      'deadLetters.schedule: got "1 minute 30 seconds"; allowed: a whole number of minutes from 1 to 1440 (a day)',
+    ],
+    [
+      'a redrive schedule longer than a day',
+      () => ({ deadLetters: { schedule: Duration.days(2) } }),
+      'deadLetters.schedule: got "2 days"; allowed: a whole number of minutes from 1 to 1440 (a day)',
+    ],
+    [
+      'no keys per redrive run',
+      () => ({ deadLetters: { keysPerRun: 0 } }),
+      'deadLetters.keysPerRun: got 0; allowed: a whole number from 1 to 1000',
+    ],
+    [
+      'a fractional number of keys per redrive run',
+      () => ({ deadLetters: { keysPerRun: 2.5 } }),
+      'deadLetters.keysPerRun: got 2.5; allowed: a whole number from 1 to 1000',
     ],
     [
       'a log retention that CloudWatch does not offer',
