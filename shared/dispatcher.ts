@@ -1,25 +1,28 @@
 import { randomUUID } from 'node:crypto';
+import { isParked, letterError, ParkReason, SyntheticKey, type SourceSkip } from './dead-letter.js';
 import {
   ClaimHeldError,
   ConfigurationError,
   FencedError,
+  isRetriable,
   MalformedEventError,
   MalformedRecordError,
   StaleLayoutError,
 } from './errors.js';
 import { parseKafkaRecord, readableOffset, readKafkaEventEnvelope } from './kafka-event.js';
-import type { KafkaRecord } from './kafka-record.js';
+import { parseTopicPartition, type KafkaRecord } from './kafka-record.js';
 import type { RecordOutcome } from './key-scheduler.js';
 import { SegmentState } from './layout.js';
 import { LayoutCache, type CachedLayout } from './layout-cache.js';
 import { LeaseKeeper } from './lease.js';
 import { describeError, type Logger } from './logger.js';
 import type { Processor } from './processor.js';
+import { planParking, type ParkCandidate } from './parking.js';
 import { openRun, type RunContext, type RunStream, type SegmentRunner, type WorkItem } from './segment-runner.js';
 import { segmentName } from './segment.js';
 import { sequencingKeyOf } from './sequencing-policy.js';
 import type { UnfinishedRecord } from './token.js';
-import type { Claim, Clock, TokenStore } from './token-store.js';
+import type { Claim, Clock, FailureCount, TokenStore } from './token-store.js';
 
 /** One entry of a Kafka partial batch response. */
 export interface BatchItemFailure {
@@ -46,6 +49,12 @@ export interface PartitionReport {
   /** Held for a split or merge that finished during the batch, then handled with the new layout. */
   readonly released: number;
   readonly malformed: number;
+  /** Parked as dead letters in this checkpoint (failed for good, behind a parked key, malformed, unroutable). */
+  readonly parked: number;
+  /** Would have been parked, but the parked-key bound was reached or the letter is too large: reported back. */
+  readonly unparkable: number;
+  /** Offsets the event source moved past although they were delivered and not done (recorded as skips). */
+  readonly skippedBySource: number;
   /** The offset reported back for redelivery, if any. */
   readonly redeliverFrom: number | undefined;
   /** Why the whole partition was handed back (claim held, fenced, checkpoint failed). */
@@ -137,8 +146,8 @@ interface PartitionSlice {
   readonly ascending: boolean;
   /** Readable records parsed so far, in offset order once all are parsed. */
   readonly records: KafkaRecord[];
-  /** Offsets of records that could not be read: they hold every cell back. */
-  readonly malformedOffsets: number[];
+  /** Records that could not be read (offset when known): parked, or without an offset, handed back. */
+  readonly malformed: Array<{ offset: number | undefined; raw: unknown; error: MalformedRecordError }>;
   /** Whether every raw record has been parsed. */
   parsed: boolean;
   /** How many of `records` were routed. */
@@ -182,8 +191,10 @@ interface ClaimedSlice {
   cached: CachedLayout;
   readonly items: WorkItem[];
   held: HeldRecord[];
-  /** Records that could not be routed (no sequencing key, a topic not the processor's). */
-  readonly unrouted: UnfinishedRecord[];
+  /** Keys whose letters are not all redriven, as the claim read them: their records are parked behind. */
+  readonly parkedKeys: ReadonlySet<string>;
+  /** Records to park found while routing (behind a parked key, unroutable). */
+  readonly parking: ParkCandidate[];
   readonly counts: { skipped: number; keyErrors: number; released: number };
 }
 
@@ -275,7 +286,16 @@ export class Dispatcher {
         if (acquired.status !== 'fulfilled' || 'abandoned' in acquired.value) return;
         const { keeper, cached } = acquired.value;
         keepers.set(slice.topicPartition, keeper);
-        slice.claimed = { slice, keeper, cached, items: [], held: [], unrouted: [], counts: newCounts() };
+        slice.claimed = {
+          slice,
+          keeper,
+          cached,
+          items: [],
+          held: [],
+          parkedKeys: parkedKeysOf(keeper.claim),
+          parking: [],
+          counts: newCounts(),
+        };
       });
       stream = openRun(this.runner, context);
       for (const slice of slices) route(slice);
@@ -332,7 +352,7 @@ export class Dispatcher {
       if (stream) record(added, await stream.close());
       const released = await this.awaitDrains(work, deadline);
       if (released.length > 0) record(released, await this.runner.run(released, context));
-      reports.push(...(await Promise.all(work.map((entry) => this.checkpoint(entry, byItem)))));
+      reports.push(...(await Promise.all(work.map((entry) => this.checkpoint(entry, byItem, invocationId)))));
     } finally {
       for (const entry of work) entry.keeper.stop();
     }
@@ -354,15 +374,14 @@ export class Dispatcher {
       slice.records.push(parseKafkaRecord(slice.raw[index], slice.topicPartition, index));
     } catch (error) {
       if (!(error instanceof MalformedRecordError)) throw error;
-      this.logger.error('malformed record reported failed', { error, ...error.context });
-      // A malformed record without an offset is handed back from the first offset of its partition.
-      slice.malformedOffsets.push(error.offset ?? slice.first);
+      this.logger.error('malformed record', { error, ...error.context });
+      slice.malformed.push({ offset: error.offset, raw: slice.raw[index], error });
     }
   }
 
   /** Claims a partition, waiting a bounded time for a live holder and refreshing a stale layout. */
   private async acquire(
-    slice: PartitionTarget,
+    slice: PartitionTarget & { readonly first: number; readonly last: number },
     invocationId: string,
     deadline: number,
   ): Promise<Acquired | { abandoned: string }> {
@@ -378,6 +397,7 @@ export class Dispatcher {
           owner,
           layoutVersion: cached.layout.version,
           leaseMs: this.settings.leaseMs,
+          batch: { first: slice.first, last: slice.last },
         });
         // The claim may have landed after the layout went stale: route with a fresh one (see the split protocol).
         if (!this.layouts.isFresh(cached)) cached = await this.layouts.refresh();
@@ -440,18 +460,46 @@ export class Dispatcher {
         }
         sequencingKey = sequencingKeyOf(this.processor.sequencing, record);
       } catch (error) {
+        // Parked (done in every cell) when an earlier delivery parked it.
+        if (token.coversEverywhere(record.offset)) {
+          counts.skipped++;
+          continue;
+        }
         counts.keyErrors++;
-        this.logger.error('record cannot be routed; reported failed', {
+        this.logger.error(`record cannot be routed; parked under the partition's ${SyntheticKey.Unroutable} key`, {
           error,
           topicPartition: slice.topicPartition,
           offset: record.offset,
         });
-        entry.unrouted.push({ offset: record.offset, hash: undefined });
+        entry.parking.push({
+          offset: record.offset,
+          hash: undefined,
+          key: SyntheticKey.Unroutable,
+          synthetic: true,
+          reason: ParkReason.Unroutable,
+          error: letterError(error),
+          attempts: 0,
+          record,
+        });
         continue;
       }
       const hash = this.processor.hash(sequencingKey);
       if (token.covers(hash, record.offset)) {
         counts.skipped++;
+        continue;
+      }
+      // One lookup per record, and none while nothing is parked.
+      if (entry.parkedKeys.size > 0 && entry.parkedKeys.has(sequencingKey)) {
+        entry.parking.push({
+          offset: record.offset,
+          hash,
+          key: sequencingKey,
+          synthetic: false,
+          reason: ParkReason.BehindParked,
+          error: { name: 'BehindParked', message: 'an earlier record of its key is parked' },
+          attempts: 0,
+          record,
+        });
         continue;
       }
       const segment = cached.router.segmentFor(hash);
@@ -474,6 +522,7 @@ export class Dispatcher {
       segment,
       layoutVersion: entry.cached.layout.version,
       claim: entry.keeper.claim,
+      priorAttempts: entry.keeper.claim.failures.get(held.record.offset)?.attempts ?? 0,
     };
   }
 
@@ -522,49 +571,147 @@ export class Dispatcher {
     return released;
   }
 
-  /** Writes the new token and releases the claim; a fenced or failed write hands the whole slice back. */
-  private async checkpoint(entry: ClaimedSlice, outcomes: Map<WorkItem, RecordOutcome>): Promise<PartitionReport> {
+  /**
+   * Writes the new token and releases the claim, parking what failed for good (and the later records of its key)
+   * in the same atomic write; a fenced or failed write hands the whole slice back.
+   */
+  private async checkpoint(
+    entry: ClaimedSlice,
+    outcomes: Map<WorkItem, RecordOutcome>,
+    invocationId: string,
+  ): Promise<PartitionReport> {
     const { slice, keeper, cached, counts } = entry;
     keeper.stop();
-    const unfinished: UnfinishedRecord[] = [
-      ...slice.malformedOffsets.map((offset) => ({ offset, hash: undefined })),
-      ...entry.unrouted,
-      ...entry.held.map((h) => ({ offset: h.record.offset, hash: h.hash })),
-    ];
+    const claim = keeper.claim;
+    const policy = this.processor.deadLetter;
+    const now = this.clock();
+    const unfinished: UnfinishedRecord[] = entry.held.map((h) => ({ offset: h.record.offset, hash: h.hash }));
+    const candidates: ParkCandidate[] = [...entry.parking];
+    const failures: FailureCount[] = [];
+    let coveredMalformed = 0;
+    for (const { offset, raw, error } of slice.malformed) {
+      // Without an offset it cannot be parked or reported on its own: the partition is handed back from its start.
+      if (offset === undefined) unfinished.push({ offset: slice.first, hash: undefined });
+      else if (claim.token.coversEverywhere(offset)) coveredMalformed++;
+      else {
+        candidates.push({
+          offset,
+          hash: undefined,
+          key: SyntheticKey.Malformed,
+          synthetic: true,
+          reason: ParkReason.Malformed,
+          error: letterError(error),
+          attempts: 0,
+          record: { unreadable: raw, topic: slice.topic, partition: slice.partition },
+        });
+      }
+    }
     const tally = { handled: 0, failed: 0, blocked: 0, notStarted: 0 };
+    const failedForGood = new Set<string>();
     for (const item of entry.items) {
       const outcome = outcomes.get(item)!;
       if (outcome.status === 'done') {
         tally.handled++;
         continue;
       }
-      tally[outcome.status]++;
-      unfinished.push({ offset: item.offset, hash: item.hash });
       if (outcome.status === 'failed') {
+        const attempts = item.priorAttempts + outcome.attempts;
+        const firstFailureAt = claim.failures.get(item.offset)?.firstFailureAt ?? now;
+        const retriable = isRetriable(outcome.error);
+        if (!retriable || attempts >= policy.afterAttempts) {
+          failedForGood.add(item.key);
+          candidates.push({
+            offset: item.offset,
+            hash: item.hash,
+            key: item.sequencingKey,
+            synthetic: false,
+            reason: retriable ? ParkReason.Failed : ParkReason.NonRetriable,
+            error: letterError(outcome.error),
+            attempts,
+            firstFailureAt,
+            record: item.record,
+          });
+          continue;
+        }
+        failures.push({ offset: item.offset, attempts, firstFailureAt });
         this.logger.error('record failed after retries; its key is blocked', {
           topicPartition: slice.topicPartition,
           offset: item.offset,
+          sequencingKey: item.sequencingKey,
           segment: segmentName(item.segment),
-          attempts: outcome.attempts,
-          error: describeError(outcome.error),
+          attempts,
+          parksAfter: policy.afterAttempts,
+          error: letterError(outcome.error),
+        });
+      }
+      if (outcome.status === 'blocked' && failedForGood.has(item.key)) {
+        candidates.push({
+          offset: item.offset,
+          hash: item.hash,
+          key: item.sequencingKey,
+          synthetic: false,
+          reason: ParkReason.BehindParked,
+          error: { name: 'BehindParked', message: `offset ${outcome.blockedBy} of its key is parked` },
+          attempts: 0,
+          record: item.record,
+        });
+        continue;
+      }
+      tally[outcome.status]++;
+      unfinished.push({ offset: item.offset, hash: item.hash });
+    }
+    const plan = planParking({ claim, candidates, policy, processor: this.processor.name, now });
+    // Deferred records wait for the next delivery like records blocked behind a failure.
+    tally.blocked += plan.deferred.length;
+    for (const candidate of [...plan.deferred, ...plan.unparkable]) {
+      unfinished.push({ offset: candidate.offset, hash: candidate.hash });
+      if (candidate.attempts > 0) {
+        failures.push({
+          offset: candidate.offset,
+          attempts: candidate.attempts,
+          firstFailureAt: candidate.firstFailureAt ?? now,
         });
       }
     }
+    for (const candidate of plan.unparkable) {
+      this.logger.error('record cannot be parked (parked-key bound reached or letter too large); reported back', {
+        topicPartition: slice.topicPartition,
+        offset: candidate.offset,
+        sequencingKey: candidate.key,
+        maxParkedKeys: policy.maxParkedKeys,
+        error: candidate.error,
+      });
+    }
+    for (const letter of plan.letters) {
+      this.logger.warn('record parked as a dead letter', {
+        topicPartition: slice.topicPartition,
+        offset: letter.offset,
+        sequencingKey: letter.sequencingKey,
+        reason: letter.reason,
+        attempts: letter.attempts,
+        error: letter.error,
+      });
+    }
+    // Counts of records in later batches are kept; the rest were handled, parked, or are counted above.
+    for (const count of claim.failures.values()) if (count.offset > slice.last) failures.push(count);
     const base = {
       topicPartition: slice.topicPartition,
-      delivered: slice.records.length + slice.malformedOffsets.length,
-      skipped: counts.skipped,
+      delivered: slice.records.length + slice.malformed.length,
+      skipped: counts.skipped + coveredMalformed,
       draining: entry.held.length,
       released: counts.released,
-      malformed: slice.malformedOffsets.length + counts.keyErrors,
+      malformed: slice.malformed.length + counts.keyErrors,
+      parked: plan.letters.length,
+      unparkable: plan.unparkable.length,
       ...tally,
     };
-    const advance = keeper.claim.token.advance({
+    const advance = claim.token.advance({
       segments: cached.layout.segments,
       first: slice.first,
       last: slice.last,
       unfinished,
       maxRanges: this.settings.maxRanges,
+      seenThrough: claim.seenThrough,
     });
     if (advance.forgottenRanges > 0) {
       this.logger.warn('out-of-order ranges over the bound were not recorded; those records will be handled again', {
@@ -572,23 +719,74 @@ export class Dispatcher {
         forgottenRanges: advance.forgottenRanges,
       });
     }
-    for (const skip of advance.sourceSkipped) {
-      this.logger.warn('the event source moved past offsets that were not done (its retries or record age ran out)', {
+    const skips = sourceSkips(advance.sourceSkipped, {
+      processor: this.processor.name,
+      topic: slice.topic,
+      partition: slice.partition,
+      at: now,
+      requestId: invocationId,
+    });
+    const skippedBySource = skips.reduce((total, skip) => total + skip.to - skip.from + 1, 0);
+    if (skips.length > 0) {
+      this.logger.error('the event source moved past offsets that were delivered and not done; recorded as skips', {
         topicPartition: slice.topicPartition,
-        segment: segmentName(skip.segment),
-        ranges: skip.ranges,
+        ranges: skips.map((skip) => [skip.from, skip.to]),
       });
     }
     try {
-      await this.store.checkpoint(keeper.claim, advance.token, { release: true, leaseMs: this.settings.leaseMs });
+      await this.store.checkpoint(claim, advance.token, {
+        release: true,
+        leaseMs: this.settings.leaseMs,
+        changes: {
+          letters: plan.letters,
+          park: plan.park,
+          unpark: plan.unpark,
+          failures: failures.slice(0, MAX_FAILURE_COUNTS),
+          seenThrough: Math.max(claim.seenThrough ?? slice.last, slice.last),
+          skips,
+        },
+      });
     } catch (error) {
       const reason = error instanceof FencedError ? 'fenced' : 'checkpoint failed';
       this.logger.error(`${reason}; partition handed back`, { error, topicPartition: slice.topicPartition });
-      return { ...base, redeliverFrom: slice.first, abandoned: describeError(error).message };
+      return {
+        ...base,
+        parked: 0,
+        unparkable: 0,
+        skippedBySource: 0,
+        redeliverFrom: slice.first,
+        abandoned: describeError(error).message,
+      };
     }
     const redeliverFrom = unfinished.length ? Math.min(...unfinished.map((u) => u.offset)) : undefined;
-    return { ...base, redeliverFrom };
+    return { ...base, skippedBySource, redeliverFrom };
   }
+}
+
+/** Attempt counts kept per partition item; past this the highest offsets start counting again (never lost). */
+const MAX_FAILURE_COUNTS = 500;
+
+/** The keys a claim must park behind: real keys whose letters are not all redriven. */
+function parkedKeysOf(claim: Claim): Set<string> {
+  const keys = new Set<string>();
+  for (const entry of claim.parked.values()) if (!entry.synthetic && isParked(entry)) keys.add(entry.key);
+  return keys;
+}
+
+/** One skip per range the source moved past in any cell (cells' ranges merged). */
+function sourceSkips(
+  perCell: ReadonlyArray<{ ranges: readonly (readonly [number, number])[] }>,
+  fields: Omit<SourceSkip, 'from' | 'to'>,
+): SourceSkip[] {
+  const ranges = perCell.flatMap((cell) => cell.ranges.map(([from, to]) => [from, to] as [number, number]));
+  ranges.sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const [from, to] of ranges) {
+    const tail = merged.at(-1);
+    if (tail && from <= tail[1] + 1) tail[1] = Math.max(tail[1], to);
+    else merged.push([from, to]);
+  }
+  return merged.map(([from, to]) => ({ ...fields, from, to }));
 }
 
 /**
@@ -596,11 +794,8 @@ export class Dispatcher {
  * that names none (its records cannot be read and are reported).
  */
 function partitionTarget(topicPartition: string): PartitionTarget | undefined {
-  const cut = topicPartition.lastIndexOf('-');
-  const digits = topicPartition.slice(cut + 1);
-  const partition = Number(digits);
-  if (cut < 1 || !/^(0|[1-9]\d*)$/.test(digits) || !Number.isSafeInteger(partition)) return undefined;
-  return { topicPartition, topic: topicPartition.slice(0, cut), partition };
+  const target = parseTopicPartition(topicPartition);
+  return target && { topicPartition, ...target };
 }
 
 /**
@@ -635,7 +830,7 @@ function sliceOf(topicPartition: string, raw: readonly unknown[]): PartitionSlic
     raw,
     ascending,
     records: [],
-    malformedOffsets: [],
+    malformed: [],
     parsed: false,
     routed: 0,
     pending: undefined,
@@ -652,7 +847,7 @@ function newCounts(): ClaimedSlice['counts'] {
 function abandon(slice: PartitionSlice, reason: string): PartitionReport {
   return {
     topicPartition: slice.topicPartition,
-    delivered: slice.records.length + slice.malformedOffsets.length,
+    delivered: slice.records.length + slice.malformed.length,
     handled: 0,
     skipped: 0,
     failed: 0,
@@ -660,7 +855,10 @@ function abandon(slice: PartitionSlice, reason: string): PartitionReport {
     notStarted: slice.records.length,
     draining: 0,
     released: 0,
-    malformed: slice.malformedOffsets.length,
+    malformed: slice.malformed.length,
+    parked: 0,
+    unparkable: 0,
+    skippedBySource: 0,
     redeliverFrom: slice.first,
     abandoned: reason,
   };

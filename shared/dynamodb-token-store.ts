@@ -14,7 +14,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigurationError, FencedError, UnknownProcessorError } from './errors.js';
+import { failuresItem, failuresOf, letterItem, parkedEntryItem, parkedKeysOf, skipItem } from './dead-letter-item.js';
+import { ConfigurationError, FencedError, TidemarkError, UnknownProcessorError } from './errors.js';
 import {
   assertLayout,
   balancedSegments,
@@ -31,6 +32,7 @@ import {
   claimRefusal,
   fenced,
   layoutConflict,
+  type CheckpointChanges,
   type Claim,
   type ClaimRef,
   type ClaimRequest,
@@ -223,7 +225,9 @@ export class DynamoDbTokenStore implements TokenStore {
           Key: key,
           UpdateExpression:
             'SET #owner = :owner, #leaseUntil = :until, #layoutVersion = :layoutVersion, #processor = :processor, ' +
-            '#topic = :topic, #partition = :partition, #updatedAt = :now, #token = if_not_exists(#token, :initial) ' +
+            '#topic = :topic, #partition = :partition, #updatedAt = :now, #token = if_not_exists(#token, :initial), ' +
+            '#parked = if_not_exists(#parked, :noParked)' +
+            (request.batch ? ', #prevBatch = if_not_exists(#batch, :noBatch), #batch = :batch ' : ' ') +
             'ADD #epoch :one',
           ConditionExpression:
             '(attribute_not_exists(#epoch) OR #leaseUntil <= :now OR #owner = :owner) AND ' +
@@ -238,6 +242,8 @@ export class DynamoDbTokenStore implements TokenStore {
             'updatedAt',
             'token',
             'epoch',
+            'parked',
+            ...(request.batch ? ['prevBatch', 'batch'] : []),
           ),
           ExpressionAttributeValues: {
             ':owner': request.owner,
@@ -248,7 +254,9 @@ export class DynamoDbTokenStore implements TokenStore {
             ':partition': request.partition,
             ':now': now,
             ':initial': PartitionToken.initial().serialize(),
+            ':noParked': {},
             ':one': 1,
+            ...(request.batch ? { ':noBatch': [], ':batch': [request.batch.first, request.batch.last] } : {}),
           },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -260,8 +268,25 @@ export class DynamoDbTokenStore implements TokenStore {
       throw claimRefusal(request, rawNumbers(error.Item), now);
     }
     if (item.registered !== true) await this.register(request);
-    const { updatedAt: _updatedAt, ...state } = toPartitionState(item);
-    return { ...state, processor: request.processor, owner: request.owner };
+    const { updatedAt: _updatedAt, parked: _parked, ...state } = toPartitionState(item);
+    // The batch this claim replaced (one abandoned before its checkpoint) was delivered too; the same batch again
+    // tells nothing new.
+    const previous = Array.isArray(item.prevBatch) && item.prevBatch.length === 2 ? Number(item.prevBatch[1]) : null;
+    const repeated =
+      request.batch !== undefined &&
+      Array.isArray(item.prevBatch) &&
+      Number(item.prevBatch[0]) === request.batch.first &&
+      previous === request.batch.last;
+    const seen = item.seen === undefined ? null : Number(item.seen);
+    const candidates = [seen, repeated ? null : previous].filter((v): v is number => v !== null);
+    return {
+      ...state,
+      processor: request.processor,
+      owner: request.owner,
+      parked: parkedKeysOf(item.parked),
+      failures: failuresOf(item.failures),
+      seenThrough: candidates.length ? Math.max(...candidates) : null,
+    };
   }
 
   async renew<C extends ClaimRef>(claim: C, leaseMs: number): Promise<C> {
@@ -274,16 +299,44 @@ export class DynamoDbTokenStore implements TokenStore {
   async checkpoint(
     claim: Claim,
     token: PartitionToken,
-    options: { release: boolean; leaseMs: number },
+    options: { release: boolean; leaseMs: number; changes?: CheckpointChanges },
   ): Promise<Claim> {
     const now = this.clock();
     const leaseUntil = options.release ? 0 : now + options.leaseMs;
-    await this.fencedUpdate(
-      claim,
-      'SET #token = :token, #leaseUntil = :until, #updatedAt = :now, #registered = :registered',
-      { ':token': token.serialize(), ':until': leaseUntil, ':registered': true },
-      now,
-    );
+    const sets = ['#token = :token', '#leaseUntil = :until', '#updatedAt = :now', '#registered = :registered'];
+    const removes: string[] = [];
+    const values: Record<string, unknown> = { ':token': token.serialize(), ':until': leaseUntil, ':registered': true };
+    const paths: Record<string, string> = {};
+    const changes = options.changes;
+    if (changes) {
+      sets.push('#failures = :failures');
+      values[':failures'] = failuresItem(changes.failures);
+      if (changes.seenThrough !== null) {
+        sets.push('#seen = :seen');
+        values[':seen'] = changes.seenThrough;
+      }
+      changes.park.forEach((entry, i) => {
+        paths[`#p${i}`] = entry.digest;
+        if (entry.fresh) {
+          sets.push(`#parked.#p${i} = :p${i}`);
+          values[`:p${i}`] = parkedEntryItem(entry);
+        } else {
+          sets.push(`#parked.#p${i}.#c = #parked.#p${i}.#c + :p${i}`);
+          values[`:p${i}`] = entry.count;
+        }
+      });
+      changes.unpark.forEach((digest, i) => {
+        paths[`#u${i}`] = digest;
+        removes.push(`#parked.#u${i}`);
+      });
+    }
+    const update = `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`;
+    const puts = changes ? [...changes.letters.map(letterItem), ...changes.skips.map(skipItem)] : [];
+    if (puts.length === 0) {
+      await this.fencedUpdate(claim, update, values, now, paths);
+    } else {
+      await this.fencedTransaction(claim, update, values, now, paths, puts);
+    }
     return { ...claim, leaseUntil, token };
   }
 
@@ -341,30 +394,81 @@ export class DynamoDbTokenStore implements TokenStore {
     );
   }
 
+  /** A partition item update conditional on the claim's owner, epoch and lease. */
+  private fencedParams(
+    claim: ClaimRef,
+    update: string,
+    values: Record<string, unknown>,
+    now: number,
+    paths: Record<string, string>,
+  ) {
+    return {
+      TableName: this.tableName,
+      Key: tokenKeys.partition(claim.processor, claim.topic, claim.partition),
+      UpdateExpression: update,
+      ConditionExpression: '#owner = :owner AND #epoch = :epoch AND #leaseUntil > :now',
+      // Only the names the expressions use: DynamoDB rejects unused ones. Map paths name parked keys' digests.
+      ExpressionAttributeNames: {
+        ...names(...new Set([...`${update} #owner #epoch #leaseUntil`.matchAll(/#(\w+)/g)].map((m) => m[1]!))),
+        ...paths,
+      },
+      ExpressionAttributeValues: { ...values, ':owner': claim.owner, ':epoch': claim.epoch, ':now': now },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    };
+  }
+
   private async fencedUpdate(
     claim: ClaimRef,
     update: string,
     values: Record<string, unknown>,
     now: number,
+    paths: Record<string, string> = {},
   ): Promise<void> {
     try {
-      await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: tokenKeys.partition(claim.processor, claim.topic, claim.partition),
-          UpdateExpression: update,
-          ConditionExpression: '#owner = :owner AND #epoch = :epoch AND #leaseUntil > :now',
-          // Only the names the expressions use: DynamoDB rejects unused ones.
-          ExpressionAttributeNames: names(
-            ...new Set([...`${update} #owner #epoch #leaseUntil`.matchAll(/#(\w+)/g)].map((m) => m[1]!)),
-          ),
-          ExpressionAttributeValues: { ...values, ':owner': claim.owner, ':epoch': claim.epoch, ':now': now },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
+      await this.documents.send(new UpdateCommand(this.fencedParams(claim, update, values, now, paths)));
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       throw fenced(claim, error.Item ? rawNumbers(error.Item) : undefined, now);
+    }
+  }
+
+  /** The fenced update and new items (letters, skips) in one transaction: all of them are written, or none. */
+  private async fencedTransaction(
+    claim: ClaimRef,
+    update: string,
+    values: Record<string, unknown>,
+    now: number,
+    paths: Record<string, string>,
+    puts: readonly Item[],
+  ): Promise<void> {
+    try {
+      await this.documents.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Update: this.fencedParams(claim, update, values, now, paths) },
+            ...puts.map((Item) => ({
+              Put: { TableName: this.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' },
+            })),
+          ],
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      const first = reasons[0];
+      if (first?.Code === 'ConditionalCheckFailed') {
+        throw fenced(
+          claim,
+          first.Item ? rawNumbers(first.Item as Record<string, { N?: string; S?: string }>) : undefined,
+          now,
+        );
+      }
+      const codes = reasons.map((r, i) => `${i === 0 ? 'partition item' : String(puts[i - 1]?.sk)}: ${r.Code ?? '?'}`);
+      throw new TidemarkError(`checkpoint with ${puts.length} new item(s) was cancelled (${codes.join('; ')})`, {
+        retriable: true,
+        cause: error,
+        context: { processor: claim.processor, topic: claim.topic, partition: claim.partition },
+      });
     }
   }
 }
@@ -413,6 +517,7 @@ function toPartitionState(item: Item): PartitionState {
     layoutVersion: Number(item.layoutVersion ?? 0),
     token: PartitionToken.parse(String(item.token)),
     updatedAt: Number(item.updatedAt ?? 0),
+    parked: [...parkedKeysOf(item.parked).values()],
   };
 }
 

@@ -23,6 +23,8 @@ export interface SegmentWorkerRequest {
     readonly record: RawKafkaRecord;
     readonly sequencingKey: string;
     readonly hash: number;
+    /** Attempts in earlier deliveries. @default 0 */
+    readonly priorAttempts?: number;
   }>;
 }
 
@@ -100,6 +102,7 @@ export class LambdaFanOutRunner implements SegmentRunner {
         record: toRawRecord(item.record),
         sequencingKey: item.sequencingKey,
         hash: item.hash,
+        ...(item.priorAttempts > 0 ? { priorAttempts: item.priorAttempts } : {}),
       })),
     };
     const result = new Map<WorkItem, RecordOutcome>();
@@ -197,6 +200,7 @@ export async function runSegmentWorker(
         segment: { ...request.segment, state: SegmentState.Active },
         layoutVersion: request.layoutVersion,
         claim,
+        priorAttempts: entry.priorAttempts ?? 0,
       });
     } catch (error) {
       outcomes.push({

@@ -16,7 +16,12 @@ import {
   type SegmentWorkerResponse,
 } from './fan-out.js';
 import { jsonLogger, type Logger } from './logger.js';
+import { DynamoDbDeadLetterStore } from './dynamodb-dead-letter-store.js';
+import type { DeadLetterStore, ParkedKeyRef } from './dead-letter-store.js';
+import { isSyntheticKey, keyDigest } from './dead-letter.js';
+import { parseTopicPartition } from './kafka-record.js';
 import { batchMetrics, embeddedMetrics } from './metrics.js';
+import { Redriver, type RedriveReport } from './redriver.js';
 import type { Processor } from './processor.js';
 import { InlineRunner } from './segment-runner.js';
 import type { Clock, TokenStore } from './token-store.js';
@@ -45,6 +50,8 @@ export interface RuntimeOptions extends Partial<DispatcherSettings> {
   readonly clock?: Clock;
   /** Print CloudWatch EMF metrics (namespace `Tidemark`) after every batch. @default true */
   readonly metrics?: boolean;
+  /** Where dead letters are read and resolved (redrive). @default a DynamoDbDeadLetterStore on `tableName` */
+  readonly deadLetters?: DeadLetterStore;
 }
 
 const ENV_SETTINGS: Record<keyof DispatcherSettings, string> = {
@@ -155,10 +162,77 @@ export function createSegmentWorkerHandler(processor: Processor, options: Runtim
   });
 }
 
-/** The Lambda handler that redrives dead letters (scheduled, or invoked by `tidemark dead-letters retry`). */
-export function createRedriveHandler(processor: Processor, options: RuntimeOptions = {}) {
-  void options;
-  return middy<unknown, unknown, Error, Context>().handler(async () => {
-    throw new ConfigurationError(`redrive of "${processor.name}" is being built`);
+/** What the redrive function is invoked with: nothing (the schedule), or the keys to redrive now. */
+export interface RedriveRequest {
+  readonly action?: 'redrive-due' | 'redrive-keys';
+  /** With `redrive-keys`: each a partition and the key (or its digest). */
+  readonly keys?: ReadonlyArray<{ readonly topicPartition: string; readonly key?: string; readonly digest?: string }>;
+}
+
+/**
+ * The Lambda handler that redrives dead letters: on the schedule every key that is due, or (invoked by
+ * `tidemark dead-letters retry --function`) the keys it is given. Prints the processor's dead-letter gauges as EMF.
+ */
+export function createRedriveHandler(processor: Processor, options: RuntimeOptions & { keysPerRun?: number } = {}) {
+  const runtime = resolveRuntime({ ...options, mode: ProcessingMode.Inline });
+  const keysPerRun =
+    options.keysPerRun ??
+    (process.env.TIDEMARK_REDRIVE_KEYS_PER_RUN ? Number(process.env.TIDEMARK_REDRIVE_KEYS_PER_RUN) : undefined);
+  const deadLetters =
+    options.deadLetters ??
+    new DynamoDbDeadLetterStore({
+      tableName: options.tableName ?? process.env.TIDEMARK_TABLE_NAME!,
+      clock: runtime.clock,
+    });
+  const redriver = new Redriver({
+    processor,
+    store: runtime.store,
+    deadLetters,
+    logger: runtime.logger,
+    clock: runtime.clock,
+    settings: { leaseMs: runtime.settings.leaseMs, ...(keysPerRun === undefined ? {} : { keysPerRun }) },
   });
+  return middy<RedriveRequest | undefined, RedriveReport, Error, Context>().handler(async (request, context) => {
+    const remainingMs = () => context.getRemainingTimeInMillis();
+    let report: RedriveReport;
+    if (request?.action === 'redrive-keys') {
+      const keys = [];
+      const deadline = runtime.clock() + remainingMs() - 5_000;
+      for (const target of request.keys ?? []) {
+        const ref = parkedKeyRef(processor.name, target);
+        keys.push(await redriver.redriveKey(ref, { deadline }));
+      }
+      report = { keys, redriven: keys.reduce((n, k) => n + k.redriven, 0), parkedKeys: -1, oldestParkedAgeSeconds: -1 };
+    } else {
+      report = await redriver.redriveDue({ remainingMs });
+      if (options.metrics !== false) {
+        console.log(
+          embeddedMetrics(processor.name, {
+            ParkedKeys: report.parkedKeys,
+            OldestParkedAgeSeconds: report.oldestParkedAgeSeconds,
+            RecordsRedriven: report.redriven,
+          }),
+        );
+      }
+    }
+    runtime.logger.info('redrive run', { redriven: report.redriven, keys: report.keys });
+    return report;
+  });
+}
+
+/** A parked key named by partition and key (or digest); a ConfigurationError names what is wrong. */
+export function parkedKeyRef(
+  processor: string,
+  target: { readonly topicPartition: string; readonly key?: string; readonly digest?: string },
+): ParkedKeyRef {
+  const partition = parseTopicPartition(target.topicPartition);
+  if (!partition) {
+    throw new ConfigurationError(
+      `"${target.topicPartition}" is not a partition: use <topic>-<partition>, e.g. orders-3`,
+    );
+  }
+  if (target.digest === undefined && target.key === undefined) {
+    throw new ConfigurationError('name the parked key by its key or its digest');
+  }
+  return { processor, ...partition, digest: target.digest ?? keyDigest(target.key!, isSyntheticKey(target.key!)) };
 }

@@ -24,6 +24,7 @@ export {
   KafkaRecord,
   TimestampType,
   topicPartitionId,
+  parseTopicPartition,
   type KafkaHeader,
   type KafkaRecordFields,
 } from './kafka-record.js';
@@ -62,6 +63,8 @@ export { PartitionToken, type TokenCell } from './token.js';
 export { type Position, type OffsetRange } from './position.js';
 export type {
   TokenStore,
+  CheckpointChanges,
+  FailureCount,
   Claim,
   ClaimRef,
   ClaimRequest,
@@ -73,6 +76,34 @@ export { DynamoDbTokenStore, type DynamoDbTokenStoreOptions } from './dynamodb-t
 export { MemoryTokenStore } from './memory-token-store.js';
 export { createTokenTable, TOKEN_TABLE_KEYS } from './token-table.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
+export { DEFAULT_DEAD_LETTER_POLICY, type DeadLetterPolicy } from './dead-letter-policy.js';
+export {
+  ParkReason,
+  SyntheticKey,
+  keyDigest,
+  isParked,
+  type DeadLetter,
+  type LetterError,
+  type ParkedKey,
+  type SourceSkip,
+} from './dead-letter.js';
+export {
+  RedriveRefusedError,
+  type DeadLetterStore,
+  type ParkedKeyRef,
+  type ParkedKeyState,
+  type RedriveLease,
+  type AuditEntry,
+  type AuditNote,
+} from './dead-letter-store.js';
+export { DynamoDbDeadLetterStore, type DynamoDbDeadLetterStoreOptions } from './dynamodb-dead-letter-store.js';
+export {
+  Redriver,
+  DEFAULT_REDRIVE_SETTINGS,
+  type RedriveSettings,
+  type RedriveReport,
+  type KeyRedrive,
+} from './redriver.js';
 export {
   defineProcessor,
   type ProcessorDefinition,
@@ -102,6 +133,8 @@ export {
   createSegmentWorkerHandler,
   createDispatcher,
   createRedriveHandler,
+  parkedKeyRef,
+  type RedriveRequest,
   ProcessingMode,
   type RuntimeOptions,
 } from './handlers.js';
@@ -117,4 +150,10 @@ export {
   type LayoutPlan,
 } from './layout-change.js';
 export { createCoordinatorHandlers, createCoordinator, type CoordinatorOptions } from './coordinator-handlers.js';
-export { batchMetrics, embeddedMetrics, METRICS_NAMESPACE, type BatchMetrics } from './metrics.js';
+export {
+  batchMetrics,
+  embeddedMetrics,
+  METRICS_NAMESPACE,
+  type BatchMetrics,
+  type DeadLetterMetrics,
+} from './metrics.js';

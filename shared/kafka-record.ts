@@ -29,6 +29,18 @@ export function topicPartitionId(topic: string, partition: number): string {
 }
 
 /**
+ * Reads a `"<topic>-<partition>"` identifier (the topic may itself contain '-'); undefined when it names no
+ * partition.
+ */
+export function parseTopicPartition(id: string): { topic: string; partition: number } | undefined {
+  const cut = id.lastIndexOf('-');
+  const digits = id.slice(cut + 1);
+  const partition = Number(digits);
+  if (cut < 1 || !/^(0|[1-9]\d*)$/.test(digits) || !Number.isSafeInteger(partition)) return undefined;
+  return { topic: id.slice(0, cut), partition };
+}
+
+/**
  * A Kafka record as a handler sees it: bytes decoded from the event's base64, with helpers for text and JSON.
  * `value` is `null` for a tombstone; `key` is `undefined` when the record has none.
  */

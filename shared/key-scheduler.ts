@@ -23,6 +23,8 @@ export interface KeyOrderOptions<T extends KeyedItem> {
   /** How many records run at once, over all keys and partitions of the call. */
   readonly concurrency: number;
   readonly retry: RetryPolicy;
+  /** Attempts a record may have in this run, when fewer than `retry.maxAttempts` (it failed in earlier runs). */
+  readonly maxAttempts?: (item: T) => number;
   /** Runs one attempt (1-based) of a record. */
   readonly invoke: (item: T, attempt: number) => Promise<void> | void;
   /** Asked before every attempt: false once the lease is lost or time is short. Synchronous when it can be. */
@@ -211,7 +213,10 @@ export class KeyOrderedRun<T extends KeyedItem> {
       return this.pump();
     }
     const delay = retryDelay(options.retry, queue.attempt, options.random);
-    const last = queue.attempt >= options.retry.maxAttempts || !isRetriable(error) || !options.hasTimeFor(delay);
+    const attempts = options.maxAttempts
+      ? Math.min(options.retry.maxAttempts, options.maxAttempts(item))
+      : options.retry.maxAttempts;
+    const last = queue.attempt >= attempts || !isRetriable(error) || !options.hasTimeFor(delay);
     if (last) {
       this.outcomes[index] = { status: 'failed', attempts: queue.attempt, error };
       this.endKey(queue, queue.next + 1, (blockedBy) => ({ status: 'blocked', blockedBy }));

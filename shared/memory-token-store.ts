@@ -7,14 +7,17 @@ import {
   type LayoutChange,
   type LayoutSegment,
 } from './layout.js';
+import type { DeadLetter, ParkedKey, SourceSkip } from './dead-letter.js';
 import { PartitionToken } from './token.js';
 import {
   assertProcessorName,
   claimRefusal,
   fenced,
   layoutConflict,
+  type CheckpointChanges,
   type Claim,
   type ClaimRef,
+  type FailureCount,
   type ClaimRequest,
   type Clock,
   type PartitionState,
@@ -22,7 +25,13 @@ import {
   type TokenStore,
 } from './token-store.js';
 
-type StoredPartition = Omit<PartitionState, 'owner'> & { owner: string };
+type StoredPartition = Omit<PartitionState, 'owner' | 'parked'> & {
+  owner: string;
+  parked: Map<string, ParkedKey>;
+  failures: Map<number, FailureCount>;
+  seen: number | null;
+  batch: { first: number; last: number } | undefined;
+};
 
 /**
  * A token store in memory with the same conditions as the DynamoDB one: for the local demo's fast paths,
@@ -31,6 +40,9 @@ type StoredPartition = Omit<PartitionState, 'owner'> & { owner: string };
 export class MemoryTokenStore implements TokenStore {
   private readonly layouts = new Map<string, Layout>();
   private readonly partitions = new Map<string, StoredPartition>();
+  /** Parked letters by `<processor> <topic-partition> <digest>`, then offset. */
+  readonly letters = new Map<string, Map<number, DeadLetter>>();
+  readonly skips: SourceSkip[] = [];
   private readonly clock: Clock;
 
   constructor(options: { clock?: Clock } = {}) {
@@ -117,6 +129,12 @@ export class MemoryTokenStore implements TokenStore {
     const free = !current || current.leaseUntil <= now || current.owner === request.owner;
     const fresh = !current || current.layoutVersion <= request.layoutVersion;
     if (!free || !fresh) throw claimRefusal(request, current!, now);
+    const previous = current?.batch;
+    const repeated =
+      previous !== undefined && previous.first === request.batch?.first && previous.last === request.batch.last;
+    const candidates = [current?.seen ?? null, repeated ? null : (previous?.last ?? null)].filter(
+      (v): v is number => v !== null,
+    );
     const stored: StoredPartition = {
       topic: request.topic,
       partition: request.partition,
@@ -126,10 +144,25 @@ export class MemoryTokenStore implements TokenStore {
       layoutVersion: request.layoutVersion,
       token: current?.token ?? PartitionToken.initial(),
       updatedAt: now,
+      parked: current?.parked ?? new Map(),
+      failures: current?.failures ?? new Map(),
+      seen: current?.seen ?? null,
+      batch: request.batch ?? current?.batch,
     };
     this.partitions.set(key, stored);
-    const { updatedAt: _updatedAt, ...claim } = stored;
-    return { ...claim, processor: request.processor };
+    return {
+      processor: request.processor,
+      topic: stored.topic,
+      partition: stored.partition,
+      owner: stored.owner,
+      epoch: stored.epoch,
+      leaseUntil: stored.leaseUntil,
+      layoutVersion: stored.layoutVersion,
+      token: stored.token,
+      parked: new Map(stored.parked),
+      failures: new Map(stored.failures),
+      seenThrough: candidates.length ? Math.max(...candidates) : null,
+    };
   }
 
   async renew<C extends ClaimRef>(claim: C, leaseMs: number): Promise<C> {
@@ -143,10 +176,46 @@ export class MemoryTokenStore implements TokenStore {
   async checkpoint(
     claim: Claim,
     token: PartitionToken,
-    options: { release: boolean; leaseMs: number },
+    options: { release: boolean; leaseMs: number; changes?: CheckpointChanges },
   ): Promise<Claim> {
     const now = this.clock();
     const stored = this.fencedItem(claim, now);
+    const changes = options.changes;
+    if (changes) {
+      const topicPartition = `${claim.topic}-${claim.partition}`;
+      for (const letter of changes.letters) {
+        if (this.letters.get(`${claim.processor} ${topicPartition} ${letter.digest}`)?.has(letter.offset)) {
+          throw new Error(`letter ${topicPartition}@${letter.offset} already exists`);
+        }
+      }
+      for (const letter of changes.letters) {
+        const id = `${claim.processor} ${topicPartition} ${letter.digest}`;
+        if (!this.letters.has(id)) this.letters.set(id, new Map());
+        this.letters.get(id)!.set(letter.offset, letter);
+      }
+      this.skips.push(...changes.skips);
+      for (const entry of changes.park) {
+        const existing = stored.parked.get(entry.digest);
+        if (entry.fresh || !existing) {
+          stored.parked.set(entry.digest, {
+            digest: entry.digest,
+            key: entry.key,
+            synthetic: entry.synthetic,
+            parked: entry.count,
+            resolved: 0,
+            since: entry.since,
+            attempts: 0,
+            nextAttemptAt: entry.nextAttemptAt,
+            lease: { owner: undefined, epoch: entry.leaseEpoch, until: 0 },
+          });
+        } else {
+          stored.parked.set(entry.digest, { ...existing, parked: existing.parked + entry.count });
+        }
+      }
+      for (const digest of changes.unpark) stored.parked.delete(digest);
+      stored.failures = new Map(changes.failures.map((f) => [f.offset, f]));
+      if (changes.seenThrough !== null) stored.seen = changes.seenThrough;
+    }
     stored.token = token;
     stored.leaseUntil = options.release ? 0 : now + options.leaseMs;
     stored.updatedAt = now;
@@ -166,7 +235,17 @@ export class MemoryTokenStore implements TokenStore {
     const prefix = `${processor}\u0000`;
     const partitions = [...this.partitions]
       .filter(([key]) => key.startsWith(prefix))
-      .map(([, stored]) => ({ ...stored }))
+      .map(([, stored]) => ({
+        topic: stored.topic,
+        partition: stored.partition,
+        owner: stored.owner,
+        epoch: stored.epoch,
+        leaseUntil: stored.leaseUntil,
+        layoutVersion: stored.layoutVersion,
+        token: stored.token,
+        updatedAt: stored.updatedAt,
+        parked: [...stored.parked.values()],
+      }))
       .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
     return { layout, partitions };
   }

@@ -1,3 +1,4 @@
+import { resolveDeadLetterPolicy, type DeadLetterPolicy } from './dead-letter-policy.js';
 import { ConfigurationError } from './errors.js';
 import { defaultHash, type HashFunction } from './hash.js';
 import type { KafkaRecord } from './kafka-record.js';
@@ -17,10 +18,15 @@ export interface HandlerContext {
   readonly partition: number;
   readonly offset: number;
   readonly sequencingKey: string;
-  /** 1 on the first try, then 2, 3, ... within this delivery. */
+  /** 1 on the first try, then 2, 3, ... within this delivery (or this redrive). */
   readonly attempt: number;
   /**
-   * The fencing epoch of the partition claim: it grows with every grant. A handler writing to a store that can
+   * True when a parked dead letter is handled again by a redrive (its key's later records wait behind it); the
+   * record's offset is already behind the partition's token.
+   */
+  readonly redrive: boolean;
+  /**
+   * The fencing epoch of the partition claim (of the key's redrive lease, in a redrive): it grows with every grant. A handler writing to a store that can
    * compare it (a conditional write on "epoch <= :epoch") can reject a zombie that woke after losing its lease.
    */
   readonly epoch: number;
@@ -29,7 +35,10 @@ export interface HandlerContext {
   readonly logger: Logger;
 }
 
-/** Handles one record. Throw to fail it: it is retried, then its key is blocked and the record reported failed. */
+/**
+ * Handles one record. Throw to fail it: it is retried, its key blocked and the record reported back; after
+ * `deadLetter.afterAttempts` attempts (at once for a `NonRetriableError`) it is parked with the key's later records.
+ */
 export type RecordHandler = (record: KafkaRecord, context: HandlerContext) => Promise<void> | void;
 
 /** A team's processor, as written: name, topics, handler and how records are ordered and retried. */
@@ -49,6 +58,8 @@ export interface ProcessorDefinition {
   readonly hash?: HashFunction;
   /** Segments created the first time the processor runs. @default 4 */
   readonly initialSegments?: number;
+  /** When failing, malformed and unroutable records are parked, and how parked keys are redriven. @default DEFAULT_DEAD_LETTER_POLICY */
+  readonly deadLetter?: Partial<DeadLetterPolicy>;
 }
 
 /** A checked processor definition with every default filled in. */
@@ -61,6 +72,7 @@ export interface Processor {
   readonly retry: RetryPolicy;
   readonly hash: HashFunction;
   readonly initialSegments: number;
+  readonly deadLetter: DeadLetterPolicy;
 }
 
 /**
@@ -117,5 +129,6 @@ export function defineProcessor(definition: ProcessorDefinition): Processor {
     retry: resolveRetryPolicy(definition.retry),
     hash: definition.hash ?? defaultHash,
     initialSegments,
+    deadLetter: resolveDeadLetterPolicy(definition.deadLetter),
   });
 }

@@ -22,6 +22,8 @@ export interface WorkItem extends KeyedItem {
   /** The layout version the record was routed with. */
   readonly layoutVersion: number;
   readonly claim: ClaimRef;
+  /** Handler attempts the record had in earlier deliveries (it is parked once they reach `deadLetter.afterAttempts`). */
+  readonly priorAttempts: number;
 }
 
 /** What a runner needs to know about the invocation it runs in. */
@@ -90,6 +92,8 @@ export class InlineRunner implements SegmentRunner {
     return {
       concurrency: processor.concurrency,
       retry: processor.retry,
+      // Attempts count over deliveries: a record parks after exactly `afterAttempts`.
+      maxAttempts: (item) => Math.max(1, processor.deadLetter.afterAttempts - item.priorAttempts),
       canStart: (item) => clock() < deadline && context.canStart(item),
       hasTimeFor: (delayMs) => clock() + delayMs < deadline,
       sleep: this.options.sleep,
@@ -104,6 +108,7 @@ export class InlineRunner implements SegmentRunner {
           offset: item.record.offset,
           sequencingKey: item.sequencingKey,
           attempt,
+          redrive: false,
           epoch: item.claim.epoch,
           deadline,
           logger: context.logger,

@@ -1,4 +1,5 @@
 import { ClaimHeldError, ConfigurationError, FencedError, LayoutConflictError, StaleLayoutError } from './errors.js';
+import type { DeadLetter, ParkedKey, SourceSkip } from './dead-letter.js';
 import type { Layout, LayoutChange, LayoutSegment } from './layout.js';
 import type { PartitionToken } from './token.js';
 
@@ -19,6 +20,15 @@ export interface ClaimRequest extends PartitionRef {
   /** The layout version the caller routes with; older than one already used for this partition is rejected. */
   readonly layoutVersion: number;
   readonly leaseMs: number;
+  /** The offsets the claim is taken for: recorded, so a later batch can tell a skip from offsets that never existed. */
+  readonly batch?: { readonly first: number; readonly last: number };
+}
+
+/** How many handler attempts a failed record has had over its deliveries, kept on the partition item. */
+export interface FailureCount {
+  readonly offset: number;
+  readonly attempts: number;
+  readonly firstFailureAt: number;
 }
 
 /**
@@ -32,6 +42,42 @@ export interface Claim extends PartitionRef {
   readonly leaseUntil: number;
   readonly layoutVersion: number;
   readonly token: PartitionToken;
+  /** The partition's parked keys by digest, as the claim read them (entries whose letters are all resolved too). */
+  readonly parked: ReadonlyMap<string, ParkedKey>;
+  /** Attempts of records that failed in earlier deliveries and are not parked yet, by offset. */
+  readonly failures: ReadonlyMap<number, FailureCount>;
+  /** The highest offset delivered to any earlier claim of the partition, or null if none is known. */
+  readonly seenThrough: number | null;
+}
+
+/**
+ * What a checkpoint writes besides the token. Parking is part of the checkpoint: the letters exist if and only if
+ * the token moved past their records.
+ */
+export interface CheckpointChanges {
+  readonly letters: readonly DeadLetter[];
+  /**
+   * Keys that get letters: a new entry (`fresh`, replacing a resolved one) or more letters on an entry the claim
+   * read (`count` is added to its `parked`).
+   */
+  readonly park: ReadonlyArray<{
+    readonly digest: string;
+    readonly key: string;
+    readonly synthetic: boolean;
+    readonly count: number;
+    readonly fresh: boolean;
+    readonly since: number;
+    readonly nextAttemptAt: number;
+    /** A fresh entry's lease epoch: above the one it replaces, so a redriver of the old entry is fenced. */
+    readonly leaseEpoch: number;
+  }>;
+  /** Entries the claim read with every letter resolved: removed, so their keys flow again. */
+  readonly unpark: readonly string[];
+  /** Replaces the stored attempt counts. */
+  readonly failures: readonly FailureCount[];
+  readonly seenThrough: number | null;
+  /** Ranges the event source moved past that were delivered and not done. */
+  readonly skips: readonly SourceSkip[];
 }
 
 /** What identifies a claim for fenced writes: enough to renew or release it from another process. */
@@ -46,6 +92,8 @@ export interface PartitionState extends PartitionRef {
   readonly layoutVersion: number;
   readonly token: PartitionToken;
   readonly updatedAt: number;
+  /** Parked keys, including entries whose letters are all resolved (removed at the next checkpoint). */
+  readonly parked: readonly ParkedKey[];
 }
 
 /** A processor's layout and the state of every partition it has seen. */
@@ -109,10 +157,15 @@ export interface TokenStore {
   renew<C extends ClaimRef>(claim: C, leaseMs: number): Promise<C>;
 
   /**
-   * Writes the token under a live claim, and releases it or extends its lease. Throws FencedError if the claim
-   * expired or was taken over: nothing is written then.
+   * Writes the token under a live claim, and releases it or extends its lease. With `changes`, also parks letters,
+   * updates parked keys and attempt counts and records source skips, all in the same atomic write. Throws
+   * FencedError if the claim expired or was taken over: nothing is written then.
    */
-  checkpoint(claim: Claim, token: PartitionToken, options: { release: boolean; leaseMs: number }): Promise<Claim>;
+  checkpoint(
+    claim: Claim,
+    token: PartitionToken,
+    options: { release: boolean; leaseMs: number; changes?: CheckpointChanges },
+  ): Promise<Claim>;
 
   /** Ends a live claim without changing its token. A claim that is already gone is left alone. */
   release(claim: ClaimRef): Promise<void>;

@@ -25,7 +25,29 @@ export const tokenKeys = {
     pk: `PROCESSOR#${processor}#PARTITION#${topic}-${partition}`,
     sk: 'TOKEN',
   }),
+  /** A parked key's letters share a partition key, sorted by offset: one query reads them in order. */
+  letters: lettersKey,
+  letter: (processor: string, topicPartition: string, digest: string, offset: number) => ({
+    pk: lettersKey(processor, topicPartition, digest),
+    sk: `LETTER#${padOffset(offset)}`,
+  }),
+  /** Every source skip of a processor under one partition key: they are rare, and read together by status. */
+  skips: (processor: string) => `PROCESSOR#${processor}#SKIPS`,
+  skip: (processor: string, topicPartition: string, from: number) => ({
+    pk: `PROCESSOR#${processor}#SKIPS`,
+    sk: `SKIP#${topicPartition}#${padOffset(from)}`,
+  }),
+  audit: (processor: string) => `PROCESSOR#${processor}#AUDIT`,
 } as const;
+
+function lettersKey(processor: string, topicPartition: string, digest: string): string {
+  return `PROCESSOR#${processor}#DLQ#${topicPartition}#${digest}`;
+}
+
+/** Offsets as sort keys: 20 digits hold every 64-bit offset, so text order is numeric order. */
+function padOffset(offset: number): string {
+  return String(offset).padStart(20, '0');
+}
 
 /** Creates an on-demand token table if it does not exist and waits until it is active (local stack and tests). */
 export async function createTokenTable(client: DynamoDBClient, tableName: string): Promise<void> {

@@ -33,7 +33,10 @@ export interface UnfinishedRecord {
 /** What a checkpoint changes, for logs and metrics. */
 export interface TokenAdvance {
   readonly token: PartitionToken;
-  /** Offsets the event source moved past without delivering them (and not done before), per cell. */
+  /**
+   * Offsets the event source moved past that were delivered before and not done, per cell: only offsets up to
+   * `seenThrough` count, since offsets above everything ever delivered may never have existed.
+   */
   readonly sourceSkipped: ReadonlyArray<{ segment: Segment; ranges: readonly OffsetRange[] }>;
   /** Out-of-order ranges dropped at the bound (their records will be handled again on redelivery). */
   readonly forgottenRanges: number;
@@ -114,6 +117,11 @@ export class PartitionToken {
     return this.cells.filter((cell) => segmentsOverlap(cell.segment, segment));
   }
 
+  /** Whether every cell covers the offset: a record with no hash (unreadable, unroutable) is done only then. */
+  coversEverywhere(offset: number): boolean {
+    return this.cells.every((cell) => positionCovers(cell.position, offset));
+  }
+
   /** The lowest offset any cell (of `segment`, when given) still waits for, or `null` before the first batch. */
   lowWatermark(segment?: Segment): number | null {
     let low: number | null = null;
@@ -134,6 +142,8 @@ export class PartitionToken {
     last: number;
     unfinished: readonly UnfinishedRecord[];
     maxRanges: number;
+    /** The highest offset delivered before this batch (null: none known, so no skip can be told). @default no bound */
+    seenThrough?: number | null;
   }): TokenAdvance {
     const fine = refine(this, input.segments);
     const router = new SegmentRouter(fine.map((cell) => ({ ...cell.segment, cell })));
@@ -154,12 +164,20 @@ export class PartitionToken {
     const advanced = fine.map((cell): TokenCell => {
       const offsets = [...heldEverywhere, ...(held.get(cell) ?? [])].sort((a, b) => a - b);
       const { position, report } = advancePosition(cell.position, input.first, input.last, offsets, input.maxRanges);
-      if (report.sourceSkipped.length > 0) sourceSkipped.push({ segment: cell.segment, ranges: report.sourceSkipped });
+      const ranges = clipRanges(report.sourceSkipped, input.seenThrough);
+      if (ranges.length > 0) sourceSkipped.push({ segment: cell.segment, ranges });
       forgottenRanges += report.forgottenRanges;
       return { segment: cell.segment, position };
     });
     return { token: new PartitionToken(fold(advanced)), sourceSkipped, forgottenRanges };
   }
+}
+
+/** The parts of the ranges at or below `bound`; all of them when there is no bound, none when it is null. */
+function clipRanges(ranges: readonly OffsetRange[], bound: number | null | undefined): OffsetRange[] {
+  if (bound === undefined) return [...ranges];
+  if (bound === null) return [];
+  return ranges.filter(([from]) => from <= bound).map(([from, to]) => [from, Math.min(to, bound)] as const);
 }
 
 /** The common refinement of the token's cells and the live segments: in a split tree, the finer of each overlap. */

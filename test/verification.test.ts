@@ -29,6 +29,7 @@ const context = (offset: number, epoch: number, segment = { id: 0, mask: 0 }): H
   offset,
   sequencingKey: 'k',
   attempt: 1,
+  redrive: false,
   epoch,
   deadline: 0,
   logger: silentLogger,
