@@ -329,7 +329,8 @@ export class Dispatcher {
     const reports: PartitionReport[] = [];
     for (const slice of slices) {
       const claimed = slice.claimed;
-      if (claimed && slice.records.length > 0) {
+      // Records that could not be read but have an offset are parked: the partition goes on past them.
+      if (claimed && (slice.records.length > 0 || slice.malformed.some((m) => m.offset !== undefined))) {
         work.push(claimed);
         continue;
       }
@@ -352,7 +353,7 @@ export class Dispatcher {
       if (stream) record(added, await stream.close());
       const released = await this.awaitDrains(work, deadline);
       if (released.length > 0) record(released, await this.runner.run(released, context));
-      reports.push(...(await Promise.all(work.map((entry) => this.checkpoint(entry, byItem, invocationId)))));
+      reports.push(...(await Promise.all(work.map((entry) => this.checkpoint(entry, byItem, invocationId, deadline)))));
     } finally {
       for (const entry of work) entry.keeper.stop();
     }
@@ -579,6 +580,7 @@ export class Dispatcher {
     entry: ClaimedSlice,
     outcomes: Map<WorkItem, RecordOutcome>,
     invocationId: string,
+    deadline: number,
   ): Promise<PartitionReport> {
     const { slice, keeper, cached, counts } = entry;
     keeper.stop();
@@ -733,22 +735,36 @@ export class Dispatcher {
         ranges: skips.map((skip) => [skip.from, skip.to]),
       });
     }
+    const changes = {
+      letters: plan.letters,
+      park: plan.park,
+      unpark: plan.unpark,
+      failures: failures.slice(0, MAX_FAILURE_COUNTS),
+      seenThrough: Math.max(claim.seenThrough ?? slice.last, slice.last),
+      skips,
+    };
     try {
-      await this.store.checkpoint(claim, advance.token, {
-        release: true,
-        leaseMs: this.settings.leaseMs,
-        changes: {
-          letters: plan.letters,
-          park: plan.park,
-          unpark: plan.unpark,
-          failures: failures.slice(0, MAX_FAILURE_COUNTS),
-          seenThrough: Math.max(claim.seenThrough ?? slice.last, slice.last),
-          skips,
-        },
-      });
+      // A failed write is tried again while time allows: the write is conditional, so a retry after a write that
+      // landed (its answer lost) is refused as fenced and the redelivery finds everything covered.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.store.checkpoint(claim, advance.token, { release: true, leaseMs: this.settings.leaseMs, changes });
+          break;
+        } catch (error) {
+          const delay = 50 * 2 ** attempt;
+          if (error instanceof FencedError || attempt >= 3 || this.clock() + delay >= deadline) throw error;
+          this.logger.warn('checkpoint failed; trying again', { error, topicPartition: slice.topicPartition, attempt });
+          await this.sleep(delay);
+        }
+      }
     } catch (error) {
-      const reason = error instanceof FencedError ? 'fenced' : 'checkpoint failed';
-      this.logger.error(`${reason}; partition handed back`, { error, topicPartition: slice.topicPartition });
+      const fencedOut = error instanceof FencedError;
+      this.logger.error(`${fencedOut ? 'fenced' : 'checkpoint failed'}; partition handed back`, {
+        error,
+        topicPartition: slice.topicPartition,
+      });
+      // Give the claim back so the redelivery need not wait out the lease.
+      if (!fencedOut) await this.store.release(claim).catch(() => {});
       return {
         ...base,
         parked: 0,

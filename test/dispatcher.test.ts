@@ -10,6 +10,8 @@ import { silentLogger } from '../shared/logger.js';
 import { MemoryTokenStore } from '../shared/memory-token-store.js';
 import { tokenKeys } from '../shared/token-table.js';
 import { ManualClock } from './support/clock.js';
+import { keyDigest, SyntheticKey } from '../shared/dead-letter.js';
+import { freshStores, lettersByKey } from './support/dead-letters.js';
 import { freshDynamoStore, freshTokenTable, localDynamoDb } from './support/dynamodb.js';
 import {
   dispatch,
@@ -85,8 +87,8 @@ describe('Dispatcher on DynamoDB Local', () => {
     expect(byKeyInOrder(handler).get('orders-0/even')).toEqual([0, 2, 4, 6]);
   });
 
-  it('reports a malformed record failed while the rest of the batch is handled', async () => {
-    const store = await freshDynamoStore();
+  it("parks a malformed record under the partition's (malformed) key while the rest of the batch is handled", async () => {
+    const { store, deadLetters } = await freshStores();
     const handler = new ScriptedHandler();
     const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
     const event = eventOf(topicLog({ partitions: 1, count: 6, keys: 6 }));
@@ -94,13 +96,22 @@ describe('Dispatcher on DynamoDB Local', () => {
 
     const result = await dispatch(dispatcher, event);
 
-    expect(result.response).toEqual({ batchItemFailures: [{ itemIdentifier: { partition: 'orders-0', offset: 2 } }] });
+    expect(result.response).toEqual({ batchItemFailures: [] });
     expect(handler.successes().sort()).toEqual(['orders-0@0', 'orders-0@1', 'orders-0@3', 'orders-0@4', 'orders-0@5']);
-    expect(result.partitions[0]).toMatchObject({ malformed: 1, handled: 5 });
+    expect(result.partitions[0]).toMatchObject({ malformed: 1, handled: 5, parked: 1 });
+    const [letter] = await deadLetters.readLetters({
+      processor: 'orders-view',
+      topic: 'orders',
+      partition: 0,
+      digest: keyDigest(SyntheticKey.Malformed, true),
+    });
+    expect(letter).toMatchObject({ offset: 2, reason: 'malformed', sequencingKey: '(malformed)', synthetic: true });
+    expect(JSON.parse(letter!.raw!)).toMatchObject({ offset: 2, value: 'not base64 %%%' });
+    expect(letter!.error.message).toMatch(/records\["orders-0"\]\[2\]/);
   });
 
-  it('hands back a partition whose records are all unreadable and gives back the claim it took while parsing', async () => {
-    const store = await freshDynamoStore();
+  it('parks every record of a partition whose records are all unreadable, and the partition goes on past them', async () => {
+    const { store, deadLetters } = await freshStores();
     const handler = new ScriptedHandler();
     const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
     const event = eventOf(topicLog({ partitions: 2, count: 3, keys: 3 }));
@@ -108,11 +119,28 @@ describe('Dispatcher on DynamoDB Local', () => {
 
     const result = await dispatch(dispatcher, event);
 
-    expect(result.response).toEqual({ batchItemFailures: [{ itemIdentifier: { partition: 'orders-1', offset: 0 } }] });
+    expect(result.response).toEqual({ batchItemFailures: [] });
     expect(handler.successes().sort()).toEqual(['orders-0@0', 'orders-0@1', 'orders-0@2']);
     const unreadable = (await store.readState('orders-view')).partitions.find((p) => p.partition === 1);
     expect(unreadable).toMatchObject({ leaseUntil: 0 });
-    expect(unreadable!.token.lowWatermark()).toBeNull();
+    expect(unreadable!.token.lowWatermark()).toBe(3);
+    expect(await lettersByKey(deadLetters, 'orders-view')).toEqual(new Map([['orders-1/(malformed)', [0, 1, 2]]]));
+  });
+
+  it('parks the unreadable records that have an offset and hands back from the first offset those that have none', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler();
+    const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
+    const event = eventOf(topicLog({ partitions: 2, count: 3, keys: 3 }));
+    const raws = event.records['orders-1']! as unknown as Array<Record<string, unknown>>;
+    raws[1]!.offset = 'x';
+    raws[2]!.offset = -1;
+    raws[0]!.key = '***';
+
+    const result = await dispatch(dispatcher, event);
+
+    expect(result.response).toEqual({ batchItemFailures: [{ itemIdentifier: { partition: 'orders-1', offset: 0 } }] });
+    expect(result.partitions.find((p) => p.topicPartition === 'orders-1')).toMatchObject({ parked: 1, malformed: 3 });
   });
 
   it('fails the whole batch, and leaves no claim failure unhandled, when the layout cannot be read', async () => {
@@ -198,8 +226,8 @@ describe('Dispatcher on DynamoDB Local', () => {
     expect(handler.overlap).toBeUndefined();
   });
 
-  it('reports records of a topic the processor does not consume instead of dropping them', async () => {
-    const store = await freshDynamoStore();
+  it('parks records of a topic the processor does not consume as unroutable instead of dropping them', async () => {
+    const { store, deadLetters } = await freshStores();
     const handler = new ScriptedHandler();
     const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
 
@@ -209,9 +237,8 @@ describe('Dispatcher on DynamoDB Local', () => {
     );
 
     expect(handler.calls).toEqual([]);
-    expect(result.response).toEqual({
-      batchItemFailures: [{ itemIdentifier: { partition: 'payments-0', offset: 0 } }],
-    });
+    expect(result.response).toEqual({ batchItemFailures: [] });
+    expect(await lettersByKey(deadLetters, 'orders-view')).toEqual(new Map([['payments-0/(unroutable)', [0, 1, 2]]]));
   });
 
   it('serialises a duplicate concurrent delivery so each record is handled once', async () => {
@@ -447,6 +474,7 @@ describe('Dispatcher on DynamoDB Local', () => {
         offset: 0,
         sequencingKey: 'k',
         attempt,
+        redrive: false,
         epoch: 1,
         deadline: undefined,
         logger: undefined,
@@ -474,10 +502,11 @@ describe('Dispatcher streaming a large batch', () => {
 
     const result = await dispatch(dispatcher, event);
 
-    const malformedAt = events.indexOf('malformed record reported failed @1900');
+    const malformedAt = events.indexOf('malformed record @1900');
     expect(malformedAt).toBeGreaterThan(events.indexOf('handled @0'));
     expect(events.slice(0, malformedAt).filter((e) => e.startsWith('handled')).length).toBeGreaterThan(1_000);
-    expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 1_900 } }]);
+    expect(result.response.batchItemFailures).toEqual([]);
+    expect(result.partitions[0]).toMatchObject({ parked: 1, handled: 1_999 });
     expect(events.filter((e) => e.startsWith('handled'))).toHaveLength(1_999);
   });
 });
