@@ -17,6 +17,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DEFAULT_LAMBDA_RETRY_ATTEMPTS } from '../shared/dead-letter-policy.js';
 import { resolveDispatcherSettings, type DispatcherSettings } from '../shared/dispatcher.js';
 import { ConfigurationError } from '../shared/errors.js';
 import type { ProcessingMode } from '../shared/handlers.js';
@@ -1129,7 +1130,7 @@ function eventSourceSettings(e: EventSourceSettings, processorName: string, topi
   const minimum = wholeNumber('eventSource.provisionedPollers.minimum', e.provisionedPollers?.minimum ?? 1, 1, 200);
   const maximum = wholeNumber('eventSource.provisionedPollers.maximum', e.provisionedPollers?.maximum ?? 200, 1, 2000);
   if (minimum > maximum) fail('eventSource.provisionedPollers', { minimum, maximum }, 'minimum at most maximum');
-  const retryAttempts = e.retryAttempts ?? 10;
+  const retryAttempts = e.retryAttempts ?? DEFAULT_LAMBDA_RETRY_ATTEMPTS;
   if (retryAttempts !== -1 && !(Number.isInteger(retryAttempts) && retryAttempts >= 0 && retryAttempts <= 10_000)) {
     fail(
       'eventSource.retryAttempts',

@@ -58,3 +58,9 @@ export function nextRedriveAt(
   // Half fixed, half jitter: keys parked together spread out, but none comes back at once.
   return now + Math.floor(ceiling / 2 + random() * (ceiling / 2));
 }
+
+/**
+ * The construct's default `retryAttempts` of the event source mapping: Lambda retries a batch that made no progress
+ * this many times, then sends it to the on-failure destination. The local simulator and chaos use it too.
+ */
+export const DEFAULT_LAMBDA_RETRY_ATTEMPTS = 10;

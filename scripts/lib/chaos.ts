@@ -3,14 +3,20 @@ import {
   ConditionalCheckFailedException,
   ProvisionedThroughputExceededException,
 } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_LAMBDA_RETRY_ATTEMPTS } from '../../shared/dead-letter-policy.js';
+import { isParked } from '../../shared/dead-letter.js';
+import type { DeadLetterStore } from '../../shared/dead-letter-store.js';
 import { Dispatcher } from '../../shared/dispatcher.js';
+import { DynamoDbDeadLetterStore } from '../../shared/dynamodb-dead-letter-store.js';
 import { DynamoDbTokenStore } from '../../shared/dynamodb-token-store.js';
 import { javaStringHashCode } from '../../shared/hash.js';
 import { planChange, planScaleStep } from '../../shared/layout-change.js';
 import { assertCompleteCover, LayoutOperation } from '../../shared/layout.js';
 import { silentLogger } from '../../shared/logger.js';
 import { defineProcessor, type HandlerContext } from '../../shared/processor.js';
+import { Redriver } from '../../shared/redriver.js';
 import { InlineRunner } from '../../shared/segment-runner.js';
+import { Sequencing } from '../../shared/sequencing-policy.js';
 import { segmentName } from '../../shared/segment.js';
 import { createTokenTable } from '../../shared/token-table.js';
 import type { TokenStore } from '../../shared/token-store.js';
@@ -25,6 +31,12 @@ import { Verifier, type VerificationSummary } from './verification.js';
 export interface ChaosTotals {
   runs: number;
   records: number;
+  /** Records parked as dead letters (malformed, unroutable, and poison that failed past the attempt limit). */
+  deadLettered: number;
+  /** Dead letters handled successfully by a redrive. */
+  redriven: number;
+  /** Offsets the event source moved past although delivered and not done (recorded as skips). */
+  skippedBySource: number;
   lost: number;
   reprocessedAfterCheckpoint: number;
   orderViolations: number;
@@ -90,7 +102,7 @@ export async function chaosRun(options: {
   definitions: LayoutDefinitions;
   timeoutMs?: number;
   trace?: boolean;
-}): Promise<VerificationSummary & { problems: string[]; trace?: string[] }> {
+}): Promise<VerificationSummary & { skippedBySource: number; problems: string[]; trace?: string[] }> {
   const random = seededRandom(options.seed * 1_000_003 + options.run);
   const pick = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)]!;
   const processorName = `chaos-${options.seed}-${options.run}`;
@@ -99,6 +111,8 @@ export async function chaosRun(options: {
   const keys = 1 + Math.floor(random() * 8);
   const failRate = pick([0, 0.05, 0.15]);
   const poison = new Map<string, number>();
+  // Half the runs order by a header that some records lack: those are unroutable and parked.
+  const byHeader = random() < 0.5;
   const verifier = new Verifier(javaStringHashCode, { trace: options.trace });
   const leaseMs = 1_000;
   const layoutTtlMs = 150;
@@ -114,23 +128,45 @@ export async function chaosRun(options: {
     client: faultyClient(options.endpoint, random, { throttle: 0.02, condition: 0 }),
   });
   await store.initialise(processorName, pick([1, 2, 3, 4]));
+  const deadLetters: DeadLetterStore = verifier.watchDeadLetters(
+    new DynamoDbDeadLetterStore({
+      tableName: options.tableName,
+      client: faultyClient(options.endpoint, random, { throttle: 0.02, condition: 0 }),
+    }),
+  );
 
   const log = new TopicLog('orders', partitions);
   for (let p = 0; p < partitions; p++) {
     for (let i = 0; i < perPartition; i++) {
-      const key = random() < 0.1 ? null : Buffer.from(`k${Math.floor(random() * keys)}`).toString('base64');
+      const name = `k${Math.floor(random() * keys)}`;
+      const key = random() < 0.1 ? null : Buffer.from(name).toString('base64');
+      const roll = random();
       log.append(p, {
         timestamp: Date.now(),
         timestampType: 'CREATE_TIME',
         key,
-        value: Buffer.from('{}').toString('base64'),
-        headers: [],
+        // A few records cannot be read at all: they are parked under the partition's (malformed) key.
+        value: roll < 0.02 ? '%%% not base64' : Buffer.from('{}').toString('base64'),
+        headers: byHeader && roll > 0.97 ? [] : [{ k: [...Buffer.from(name)] }],
       });
+      // Most poison heals within a delivery or two; some outlasts the attempt limit, is parked and redriven.
       if (random() < 0.05) poison.set(`orders-${p}@${i}`, 1 + Math.floor(random() * 5));
+      else if (random() < 0.03) poison.set(`orders-${p}@${i}`, 10 + Math.floor(random() * 4));
     }
   }
 
   const fates: Fate[] = [];
+  const chaosProcessor = (recordHandler: ReturnType<typeof handler>) =>
+    defineProcessor({
+      name: processorName,
+      topics: ['orders'],
+      handler: recordHandler,
+      sequencing: byHeader ? Sequencing.header('k') : Sequencing.key(),
+      concurrency: 1 + Math.floor(random() * 6),
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
+      // The default attempt limit; redrives come quickly so a run sees them.
+      deadLetter: { redriveBaseDelayMs: 20, redriveMaxDelayMs: 200 },
+    });
   const handler = (fate: Fate) => async (record: KafkaRecord, context: HandlerContext) => {
     await fate.gate();
     // A downstream store that fences on the epoch rejects a zombie's effects: they do not count.
@@ -156,13 +192,7 @@ export async function chaosRun(options: {
       if (roll < 0.04) setTimeout(() => (fate.killed = true), Math.floor(random() * 30));
       else if (roll < 0.07)
         setTimeout(() => (fate.pausedUntil = Date.now() + leaseMs + 300), Math.floor(random() * 20));
-      const processor = defineProcessor({
-        name: processorName,
-        topics: ['orders'],
-        handler: handler(fate),
-        concurrency: 1 + Math.floor(random() * 6),
-        retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
-      });
+      const processor = chaosProcessor(handler(fate));
       const dispatcher = new Dispatcher({
         processor,
         store: gatedStore(store, fate),
@@ -188,7 +218,7 @@ export async function chaosRun(options: {
     {
       batchSize: 1 + Math.floor(random() * 15),
       batchingWindowMs: 2,
-      maxRetryAttempts: 30,
+      maxRetryAttempts: DEFAULT_LAMBDA_RETRY_ATTEMPTS,
       duplicateRate: pick([0, 0.1, 0.3]),
       rewindRate: pick([0, 0.05]),
       timeoutMs: 3_000,
@@ -222,10 +252,40 @@ export async function chaosRun(options: {
     }).result.catch(() => undefined);
   })();
 
+  // The scheduled redrive, run often: parked keys are retried with backoff while traffic flows.
+  const redriver = new Redriver({
+    processor: chaosProcessor(handler(new Fate())),
+    store: coordinatorStore,
+    deadLetters,
+    logger: silentLogger,
+    settings: { leaseMs: 2_000, reserveMs: 100 },
+  });
+  let delivering = true;
+  const redriving = (async () => {
+    // After delivery ends, redrive until nothing is due that could still succeed (malformed and unroutable
+    // letters never do) or a few seconds have passed.
+    for (let quietSince = 0; ; ) {
+      const report = await redriver.redriveDue({ remainingMs: () => 5_000 }).catch(() => undefined);
+      if (!delivering) {
+        if (report && report.keys.every((k) => k.outcome !== 'drained' && k.redriven === 0)) quietSince ||= Date.now();
+        else quietSince = 0;
+        if (quietSince && Date.now() - quietSince > 600) return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  })();
+
   const timeout = new Promise<'timeout'>((resolve) =>
     setTimeout(() => resolve('timeout'), options.timeoutMs ?? 60_000).unref(),
   );
-  const finished = await Promise.race([Promise.all([simulator.finish(), change]).then(() => 'done' as const), timeout]);
+  const finished = await Promise.race([
+    Promise.all([simulator.finish(), change])
+      .then(() => (delivering = false))
+      .then(() => redriving)
+      .then(() => 'done' as const),
+    timeout,
+  ]);
+  delivering = false;
   // Let zombies wake and try their late writes before judging.
   await new Promise((resolve) =>
     setTimeout(resolve, fates.some((f) => f.pausedUntil > Date.now()) ? leaseMs + 400 : 0),
@@ -238,7 +298,15 @@ export async function chaosRun(options: {
   const produced = Array.from({ length: partitions }, (_, p) =>
     Array.from({ length: perPartition }, (_, offset) => ({ topicPartition: `orders-${p}`, offset })),
   ).flat();
-  const summary = verifier.summary(produced, simulator.parked);
+  const stillParked = new Set<string>();
+  for (const entry of await deadLetters.listParkedKeys(processorName)) {
+    if (!isParked(entry)) continue;
+    for (const letter of await deadLetters.readLetters({ processor: processorName, ...entry })) {
+      stillParked.add(`${letter.topic}-${letter.partition}@${letter.offset}`);
+    }
+  }
+  const skippedBySource = (await deadLetters.listSkips(processorName)).reduce((n, k) => n + k.to - k.from + 1, 0);
+  const summary = { ...verifier.summary(produced, simulator.parked, stillParked), skippedBySource };
   if (finished === 'timeout') verifier.problems.unshift(`run ${options.run} did not finish in time`);
   client.destroy();
   return { ...summary, problems: verifier.problems, ...(verifier.trace ? { trace: verifier.trace } : {}) };
@@ -258,6 +326,9 @@ export async function chaos(options: {
   const totals: ChaosTotals = {
     runs: 0,
     records: 0,
+    deadLettered: 0,
+    redriven: 0,
+    skippedBySource: 0,
     lost: 0,
     reprocessedAfterCheckpoint: 0,
     orderViolations: 0,
@@ -274,6 +345,9 @@ export async function chaos(options: {
     });
     totals.runs++;
     totals.records += summary.produced;
+    totals.deadLettered += summary.deadLettered;
+    totals.redriven += summary.redriven;
+    totals.skippedBySource += summary.skippedBySource;
     totals.lost += summary.lost;
     totals.reprocessedAfterCheckpoint += summary.reprocessedAfterCheckpoint;
     totals.orderViolations += summary.orderViolations;
