@@ -20,6 +20,7 @@ import {
   type BenchReport,
 } from './bench/benchmark.js';
 import { countDynamoDbRequests } from './bench/instruments.js';
+import { measureParkingCost, type ParkingCost } from './bench/parking-cost.js';
 import { localClientConfig, startDynamoDbLocal, type DynamoDbLocal } from './lib/dynamodb-local.js';
 
 const HELP = `npm run bench -- [options]
@@ -116,7 +117,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; s
   return { options, json: values.json, store: values.store };
 }
 
-function summary(report: BenchReport): string {
+function summary(report: BenchReport & { parking?: ParkingCost }): string {
   const one = report.onePartition;
   const line = (label: string, value: string) => `  ${label.padEnd(34)} ${value}`;
   const mode = (m: { recordsPerSecond: number; orderViolations: number }) =>
@@ -162,6 +163,19 @@ function summary(report: BenchReport): string {
       'set-up (first run, once)',
       `${report.dynamoDb.coldRun.readRequests} reads, ${report.dynamoDb.coldRun.writeRequests} writes in ${report.dynamoDb.coldRun.batches} batches`,
     ),
+    ...(report.parking
+      ? [
+          `Parking (${report.parking.recordsPerBatch} records a batch, real token store):`,
+          line(
+            'nothing parked',
+            `${report.parking.nothingParked.writesPerBatch} writes, ${report.parking.nothingParked.writeUnitsPerBatch} WCU per batch`,
+          ),
+          line(
+            `${report.parking.parkedPerBatch} parked (1%)`,
+            `${report.parking.onePercentParked.writesPerBatch} writes, ${report.parking.onePercentParked.writeUnitsPerBatch} WCU per batch`,
+          ),
+        ]
+      : []),
     `Cost per million records (${report.cost.prices.region}, ${report.cost.assumptions.lambdaMemoryMb} MB):`,
     line('(a) sequential', `$${report.cost.sequential.usd.total}`),
     line('(c) key-ordered', `$${report.cost.keyOrdered.usd.total} (${report.cost.keyOrderedToSequential} of (a))`),
@@ -201,7 +215,10 @@ try {
   const load = loadavg()[0] ?? 0;
   if (load > 0.5)
     progress(`load average ${load.toFixed(2)} before the run: other work on this machine will lower the figures`);
-  const report = await runBenchmark(options, env);
+  const measured = await runBenchmark(options, env);
+  // Parking's cost is measured on the real token store only (its transaction is what costs).
+  const parking = env.dynamoDb ? await measureParkingCost({ ...env, dynamoDb: env.dynamoDb }) : undefined;
+  const report = { ...measured, ...(parking ? { parking } : {}) };
   console.log(json ? JSON.stringify(report) : summary(report));
 } finally {
   client?.destroy();

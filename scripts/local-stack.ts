@@ -9,6 +9,11 @@
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  DEFAULT_DEAD_LETTER_POLICY,
+  DEFAULT_LAMBDA_RETRY_ATTEMPTS,
+  DynamoDbDeadLetterStore,
+  isParked,
+  Redriver,
   createDispatcher,
   createTokenTable,
   defineProcessor,
@@ -30,6 +35,9 @@ import { KafkaPoller } from './lib/kafka-poller.js';
 import { runLocally, synthesizeLayoutDefinitions } from './lib/local-state-machines.js';
 import { Verifier } from './lib/verification.js';
 
+/** How often a poison record fails: past the attempt limit (parked), and once more in its first redrive. */
+const POISON_FAILURES = 12;
+
 const { values: flags } = parseArgs({
   options: {
     duration: { type: 'string', default: '30' },
@@ -40,6 +48,8 @@ const { values: flags } = parseArgs({
     'failure-rate': { type: 'string', default: '0.02' },
     'batch-size': { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '32' },
+    'lambda-retries': { type: 'string', default: String(DEFAULT_LAMBDA_RETRY_ATTEMPTS) },
+    poison: { type: 'string', default: '3' },
     topic: { type: 'string', default: 'orders' },
     group: { type: 'string', default: 'tidemark-local' },
     produce: { type: 'boolean', default: false },
@@ -52,6 +62,9 @@ if (flags.help) {
   duration      seconds of production (delivery then finishes what is left)
   rate          records produced per second, over all partitions
   failure-rate  share of handler attempts that fail (retried; a key waits for its failed record)
+  lambda-retries  retries of a batch that made no progress before the simulated event source gives up
+                  (default ${DEFAULT_LAMBDA_RETRY_ATTEMPTS}, the construct's retryAttempts; -1 retries forever)
+  poison        records that fail ${POISON_FAILURES} attempts: parked as dead letters after ${DEFAULT_DEAD_LETTER_POLICY.afterAttempts}, then redriven
 
 With KAFKA_BROKERS=host:port[,host:port] the records come from that Kafka cluster instead of the generator:
   --topic orders            the topic to consume (its partitions must number --partitions when producing)
@@ -68,7 +81,13 @@ const settings = {
   failureRate: Number(flags['failure-rate']),
   batchSize: Number(flags['batch-size']),
   concurrency: Number(flags.concurrency),
+  poison: Number(flags.poison),
 };
+const lambdaRetries = Number(flags['lambda-retries']);
+if (!Number.isInteger(lambdaRetries) || lambdaRetries < -1) {
+  console.error(`--lambda-retries must be a whole number >= -1, got ${flags['lambda-retries']}`);
+  process.exit(2);
+}
 for (const [name, value] of Object.entries(settings)) {
   if (!Number.isFinite(value) || value < 0) {
     console.error(`--${name} must be a number >= 0, got ${String(value)}`);
@@ -91,20 +110,54 @@ try {
   const client = new DynamoDBClient(localClientConfig(ddb.endpoint));
   await createTokenTable(client, 'tidemark-local');
   const store: TokenStore = verifier.watch(new DynamoDbTokenStore({ tableName: 'tidemark-local', client }));
+  const deadLetters = verifier.watchDeadLetters(new DynamoDbDeadLetterStore({ tableName: 'tidemark-local', client }));
+  const poisonFailures = new Map<number, number>();
   const processor = defineProcessor({
     name: processorName,
     topics: [flags.topic!],
     concurrency: settings.concurrency,
     initialSegments: settings.segments,
     retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 100 },
+    // Quick redrives so a short run shows them; deployments keep the defaults (a minute, doubling to an hour).
+    deadLetter: { redriveBaseDelayMs: 2_000, redriveMaxDelayMs: 8_000 },
     handler: async (record, context) => {
       attempts++;
       verifier.started(record, context);
       await new Promise((resolve) => setTimeout(resolve, 2)); // the projection's write
-      if (Math.random() < settings.failureRate) throw new Error('simulated downstream failure');
+      const event = record.json<{ seq: number; poison?: boolean }>();
+      if (event?.poison) {
+        const failed = poisonFailures.get(event.seq) ?? 0;
+        if (failed < POISON_FAILURES) {
+          poisonFailures.set(event.seq, failed + 1);
+          throw new Error(`poison record ${event.seq} (failure ${failed + 1} of ${POISON_FAILURES})`);
+        }
+      } else if (Math.random() < settings.failureRate) throw new Error('simulated downstream failure');
       verifier.finished(record, context);
     },
   });
+  // The scheduled redrive, run every second here (every minute in a deployment).
+  const redriver = new Redriver({ processor, store, deadLetters, logger: silentLogger });
+  let redriven = 0;
+  const redriveOnce = async () => {
+    const report = await redriver.redriveDue({ remainingMs: () => 30_000 }).catch((error: unknown) => {
+      console.log(`   redrive failed: ${String(error)}`);
+      return undefined;
+    });
+    for (const key of report?.keys ?? []) {
+      if (key.redriven > 0 || key.outcome === 'failed') {
+        console.log(`   redrive ${key.topicPartition} ${key.key}: ${key.outcome}, ${key.redriven} letter(s) handled`);
+      }
+    }
+    redriven += report?.redriven ?? 0;
+    return report;
+  };
+  let redriving = true;
+  const redriveLoop = (async () => {
+    while (redriving) {
+      await redriveOnce();
+      await sleep(1_000);
+    }
+  })();
   const containers: Dispatcher[] = [0, 1].map(() =>
     createDispatcher(processor, {
       store,
@@ -125,6 +178,11 @@ try {
   // The producer: keyed order events, each key on one partition as Kafka's partitioner would do.
   const started = Date.now();
   let produced = 0;
+  // Poison records spread over the first two thirds of the run, so there is time to park and redrive them.
+  const expected = Math.floor((settings.durationMs / 1000) * settings.rate);
+  const poisonAt = new Set(
+    Array.from({ length: settings.poison }, (_, i) => Math.floor(((i + 1) * expected * 2) / 3 / (settings.poison + 1))),
+  );
   const producer = setInterval(() => {
     const due = Math.floor(((Date.now() - started) / 1000) * settings.rate) - produced;
     for (let i = 0; i < due; i++, produced++) {
@@ -133,6 +191,7 @@ try {
         type: 'OrderUpdated',
         order: key,
         seq: produced,
+        ...(poisonAt.has(produced) ? { poison: true } : {}),
       });
     }
   }, 20);
@@ -170,8 +229,10 @@ try {
       const state = await store.readState(processorName).catch(() => undefined);
       const handled = verifier.summary([], []).handled;
       const lag = source.lag();
+      const parkedKeys = state?.partitions.flatMap((p) => p.parked.filter(isParked)) ?? [];
+      const parkedLetters = parkedKeys.reduce((n, k) => n + k.parked - k.resolved, 0);
       console.log(
-        `[${String(Math.round((Date.now() - started) / 1000)).padStart(3)}s] produced ${produced}  handled ${handled}  ${handled - lastHandled} records/s  lag ${lag}`,
+        `[${String(Math.round((Date.now() - started) / 1000)).padStart(3)}s] produced ${produced}  handled ${handled}  ${handled - lastHandled} records/s  lag ${lag}  parked ${parkedLetters} in ${parkedKeys.length} key(s)  redriven ${redriven}`,
       );
       lastHandled = handled;
       if (state && tick % 5 === 0) {
@@ -193,10 +254,25 @@ try {
   clearInterval(producer);
   await changes;
   await source.finish();
+  // Redrive what is still parked and could succeed (poison heals after its first redrive), within a bound.
+  const drainUntil = Date.now() + 30_000;
+  while (Date.now() < drainUntil) {
+    const parked = (await deadLetters.listParkedKeys(processorName)).filter(isParked);
+    if (parked.length === 0) break;
+    await sleep(500);
+  }
+  redriving = false;
+  await redriveLoop;
   clearInterval(progress);
 
   const finalState = await store.readState(processorName);
-  const summary = verifier.summary(source.produced(), source.parked());
+  const stillParked = new Set<string>();
+  for (const entry of await deadLetters.listParkedKeys(processorName)) {
+    for (const letter of await deadLetters.readLetters({ processor: processorName, ...entry })) {
+      stillParked.add(`${letter.topic}-${letter.partition}@${letter.offset}`);
+    }
+  }
+  const summary = verifier.summary(source.produced(), source.parked(), stillParked);
   console.log(`\nLayout v${finalState.layout.version}: ${finalState.layout.segments.map(segmentName).join(' ')}`);
   console.log(`Event source: ${JSON.stringify(source.stats())}; handler attempts ${attempts}`);
   if (!source.knowsProduced) console.log('(consuming a topic it did not write: "lost" is not checked; use --produce)');
@@ -262,7 +338,7 @@ function simulatedSource(invoke: Invoke): Source {
     {
       batchSize: settings.batchSize,
       batchingWindowMs: 200,
-      maxRetryAttempts: 10,
+      maxRetryAttempts: lambdaRetries,
       duplicateRate: 0.02,
       rewindRate: 0.02,
       timeoutMs: 30_000,

@@ -284,3 +284,27 @@ describe('benchmark', () => {
     expect(state.partitions).toHaveLength(1);
   });
 });
+
+describe('parking cost on DynamoDB Local', () => {
+  it('counts two writes for a batch that parks nothing, and one transaction more for a batch that parks 1%', async () => {
+    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+    const { inject } = await import('vitest');
+    const { localClientConfig } = await import('../scripts/lib/dynamodb-local.js');
+    const { countDynamoDbRequests } = await import('../scripts/bench/instruments.js');
+    const { measureParkingCost } = await import('../scripts/bench/parking-cost.js');
+    const { DynamoDbTokenStore } = await import('../shared/dynamodb-token-store.js');
+    const { freshTokenTable } = await import('./support/dynamodb.js');
+    const client = new DynamoDBClient(localClientConfig(inject('dynamoDbEndpoint')));
+    const dynamoDb = countDynamoDbRequests(client);
+    const store = new DynamoDbTokenStore({ tableName: await freshTokenTable(), client });
+
+    const cost = await measureParkingCost({ store, dynamoDb, batches: 3, recordsPerBatch: 200 });
+
+    expect(cost.parkedPerBatch).toBe(2);
+    expect(cost.nothingParked).toMatchObject({ writesPerBatch: 2, byOperation: { UpdateItem: 2 } });
+    expect(cost.onePercentParked.byOperation).toMatchObject({ UpdateItem: 1, TransactWriteItems: 1 });
+    expect(cost.onePercentParked.writesPerBatch).toBe(2);
+    expect(cost.onePercentParked.writeUnitsPerBatch).toBeGreaterThan(cost.nothingParked.writeUnitsPerBatch);
+    client.destroy();
+  });
+});

@@ -264,7 +264,7 @@ export async function chaosRun(options: {
   const redriving = (async () => {
     // After delivery ends, redrive until nothing is due that could still succeed (malformed and unroutable
     // letters never do) or a few seconds have passed.
-    for (let quietSince = 0; ; ) {
+    for (let quietSince = 0; ;) {
       const report = await redriver.redriveDue({ remainingMs: () => 5_000 }).catch(() => undefined);
       if (!delivering) {
         if (report && report.keys.every((k) => k.outcome !== 'drained' && k.redriven === 0)) quietSince ||= Date.now();
