@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Dispatcher } from '../shared/dispatcher.js';
 import type { TokenStore } from '../shared/token-store.js';
-import { freshDynamoStore } from './support/dynamodb.js';
+import { freshStores, lettersByKey } from './support/dead-letters.js';
 import {
   dispatch,
   eventOf,
@@ -31,7 +31,8 @@ const scenario: fc.Arbitrary<Scenario> = fc
     keyCount: fc.integer({ min: 1, max: 6 }),
     keySeeds: fc.array(fc.nat(), { minLength: 90, maxLength: 90 }),
     nullKeyEvery: fc.constantFrom(0, 5),
-    failureSeeds: fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(1, 2, 3, 5)), { maxLength: 8 }),
+    // 100: a poison record, parked after the default 9 attempts with its key's later records.
+    failureSeeds: fc.array(fc.tuple(fc.nat(), fc.nat(), fc.constantFrom(1, 2, 3, 5, 100)), { maxLength: 8 }),
     segments: fc.integer({ min: 1, max: 8 }),
     concurrency: fc.integer({ min: 1, max: 8 }),
     parseChunk: fc.constantFrom(1, 2, 256),
@@ -112,20 +113,39 @@ async function run(s: Scenario, store: TokenStore, processorName: string) {
 
 describe('invariants under random batches, keys, failures and redeliveries (DynamoDB Local)', () => {
   it('loses nothing, repeats nothing checkpointed, keeps per-key order and never runs a partition twice at once', async () => {
-    const store = await freshDynamoStore();
+    const { store, deadLetters } = await freshStores();
     let runs = 0;
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
-        const { handler, committed } = await run(s, store, `prop-${runs++}`);
+        const processorName = `prop-${runs++}`;
+        const { handler, committed } = await run(s, store, processorName);
         const all = s.logs.flat();
+        const letters = await lettersByKey(deadLetters, processorName);
+        const parked = [...letters].flatMap(([id, offsets]) => offsets.map((o) => `${id.split('/')[0]}@${o}`));
 
-        // 1. No loss: every record was handled successfully and every partition is through.
+        // 1. No loss: every record was handled successfully or parked, and every partition is through.
         expect(committed).toEqual(s.logs.map((log) => log.length));
         const successes = handler.successes();
-        expect(new Set(successes)).toEqual(new Set(all.map((r) => `orders-${r.partition}@${r.offset}`)));
-        // 2. No repeat after checkpoint: nothing failed its checkpoint here, so each record succeeded exactly once.
-        expect(successes).toHaveLength(all.length);
-        // 3. Per-key order: successes of one key come in offset order; nothing of a key ran after it failed.
+        expect(new Set([...successes, ...parked])).toEqual(
+          new Set(all.map((r) => `orders-${r.partition}@${r.offset}`)),
+        );
+        // 2. No repeat after checkpoint: nothing failed its checkpoint here, so each record succeeded (or was
+        // parked) exactly once.
+        expect(successes.length + parked.length).toBe(all.length);
+        // A key's letters are its poison record and every later record of the key: an unbroken suffix.
+        const poison = new Set(s.failures.filter(([, times]) => times === 100).map(([id]) => id));
+        for (const [id, offsets] of letters) {
+          const [topicPartition, key] = id.split('/') as [string, string];
+          const ofKey = all.filter(
+            (r) => `orders-${r.partition}` === topicPartition && (r.key ?? `${topicPartition}@${r.offset}`) === key,
+          );
+          const first = Math.min(
+            ...ofKey.filter((r) => poison.has(`${topicPartition}@${r.offset}`)).map((r) => r.offset),
+          );
+          expect(offsets, `letters of ${id}`).toEqual(ofKey.map((r) => r.offset).filter((o) => o >= first));
+        }
+        // 3. Per-key order: successes of one key come in offset order; nothing of a key ran after it failed (a parked
+        // record's later records are parked without running).
         const lastByKey = new Map<string, number>();
         for (const call of handler.calls) {
           const id = `${call.topicPartition}/${call.key}`;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { javaStringHashCode } from '../shared/hash.js';
 import { KafkaRecord } from '../shared/kafka-record.js';
+import type { DeadLetter } from '../shared/dead-letter.js';
 import { MemoryTokenStore } from '../shared/memory-token-store.js';
 import type { HandlerContext } from '../shared/processor.js';
 import { silentLogger } from '../shared/logger.js';
@@ -97,6 +98,50 @@ describe('Verifier', () => {
   });
 });
 
+describe('Verifier with dead letters', () => {
+  const redriveContext = (offset: number): HandlerContext => ({ ...context(offset, 7), redrive: true });
+
+  it('counts a later record of a key that first succeeds before an earlier parked one is redriven as out of order', () => {
+    const verifier = new Verifier(javaStringHashCode);
+
+    handle(verifier, 4, 1); // live, while offset 2 of the key has not succeeded yet: fine on its own
+    verifier.started(record(2), redriveContext(2));
+    verifier.finished(record(2), redriveContext(2));
+
+    expect(verifier.summary([], []).orderViolations).toBe(1);
+  });
+
+  it('accepts a redrive of a parked letter, counts it redriven, and a letter still parked as not lost', async () => {
+    const verifier = new Verifier(javaStringHashCode);
+    const store = verifier.watch(new MemoryTokenStore());
+    const claim = await store.claim({
+      processor: 'p',
+      topic: 'orders',
+      partition: 0,
+      owner: 'a',
+      layoutVersion: 1,
+      leaseMs: 10_000,
+    });
+    const letter = (offset: number) => ({ topic: 'orders', partition: 0, offset }) as DeadLetter;
+    await store.checkpoint(claim, claim.token, {
+      release: true,
+      leaseMs: 10_000,
+      changes: { letters: [letter(1), letter(2)], park: [], unpark: [], failures: [], seenThrough: null, skips: [] },
+    });
+
+    verifier.started(record(1), redriveContext(1));
+    verifier.finished(record(1), redriveContext(1));
+    verifier.started(record(3), redriveContext(3)); // no checkpoint parked it
+    const summary = verifier.summary(
+      [1, 2].map((offset) => ({ topicPartition: 'orders-0', offset })),
+      [],
+      new Set(['orders-0@2']),
+    );
+
+    expect(summary).toMatchObject({ deadLettered: 2, redriven: 1, lost: 0, reprocessedAfterCheckpoint: 1 });
+  });
+});
+
 describe('chaos (smoke)', () => {
   it('finds nothing lost, repeated after checkpoint, out of order or broken in a few randomized runs', async () => {
     const totals = await chaos({ endpoint: inject('dynamoDbEndpoint'), runs: 4, seed: 11 });
@@ -109,5 +154,6 @@ describe('chaos (smoke)', () => {
       layoutErrors: 0,
     });
     expect(totals.records).toBeGreaterThan(0);
+    expect(totals.deadLettered).toBeGreaterThan(0);
   });
 });
