@@ -31,6 +31,9 @@ export interface DynamoDbDeadLetterStoreOptions {
   readonly clock?: Clock;
 }
 
+/** A redrive's writes: only under its own live lease (owner and epoch). */
+const FENCED = '#parked.#d.#lo = :owner AND #parked.#d.#le = :epoch AND #parked.#d.#lu > :now';
+
 /** Map paths of a parked key's entry: `#parked.#d.<field>`. */
 const NAMES = {
   '#parked': 'parked',
@@ -101,28 +104,18 @@ export class DynamoDbDeadLetterStore implements DeadLetterStore {
   ): Promise<RedriveLease> {
     const now = this.clock();
     const until = now + options.leaseMs;
+    const update = 'SET #parked.#d.#lo = :owner, #parked.#d.#lu = :until, #parked.#d.#le = #parked.#d.#le + :one';
+    const condition =
+      'attribute_exists(#parked.#d) AND #parked.#d.#c > #parked.#d.#r AND #parked.#d.#lu <= :now' +
+      (options.dueBy === undefined ? '' : ' AND #parked.#d.#n <= :due');
     try {
       const result = await this.documents.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: partitionKey(ref),
-          UpdateExpression:
-            'SET #parked.#d.#lo = :owner, #parked.#d.#lu = :until, #parked.#d.#le = #parked.#d.#le + :one',
-          ConditionExpression:
-            'attribute_exists(#parked.#d) AND #parked.#d.#c > #parked.#d.#r AND #parked.#d.#lu <= :now' +
-            (options.dueBy === undefined ? '' : ' AND #parked.#d.#n <= :due'),
-          ExpressionAttributeNames: {
-            ...pick(
-              '#parked',
-              '#lo',
-              '#lu',
-              '#le',
-              '#c',
-              '#r',
-              ...(options.dueBy === undefined ? [] : ['#n' as const]),
-            ),
-            '#d': ref.digest,
-          },
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: entryNames(ref.digest, update, condition),
           ExpressionAttributeValues: {
             ':owner': options.owner,
             ':until': until,
@@ -145,7 +138,7 @@ export class DynamoDbDeadLetterStore implements DeadLetterStore {
   async resolve(lease: RedriveLease, offset: number, options: { leaseMs: number }): Promise<RedriveLease> {
     const now = this.clock();
     const until = now + options.leaseMs;
-    await this.fencedTransaction(lease, now, [
+    await this.fencedTransaction(lease, [
       {
         Delete: {
           TableName: this.tableName,
@@ -166,7 +159,7 @@ export class DynamoDbDeadLetterStore implements DeadLetterStore {
     failure: { offset: number; error: LetterError; attempts: number; nextAttemptAt: number },
   ): Promise<void> {
     const now = this.clock();
-    await this.fencedTransaction(lease, now, [
+    await this.fencedTransaction(lease, [
       this.fencedEntryUpdate(
         lease,
         now,
@@ -215,7 +208,7 @@ export class DynamoDbDeadLetterStore implements DeadLetterStore {
           Key: partitionKey(ref),
           UpdateExpression: 'SET #parked.#d.#n = :at',
           ConditionExpression: 'attribute_exists(#parked.#d) AND #parked.#d.#c > #parked.#d.#r',
-          ExpressionAttributeNames: { ...pick('#parked', '#n', '#c', '#r'), '#d': ref.digest },
+          ExpressionAttributeNames: entryNames(ref.digest, '#parked #n #c #r'),
           ExpressionAttributeValues: { ':at': at },
         }),
       );
@@ -249,7 +242,7 @@ export class DynamoDbDeadLetterStore implements DeadLetterStore {
                   UpdateExpression: 'SET #parked.#d.#r = #parked.#d.#r + :one',
                   ConditionExpression:
                     'attribute_exists(#parked.#d) AND #parked.#d.#c > #parked.#d.#r AND #parked.#d.#lu <= :now',
-                  ExpressionAttributeNames: { ...pick('#parked', '#c', '#r', '#lu'), '#d': ref.digest },
+                  ExpressionAttributeNames: entryNames(ref.digest, '#parked #c #r #lu'),
                   ExpressionAttributeValues: { ':one': 1, ':now': now },
                 },
               },
@@ -336,19 +329,8 @@ export class DynamoDbDeadLetterStore implements DeadLetterStore {
         TableName: this.tableName,
         Key: partitionKey(lease),
         UpdateExpression: update,
-        ConditionExpression: '#parked.#d.#lo = :owner AND #parked.#d.#le = :epoch AND #parked.#d.#lu > :now',
-        ExpressionAttributeNames: {
-          ...pick(
-            '#parked',
-            '#lo',
-            '#le',
-            '#lu',
-            ...([...update.matchAll(/#(\w+)/g)].map((m) => `#${m[1]}`).filter((n) => n in NAMES) as Array<
-              keyof typeof NAMES
-            >),
-          ),
-          '#d': lease.digest,
-        },
+        ConditionExpression: FENCED,
+        ExpressionAttributeNames: entryNames(lease.digest, update, FENCED),
         ExpressionAttributeValues: { ...values, ':owner': lease.owner, ':epoch': lease.epoch, ':now': now },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
       },
@@ -357,7 +339,6 @@ export class DynamoDbDeadLetterStore implements DeadLetterStore {
 
   private async fencedTransaction(
     lease: RedriveLease,
-    now: number,
     items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>,
   ): Promise<void> {
     try {
@@ -377,7 +358,6 @@ export class DynamoDbDeadLetterStore implements DeadLetterStore {
         { cause: error },
       );
     }
-    void now;
   }
 
   private refusal(
@@ -413,8 +393,12 @@ function partitionKey(ref: ParkedKeyRef) {
   return tokenKeys.partition(ref.processor, ref.topic, ref.partition);
 }
 
-function pick(...names: Array<keyof typeof NAMES>): Record<string, string> {
-  return Object.fromEntries(names.map((name) => [name, NAMES[name]]));
+/** The names a parked key's expressions use: its entry (`#d`, the digest) and the entry fields they mention. */
+function entryNames(digest: string, ...expressions: string[]): Record<string, string> {
+  const used = new Set([...expressions.join(' ').matchAll(/#\w+/g)].map((m) => m[0]));
+  const names: Record<string, string> = { '#d': digest };
+  for (const [placeholder, name] of Object.entries(NAMES)) if (used.has(placeholder)) names[placeholder] = name;
+  return names;
 }
 
 /** The few numbers a refusal needs, from the raw (marshalled) item a failed condition returns. */

@@ -24,7 +24,7 @@ import {
   type LayoutChange,
   type LayoutSegment,
 } from './layout.js';
-import { topicPartitionId } from './kafka-record.js';
+import { parseTopicPartition, topicPartitionId } from './kafka-record.js';
 import { PartitionToken } from './token.js';
 import { tokenKeys } from './token-table.js';
 import {
@@ -362,8 +362,8 @@ export class DynamoDbTokenStore implements TokenStore {
     if (!layoutItem) throw unknownProcessor(processor);
     const registered = [...((Items.find((i) => i.sk === 'PARTITIONS')?.partitions as Set<string> | undefined) ?? [])];
     const keys = registered.map((id) => {
-      const cut = id.lastIndexOf('-');
-      return tokenKeys.partition(processor, id.slice(0, cut), Number(id.slice(cut + 1)));
+      const { topic, partition } = parseTopicPartition(id)!;
+      return tokenKeys.partition(processor, topic, partition);
     });
     const partitions: PartitionState[] = [];
     for (let i = 0; i < keys.length; i += 100) {
