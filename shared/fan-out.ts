@@ -1,5 +1,6 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { FencedError } from './errors.js';
+import { letterError } from './dead-letter.js';
+import { FencedError, isRetriable, TidemarkError } from './errors.js';
 import { parseKafkaRecord, type RawKafkaRecord } from './kafka-event.js';
 import type { KafkaRecord } from './kafka-record.js';
 import type { RecordOutcome } from './key-scheduler.js';
@@ -35,7 +36,8 @@ export interface WorkerOutcome {
   readonly status: RecordOutcome['status'];
   readonly attempts?: number;
   readonly blockedBy?: number;
-  readonly error?: { name: string; message: string };
+  /** The error as the worker saw it; `retriable` decides whether the dispatcher parks the record at once. */
+  readonly error?: { name: string; message: string; stack?: string; retriable?: boolean };
 }
 
 /** What a segment worker answers. */
@@ -139,16 +141,22 @@ function fromWorkerOutcome(outcome: WorkerOutcome): RecordOutcome {
     case 'done':
       return { status: 'done', attempts: outcome.attempts ?? 1 };
     case 'failed':
-      return {
-        status: 'failed',
-        attempts: outcome.attempts ?? 1,
-        error: outcome.error ?? new Error('failed in worker'),
-      };
+      return { status: 'failed', attempts: outcome.attempts ?? 1, error: workerError(outcome.error) };
     case 'blocked':
       return { status: 'blocked', blockedBy: outcome.blockedBy ?? -1 };
     default:
       return { status: 'notStarted' };
   }
+}
+
+/** The worker's error as an error again, keeping its name, stack and whether it may be retried. */
+function workerError(described: WorkerOutcome['error']): Error {
+  const error = new TidemarkError(described?.message ?? 'failed in worker', {
+    retriable: described?.retriable ?? true,
+  });
+  if (described?.name) error.name = described.name;
+  if (described?.stack) error.stack = described.stack;
+  return error;
 }
 
 /**
@@ -227,7 +235,9 @@ export async function runSegmentWorker(
         status: outcome.status,
         ...(outcome.status === 'done' || outcome.status === 'failed' ? { attempts: outcome.attempts } : {}),
         ...(outcome.status === 'blocked' ? { blockedBy: outcome.blockedBy } : {}),
-        ...(outcome.status === 'failed' ? { error: describeError(outcome.error) } : {}),
+        ...(outcome.status === 'failed'
+          ? { error: { ...letterError(outcome.error), retriable: isRetriable(outcome.error) } }
+          : {}),
       });
     });
   } finally {

@@ -4,6 +4,8 @@ import { createDispatchHandler, createSegmentWorkerHandler } from '../shared/han
 import { SegmentRouter } from '../shared/layout.js';
 import { silentLogger } from '../shared/logger.js';
 import type { SegmentWorkerRequest } from '../shared/fan-out.js';
+import { NonRetriableError } from '../shared/errors.js';
+import { freshStores, lettersByKey } from './support/dead-letters.js';
 import { freshDynamoStore } from './support/dynamodb.js';
 import { eventOf, ScriptedHandler, testProcessor, topicLog } from './support/harness.js';
 import { lambdaContext, LocalLambda } from './support/lambda.js';
@@ -81,5 +83,41 @@ describe('fan-out mode', () => {
         .map((r) => `orders-0@${r.offset}`)
         .sort(),
     );
+  });
+});
+
+describe('fan-out mode with dead letters', () => {
+  it('parks a record a worker failed with a non-retriable error at once, with its key, keeping the error', async () => {
+    const { store, deadLetters } = await freshStores();
+    const processor = testProcessor({
+      initialSegments: 2,
+      handler: (record) => {
+        if (record.offset === 1) throw new NonRetriableError('rejected by the worker');
+      },
+    });
+    const worker = createSegmentWorkerHandler(processor, { store, logger: silentLogger });
+    const lambda = new LocalLambda({ worker: (event, context) => worker(event as SegmentWorkerRequest, context) });
+    const dispatch = createDispatchHandler(processor, {
+      store,
+      mode: 'fan-out',
+      workerFunctionName: 'worker',
+      lambdaClient: lambda.asClient(),
+      logger: silentLogger,
+      metrics: false,
+    });
+
+    const response = await dispatch(
+      eventOf(
+        [0, 1, 2, 3].map((offset) => ({ topic: 'orders', partition: 0, offset, key: offset % 2 ? 'k' : `o${offset}` })),
+      ),
+      lambdaContext(),
+    );
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(await lettersByKey(deadLetters, 'orders-view')).toEqual(new Map([['orders-0/k', [1, 3]]]));
+    const [entry] = await deadLetters.listParkedKeys('orders-view');
+    const [letter] = await deadLetters.readLetters({ processor: 'orders-view', ...entry! });
+    expect(letter).toMatchObject({ reason: 'non-retriable', attempts: 1 });
+    expect(letter!.error).toMatchObject({ name: 'NonRetriableError', message: 'rejected by the worker' });
   });
 });
