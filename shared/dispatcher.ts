@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isParked, letterError, ParkReason, SyntheticKey, type SourceSkip } from './dead-letter.js';
+import { isParked, letterError, ParkReason, SyntheticKey, type LetterError, type SourceSkip } from './dead-letter.js';
 import {
   ClaimHeldError,
   ConfigurationError,
@@ -17,12 +17,12 @@ import { LayoutCache, type CachedLayout } from './layout-cache.js';
 import { LeaseKeeper } from './lease.js';
 import { describeError, type Logger } from './logger.js';
 import type { Processor } from './processor.js';
-import { planParking, type ParkCandidate } from './parking.js';
+import { planParking, type ParkCandidate, type ParkingPlan } from './parking.js';
 import { openRun, type RunContext, type RunStream, type SegmentRunner, type WorkItem } from './segment-runner.js';
 import { segmentName } from './segment.js';
 import { sequencingKeyOf } from './sequencing-policy.js';
-import type { UnfinishedRecord } from './token.js';
-import type { Claim, Clock, FailureCount, TokenStore } from './token-store.js';
+import type { PartitionToken, TokenAdvance, UnfinishedRecord } from './token.js';
+import type { CheckpointChanges, Claim, Clock, FailureCount, TokenStore } from './token-store.js';
 
 /** One entry of a Kafka partial batch response. */
 export interface BatchItemFailure {
@@ -585,115 +585,25 @@ export class Dispatcher {
     const { slice, keeper, cached, counts } = entry;
     keeper.stop();
     const claim = keeper.claim;
-    const policy = this.processor.deadLetter;
     const now = this.clock();
-    const unfinished: UnfinishedRecord[] = entry.held.map((h) => ({ offset: h.record.offset, hash: h.hash }));
-    const candidates: ParkCandidate[] = [...entry.parking];
-    const failures: FailureCount[] = [];
-    let coveredMalformed = 0;
-    for (const { offset, raw, error } of slice.malformed) {
-      // Without an offset it cannot be parked or reported on its own: the partition is handed back from its start.
-      if (offset === undefined) unfinished.push({ offset: slice.first, hash: undefined });
-      else if (claim.token.coversEverywhere(offset)) coveredMalformed++;
-      else {
-        candidates.push({
-          offset,
-          hash: undefined,
-          key: SyntheticKey.Malformed,
-          synthetic: true,
-          reason: ParkReason.Malformed,
-          error: letterError(error),
-          attempts: 0,
-          record: { unreadable: raw, topic: slice.topic, partition: slice.partition },
-        });
-      }
-    }
-    const tally = { handled: 0, failed: 0, blocked: 0, notStarted: 0 };
-    const failedForGood = new Set<string>();
-    for (const item of entry.items) {
-      const outcome = outcomes.get(item)!;
-      if (outcome.status === 'done') {
-        tally.handled++;
-        continue;
-      }
-      if (outcome.status === 'failed') {
-        const attempts = item.priorAttempts + outcome.attempts;
-        const firstFailureAt = claim.failures.get(item.offset)?.firstFailureAt ?? now;
-        const retriable = isRetriable(outcome.error);
-        if (!retriable || attempts >= policy.afterAttempts) {
-          failedForGood.add(item.key);
-          candidates.push({
-            offset: item.offset,
-            hash: item.hash,
-            key: item.sequencingKey,
-            synthetic: false,
-            reason: retriable ? ParkReason.Failed : ParkReason.NonRetriable,
-            error: letterError(outcome.error),
-            attempts,
-            firstFailureAt,
-            record: item.record,
-          });
-          continue;
-        }
-        failures.push({ offset: item.offset, attempts, firstFailureAt });
-        this.logger.error('record failed after retries; its key is blocked', {
-          topicPartition: slice.topicPartition,
-          offset: item.offset,
-          sequencingKey: item.sequencingKey,
-          segment: segmentName(item.segment),
-          attempts,
-          parksAfter: policy.afterAttempts,
-          error: letterError(outcome.error),
-        });
-      }
-      if (outcome.status === 'blocked' && failedForGood.has(item.key)) {
-        candidates.push({
-          offset: item.offset,
-          hash: item.hash,
-          key: item.sequencingKey,
-          synthetic: false,
-          reason: ParkReason.BehindParked,
-          error: { name: 'BehindParked', message: `offset ${outcome.blockedBy} of its key is parked` },
-          attempts: 0,
-          record: item.record,
-        });
-        continue;
-      }
-      tally[outcome.status]++;
-      unfinished.push({ offset: item.offset, hash: item.hash });
-    }
-    const plan = planParking({ claim, candidates, policy, processor: this.processor.name, now });
+    const { unfinished, candidates, failures, tally, coveredMalformed } = this.sortOutcomes(entry, outcomes, now);
+    const plan = planParking({
+      claim,
+      candidates,
+      policy: this.processor.deadLetter,
+      processor: this.processor.name,
+      now,
+    });
     // Deferred records wait for the next delivery like records blocked behind a failure.
     tally.blocked += plan.deferred.length;
     for (const candidate of [...plan.deferred, ...plan.unparkable]) {
       unfinished.push({ offset: candidate.offset, hash: candidate.hash });
       if (candidate.attempts > 0) {
-        failures.push({
-          offset: candidate.offset,
-          attempts: candidate.attempts,
-          firstFailureAt: candidate.firstFailureAt ?? now,
-        });
+        const { offset, attempts, firstFailureAt = now } = candidate;
+        failures.push({ offset, attempts, firstFailureAt });
       }
     }
-    for (const candidate of plan.unparkable) {
-      this.logger.error('record cannot be parked (parked-key bound reached or letter too large); reported back', {
-        topicPartition: slice.topicPartition,
-        offset: candidate.offset,
-        sequencingKey: candidate.key,
-        maxParkedKeys: policy.maxParkedKeys,
-        error: candidate.error,
-      });
-    }
-    for (const letter of plan.letters) {
-      this.logger.warn('record parked as a dead letter', {
-        topicPartition: slice.topicPartition,
-        offset: letter.offset,
-        sequencingKey: letter.sequencingKey,
-        reason: letter.reason,
-        attempts: letter.attempts,
-        error: letter.error,
-      });
-    }
+    this.logParking(slice, plan);
     // Counts of records in later batches are kept; the rest were handled, parked, or are counted above.
     for (const count of claim.failures.values()) if (count.offset > slice.last) failures.push(count);
     const base = {
@@ -721,42 +631,16 @@ export class Dispatcher {
         forgottenRanges: advance.forgottenRanges,
       });
     }
-    const skips = sourceSkips(advance.sourceSkipped, {
-      processor: this.processor.name,
-      topic: slice.topic,
-      partition: slice.partition,
-      at: now,
-      requestId: invocationId,
-    });
-    const skippedBySource = skips.reduce((total, skip) => total + skip.to - skip.from + 1, 0);
-    if (skips.length > 0) {
-      this.logger.error('the event source moved past offsets that were delivered and not done; recorded as skips', {
-        topicPartition: slice.topicPartition,
-        ranges: skips.map((skip) => [skip.from, skip.to]),
-      });
-    }
-    const changes = {
-      letters: plan.letters,
-      park: plan.park,
-      unpark: plan.unpark,
-      failures: failures.slice(0, MAX_FAILURE_COUNTS),
-      seenThrough: Math.max(claim.seenThrough ?? slice.last, slice.last),
-      skips,
-    };
+    const skips = this.skipsOf(advance, slice, now, invocationId);
     try {
-      // A failed write is tried again while time allows: the write is conditional, so a retry after a write that
-      // landed (its answer lost) is refused as fenced and the redelivery finds everything covered.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.store.checkpoint(claim, advance.token, { release: true, leaseMs: this.settings.leaseMs, changes });
-          break;
-        } catch (error) {
-          const delay = 50 * 2 ** attempt;
-          if (error instanceof FencedError || attempt >= 3 || this.clock() + delay >= deadline) throw error;
-          this.logger.warn('checkpoint failed; trying again', { error, topicPartition: slice.topicPartition, attempt });
-          await this.sleep(delay);
-        }
-      }
+      await this.writeCheckpoint(claim, advance.token, slice.topicPartition, deadline, {
+        letters: plan.letters,
+        park: plan.park,
+        unpark: plan.unpark,
+        failures: failures.slice(0, MAX_FAILURE_COUNTS),
+        seenThrough: Math.max(claim.seenThrough ?? slice.last, slice.last),
+        skips,
+      });
     } catch (error) {
       const fencedOut = error instanceof FencedError;
       this.logger.error(`${fencedOut ? 'fenced' : 'checkpoint failed'}; partition handed back`, {
@@ -765,17 +649,157 @@ export class Dispatcher {
       });
       // Give the claim back so the redelivery need not wait out the lease.
       if (!fencedOut) await this.store.release(claim).catch(() => {});
-      return {
-        ...base,
-        parked: 0,
-        unparkable: 0,
-        skippedBySource: 0,
-        redeliverFrom: slice.first,
-        abandoned: describeError(error).message,
-      };
+      const nothing = { parked: 0, unparkable: 0, skippedBySource: 0 };
+      return { ...base, ...nothing, redeliverFrom: slice.first, abandoned: describeError(error).message };
     }
     const redeliverFrom = unfinished.length ? Math.min(...unfinished.map((u) => u.offset)) : undefined;
+    const skippedBySource = skips.reduce((total, skip) => total + skip.to - skip.from + 1, 0);
     return { ...base, skippedBySource, redeliverFrom };
+  }
+
+  /**
+   * Sorts a slice's records after the run: done, unfinished (reported back), or candidates to park (failed for
+   * good, behind a key that parks, unreadable, or found while routing), with the attempt counts to keep.
+   */
+  private sortOutcomes(entry: ClaimedSlice, outcomes: Map<WorkItem, RecordOutcome>, now: number) {
+    const { slice } = entry;
+    const claim = entry.keeper.claim;
+    const policy = this.processor.deadLetter;
+    const unfinished: UnfinishedRecord[] = entry.held.map((h) => ({ offset: h.record.offset, hash: h.hash }));
+    const candidates: ParkCandidate[] = [...entry.parking];
+    const failures: FailureCount[] = [];
+    const tally = { handled: 0, failed: 0, blocked: 0, notStarted: 0 };
+    let coveredMalformed = 0;
+    for (const { offset, raw, error } of slice.malformed) {
+      // Without an offset it cannot be parked or reported on its own: the partition is handed back from its start.
+      if (offset === undefined) unfinished.push({ offset: slice.first, hash: undefined });
+      else if (claim.token.coversEverywhere(offset)) coveredMalformed++;
+      else {
+        candidates.push({
+          offset,
+          hash: undefined,
+          key: SyntheticKey.Malformed,
+          synthetic: true,
+          reason: ParkReason.Malformed,
+          error: letterError(error),
+          attempts: 0,
+          record: { unreadable: raw, topic: slice.topic, partition: slice.partition },
+        });
+      }
+    }
+    const failedForGood = new Set<string>();
+    const park = (item: WorkItem, reason: ParkReason, error: LetterError, attempts = 0, firstFailureAt?: number) =>
+      candidates.push({
+        offset: item.offset,
+        hash: item.hash,
+        key: item.sequencingKey,
+        synthetic: false,
+        reason,
+        error,
+        attempts,
+        record: item.record,
+        ...(firstFailureAt === undefined ? {} : { firstFailureAt }),
+      });
+    for (const item of entry.items) {
+      const outcome = outcomes.get(item)!;
+      if (outcome.status === 'done') {
+        tally.handled++;
+        continue;
+      }
+      if (outcome.status === 'failed') {
+        const attempts = item.priorAttempts + outcome.attempts;
+        const firstFailureAt = claim.failures.get(item.offset)?.firstFailureAt ?? now;
+        const retriable = isRetriable(outcome.error);
+        if (!retriable || attempts >= policy.afterAttempts) {
+          failedForGood.add(item.key);
+          const reason = retriable ? ParkReason.Failed : ParkReason.NonRetriable;
+          park(item, reason, letterError(outcome.error), attempts, firstFailureAt);
+          continue;
+        }
+        failures.push({ offset: item.offset, attempts, firstFailureAt });
+        this.logger.error('record failed after retries; its key is blocked', {
+          topicPartition: slice.topicPartition,
+          offset: item.offset,
+          sequencingKey: item.sequencingKey,
+          segment: segmentName(item.segment),
+          attempts,
+          parksAfter: policy.afterAttempts,
+          error: letterError(outcome.error),
+        });
+      }
+      if (outcome.status === 'blocked' && failedForGood.has(item.key)) {
+        const message = `offset ${outcome.blockedBy} of its key is parked`;
+        park(item, ParkReason.BehindParked, { name: 'BehindParked', message });
+        continue;
+      }
+      tally[outcome.status]++;
+      unfinished.push({ offset: item.offset, hash: item.hash });
+    }
+    return { unfinished, candidates, failures, tally, coveredMalformed };
+  }
+
+  private logParking(slice: PartitionSlice, plan: ParkingPlan): void {
+    for (const candidate of plan.unparkable) {
+      this.logger.error('record cannot be parked (parked-key bound reached or letter too large); reported back', {
+        topicPartition: slice.topicPartition,
+        offset: candidate.offset,
+        sequencingKey: candidate.key,
+        maxParkedKeys: this.processor.deadLetter.maxParkedKeys,
+        error: candidate.error,
+      });
+    }
+    for (const letter of plan.letters) {
+      this.logger.warn('record parked as a dead letter', {
+        topicPartition: slice.topicPartition,
+        offset: letter.offset,
+        sequencingKey: letter.sequencingKey,
+        reason: letter.reason,
+        attempts: letter.attempts,
+        error: letter.error,
+      });
+    }
+  }
+
+  /** The ranges the event source moved past that were delivered and not done, as skips to record. */
+  private skipsOf(advance: TokenAdvance, slice: PartitionSlice, now: number, requestId: string): SourceSkip[] {
+    const skips = sourceSkips(advance.sourceSkipped, {
+      processor: this.processor.name,
+      topic: slice.topic,
+      partition: slice.partition,
+      at: now,
+      requestId,
+    });
+    if (skips.length > 0) {
+      this.logger.error('the event source moved past offsets that were delivered and not done; recorded as skips', {
+        topicPartition: slice.topicPartition,
+        ranges: skips.map((skip) => [skip.from, skip.to]),
+      });
+    }
+    return skips;
+  }
+
+  /**
+   * The checkpoint write, tried again while time allows: it is conditional, so a retry after a write that landed
+   * (its answer lost) is refused as fenced, and the redelivery finds everything covered.
+   */
+  private async writeCheckpoint(
+    claim: Claim,
+    token: PartitionToken,
+    topicPartition: string,
+    deadline: number,
+    changes: CheckpointChanges,
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.store.checkpoint(claim, token, { release: true, leaseMs: this.settings.leaseMs, changes });
+        return;
+      } catch (error) {
+        const delay = 50 * 2 ** attempt;
+        if (error instanceof FencedError || attempt >= 3 || this.clock() + delay >= deadline) throw error;
+        this.logger.warn('checkpoint failed; trying again', { error, topicPartition, attempt });
+        await this.sleep(delay);
+      }
+    }
   }
 }
 
