@@ -150,15 +150,11 @@ export class MemoryTokenStore implements TokenStore {
       batch: request.batch ?? current?.batch,
     };
     this.partitions.set(key, stored);
+    const { updatedAt: _updatedAt, parked: _parked, ...state } = partitionState(stored);
     return {
+      ...state,
       processor: request.processor,
-      topic: stored.topic,
-      partition: stored.partition,
       owner: stored.owner,
-      epoch: stored.epoch,
-      leaseUntil: stored.leaseUntil,
-      layoutVersion: stored.layoutVersion,
-      token: stored.token,
       parked: new Map(stored.parked),
       failures: new Map(stored.failures),
       seenThrough: candidates.length ? Math.max(...candidates) : null,
@@ -235,17 +231,7 @@ export class MemoryTokenStore implements TokenStore {
     const prefix = `${processor}\u0000`;
     const partitions = [...this.partitions]
       .filter(([key]) => key.startsWith(prefix))
-      .map(([, stored]) => ({
-        topic: stored.topic,
-        partition: stored.partition,
-        owner: stored.owner,
-        epoch: stored.epoch,
-        leaseUntil: stored.leaseUntil,
-        layoutVersion: stored.layoutVersion,
-        token: stored.token,
-        updatedAt: stored.updatedAt,
-        parked: [...stored.parked.values()],
-      }))
+      .map(([, stored]) => partitionState(stored))
       .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
     return { layout, partitions };
   }
@@ -257,6 +243,21 @@ export class MemoryTokenStore implements TokenStore {
     }
     return stored as { -readonly [K in keyof StoredPartition]: StoredPartition[K] };
   }
+}
+
+/** What a status view sees of a stored partition. */
+function partitionState(stored: StoredPartition): PartitionState {
+  return {
+    topic: stored.topic,
+    partition: stored.partition,
+    owner: stored.owner,
+    epoch: stored.epoch,
+    leaseUntil: stored.leaseUntil,
+    layoutVersion: stored.layoutVersion,
+    token: stored.token,
+    updatedAt: stored.updatedAt,
+    parked: [...stored.parked.values()],
+  };
 }
 
 function partitionKey(processor: string, topic: string, partition: number): string {

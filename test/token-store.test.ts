@@ -9,6 +9,8 @@ import {
   UnknownProcessorError,
 } from '../shared/errors.js';
 import { MemoryTokenStore } from '../shared/memory-token-store.js';
+import { letterOf } from '../shared/dead-letter.js';
+import { KafkaRecord } from '../shared/kafka-record.js';
 import { PartitionToken } from '../shared/token.js';
 import type { ClaimRequest, TokenStore } from '../shared/token-store.js';
 import { ManualClock } from './support/clock.js';
@@ -225,6 +227,102 @@ describe.each(implementations)('%s token store', (_name, makeStore) => {
     ).toEqual([
       { topic: 'orders', partition: 0, owner: 'a', epoch: 1, leaseUntil: 0, low: 42 },
       { topic: 'payments', partition: 7, owner: 'b', epoch: 1, leaseUntil: clock.now() + 10_000, low: null },
+    ]);
+  });
+
+  it('keeps parked keys, attempt counts and what was delivered on the partition item for the next claim', async () => {
+    const clock = new ManualClock();
+    const store = await makeStore(clock);
+    await store.initialise('orders', 1);
+    const first = await store.claim(request({ owner: 'a', batch: { first: 0, last: 9 } }));
+    const letter = letterOf(
+      new KafkaRecord({
+        topic: 'orders',
+        partition: 0,
+        offset: 3,
+        timestamp: 1,
+        timestampType: 'CREATE_TIME',
+        key: Buffer.from('k'),
+        value: Buffer.from([0, 255]),
+        headers: [{ name: 'h', value: Buffer.from([1, 2]) }],
+      }),
+      {
+        processor: 'orders',
+        sequencingKey: 'k',
+        synthetic: false,
+        reason: 'failed',
+        error: { name: 'E', message: 'm' },
+        attempts: 9,
+        epoch: 1,
+        now: clock.now(),
+      },
+    );
+    await store.checkpoint(first, tokenThrough(9), {
+      release: true,
+      leaseMs: 10_000,
+      changes: {
+        letters: [letter],
+        park: [
+          {
+            digest: letter.digest,
+            key: 'k',
+            synthetic: false,
+            count: 1,
+            fresh: true,
+            since: 5,
+            nextAttemptAt: 6,
+            leaseEpoch: 0,
+          },
+        ],
+        unpark: [],
+        failures: [{ offset: 7, attempts: 2, firstFailureAt: 4 }],
+        seenThrough: 9,
+        skips: [],
+      },
+    });
+    const second = await store.claim(request({ owner: 'b', batch: { first: 10, last: 12 } }));
+    await store.checkpoint(second, tokenThrough(12), {
+      release: true,
+      leaseMs: 10_000,
+      changes: {
+        letters: [],
+        park: [
+          {
+            digest: letter.digest,
+            key: 'k',
+            synthetic: false,
+            count: 2,
+            fresh: false,
+            since: 5,
+            nextAttemptAt: 6,
+            leaseEpoch: 0,
+          },
+        ],
+        unpark: [],
+        failures: [],
+        seenThrough: 12,
+        skips: [],
+      },
+    });
+    // A claim whose batch was abandoned still counts as delivered for the claim after it.
+    await store.claim(request({ owner: 'c', batch: { first: 13, last: 20 } }));
+    clock.advance(10_001);
+    const fourth = await store.claim(request({ owner: 'd', batch: { first: 25, last: 30 } }));
+
+    expect(second.parked.get(letter.digest)).toMatchObject({
+      key: 'k',
+      parked: 1,
+      resolved: 0,
+      since: 5,
+      nextAttemptAt: 6,
+    });
+    expect([...second.failures.values()]).toEqual([{ offset: 7, attempts: 2, firstFailureAt: 4 }]);
+    expect(second.seenThrough).toBe(9);
+    expect(fourth.parked.get(letter.digest)).toMatchObject({ parked: 3 });
+    expect(fourth.seenThrough).toBe(20);
+    expect(fourth.failures.size).toBe(0);
+    expect((await store.readState('orders')).partitions[0]!.parked).toEqual([
+      expect.objectContaining({ digest: letter.digest, parked: 3, resolved: 0 }),
     ]);
   });
 });
