@@ -269,9 +269,10 @@ export async function chaosRun(options: {
       if (!delivering) {
         if (report && report.keys.every((k) => k.outcome !== 'drained' && k.redriven === 0)) quietSince ||= Date.now();
         else quietSince = 0;
-        if (quietSince && Date.now() - quietSince > 600) return;
+        // Longer than the longest redrive delay: every key that could still succeed was tried in that time.
+        if (quietSince && Date.now() - quietSince > 300) return;
       }
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
 
