@@ -292,7 +292,14 @@ export class DynamoDbTokenStore implements TokenStore {
   async renew<C extends ClaimRef>(claim: C, leaseMs: number): Promise<C> {
     const now = this.clock();
     const leaseUntil = now + leaseMs;
-    await this.fencedUpdate(claim, 'SET #leaseUntil = :until, #updatedAt = :now', { ':until': leaseUntil }, now);
+    await this.fencedUpdate(
+      claim,
+      'SET #leaseUntil = :until, #updatedAt = :now',
+      { ':until': leaseUntil },
+      now,
+      {},
+      'live',
+    );
     return { ...claim, leaseUntil };
   }
 
@@ -333,7 +340,7 @@ export class DynamoDbTokenStore implements TokenStore {
     const update = `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`;
     const puts = changes ? [...changes.letters.map(letterItem), ...changes.skips.map(skipItem)] : [];
     if (puts.length === 0) {
-      await this.fencedUpdate(claim, update, values, now, paths);
+      await this.fencedUpdate(claim, update, values, now, paths, 'owned');
     } else {
       await this.fencedTransaction(claim, update, values, now, paths, puts);
     }
@@ -342,7 +349,14 @@ export class DynamoDbTokenStore implements TokenStore {
 
   async release(claim: ClaimRef): Promise<void> {
     try {
-      await this.fencedUpdate(claim, 'SET #leaseUntil = :zero, #updatedAt = :now', { ':zero': 0 }, this.clock());
+      await this.fencedUpdate(
+        claim,
+        'SET #leaseUntil = :zero, #updatedAt = :now',
+        { ':zero': 0 },
+        this.clock(),
+        {},
+        'owned',
+      );
     } catch (error) {
       if (!(error instanceof FencedError)) throw error;
     }
@@ -394,22 +408,28 @@ export class DynamoDbTokenStore implements TokenStore {
     );
   }
 
-  /** A partition item update conditional on the claim's owner, epoch and lease. */
+  /**
+   * A partition item update conditional on the claim's owner and epoch, and with `live` on its lease too. A renewal
+   * needs a live lease: past it, a claimer may take over at any moment. A checkpoint or release needs only the
+   * epoch: a takeover raises it, so an unchanged epoch proves nobody else worked under a newer claim.
+   */
   private fencedParams(
     claim: ClaimRef,
     update: string,
     values: Record<string, unknown>,
     now: number,
     paths: Record<string, string>,
+    fence: Fence,
   ) {
+    const condition = `#owner = :owner AND #epoch = :epoch${fence === 'live' ? ' AND #leaseUntil > :now' : ''}`;
     return {
       TableName: this.tableName,
       Key: tokenKeys.partition(claim.processor, claim.topic, claim.partition),
       UpdateExpression: update,
-      ConditionExpression: '#owner = :owner AND #epoch = :epoch AND #leaseUntil > :now',
+      ConditionExpression: condition,
       // Only the names the expressions use: DynamoDB rejects unused ones. Map paths name parked keys' digests.
       ExpressionAttributeNames: {
-        ...names(...new Set([...`${update} #owner #epoch #leaseUntil`.matchAll(/#(\w+)/g)].map((m) => m[1]!))),
+        ...names(...new Set([...`${update} ${condition}`.matchAll(/#(\w+)/g)].map((m) => m[1]!))),
         ...paths,
       },
       ExpressionAttributeValues: { ...values, ':owner': claim.owner, ':epoch': claim.epoch, ':now': now },
@@ -422,10 +442,11 @@ export class DynamoDbTokenStore implements TokenStore {
     update: string,
     values: Record<string, unknown>,
     now: number,
-    paths: Record<string, string> = {},
+    paths: Record<string, string>,
+    fence: Fence,
   ): Promise<void> {
     try {
-      await this.documents.send(new UpdateCommand(this.fencedParams(claim, update, values, now, paths)));
+      await this.documents.send(new UpdateCommand(this.fencedParams(claim, update, values, now, paths, fence)));
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       throw fenced(claim, error.Item ? rawNumbers(error.Item) : undefined, now);
@@ -445,7 +466,7 @@ export class DynamoDbTokenStore implements TokenStore {
       await this.documents.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Update: this.fencedParams(claim, update, values, now, paths) },
+            { Update: this.fencedParams(claim, update, values, now, paths, 'owned') },
             ...puts.map((Item) => ({
               Put: { TableName: this.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' },
             })),
@@ -472,6 +493,9 @@ export class DynamoDbTokenStore implements TokenStore {
     }
   }
 }
+
+/** What a fenced write requires: the claim's owner and epoch (`owned`), and a lease not yet ended (`live`). */
+type Fence = 'owned' | 'live';
 
 /** `#name` placeholders for attribute names: several of ours (owner, partition, token, ...) are reserved words. */
 function names(...attributes: string[]): Record<string, string> {

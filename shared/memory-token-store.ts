@@ -163,7 +163,7 @@ export class MemoryTokenStore implements TokenStore {
 
   async renew<C extends ClaimRef>(claim: C, leaseMs: number): Promise<C> {
     const now = this.clock();
-    const stored = this.fencedItem(claim, now);
+    const stored = this.fencedItem(claim, now, true);
     stored.leaseUntil = now + leaseMs;
     stored.updatedAt = now;
     return { ...claim, leaseUntil: stored.leaseUntil };
@@ -175,7 +175,7 @@ export class MemoryTokenStore implements TokenStore {
     options: { release: boolean; leaseMs: number; changes?: CheckpointChanges },
   ): Promise<Claim> {
     const now = this.clock();
-    const stored = this.fencedItem(claim, now);
+    const stored = this.fencedItem(claim, now, false);
     const changes = options.changes;
     if (changes) {
       const topicPartition = `${claim.topic}-${claim.partition}`;
@@ -220,7 +220,7 @@ export class MemoryTokenStore implements TokenStore {
 
   async release(claim: ClaimRef): Promise<void> {
     try {
-      this.fencedItem(claim, this.clock()).leaseUntil = 0;
+      this.fencedItem(claim, this.clock(), false).leaseUntil = 0;
     } catch (error) {
       if (!(error instanceof FencedError)) throw error;
     }
@@ -236,9 +236,14 @@ export class MemoryTokenStore implements TokenStore {
     return { layout, partitions };
   }
 
-  private fencedItem(claim: ClaimRef, now: number): { -readonly [K in keyof StoredPartition]: StoredPartition[K] } {
+  /** The claim's item if its owner and epoch still hold (and, with `live`, its lease): as in the DynamoDB store. */
+  private fencedItem(
+    claim: ClaimRef,
+    now: number,
+    live: boolean,
+  ): { -readonly [K in keyof StoredPartition]: StoredPartition[K] } {
     const stored = this.partitions.get(partitionKey(claim.processor, claim.topic, claim.partition));
-    if (!stored || stored.owner !== claim.owner || stored.epoch !== claim.epoch || stored.leaseUntil <= now) {
+    if (!stored || stored.owner !== claim.owner || stored.epoch !== claim.epoch || (live && stored.leaseUntil <= now)) {
       throw fenced(claim, stored, now);
     }
     return stored as { -readonly [K in keyof StoredPartition]: StoredPartition[K] };

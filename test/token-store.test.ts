@@ -138,15 +138,41 @@ describe.each(implementations)('%s token store', (_name, makeStore) => {
     expect(next.token.serialize()).toBe(PartitionToken.initial().serialize());
   });
 
-  it('rejects a checkpoint once its lease expired, even when nobody took over', async () => {
+  it('accepts a checkpoint after its lease ran out while nobody took over: the unchanged epoch proves it', async () => {
     const clock = new ManualClock();
     const store = await makeStore(clock);
     const claim = await store.claim(request());
     clock.advance(10_000);
 
+    await store.checkpoint(claim, tokenThrough(9), { release: true, leaseMs: 10_000 });
+    const next = await store.claim(request({ owner: 'owner-b' }));
+
+    expect(next.token.lowWatermark()).toBe(10);
+    expect(next.epoch).toBe(2);
+  });
+
+  it('refuses to renew a lease that ran out, since a claimer may take over at any moment', async () => {
+    const clock = new ManualClock();
+    const store = await makeStore(clock);
+    const claim = await store.claim(request());
+    clock.advance(10_000);
+
+    await expect(store.renew(claim, 10_000)).rejects.toThrow(/lease ended/);
+  });
+
+  it('refuses a checkpoint and a release after a takeover, even when the lease was expired', async () => {
+    const clock = new ManualClock();
+    const store = await makeStore(clock);
+    await store.initialise('orders', 1);
+    const claim = await store.claim(request());
+    clock.advance(10_000);
+    await store.claim(request({ owner: 'owner-b' }));
+
     await expect(store.checkpoint(claim, tokenThrough(9), { release: true, leaseMs: 10_000 })).rejects.toThrow(
-      /lease ended/,
+      /taken over by owner-b \(epoch 2\)/,
     );
+    await store.release(claim);
+    expect((await store.readState('orders')).partitions[0]).toMatchObject({ owner: 'owner-b', epoch: 2 });
   });
 
   it('keeps a renewed claim alive past its first lease', async () => {
