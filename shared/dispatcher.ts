@@ -195,7 +195,9 @@ interface ClaimedSlice {
   readonly parkedKeys: ReadonlySet<string>;
   /** Records to park found while routing (behind a parked key, unroutable). */
   readonly parking: ParkCandidate[];
-  readonly counts: { skipped: number; keyErrors: number; released: number };
+  readonly counts: { skipped: number; keyErrors: number; released: number; duplicates: number };
+  /** The highest offset routed so far: records come in offset order, so one at or below it is a duplicate. */
+  lastOffset: number;
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -244,6 +246,7 @@ export class Dispatcher {
     options: { remainingMs: () => number; invocationId?: string },
   ): Promise<DispatchResult> {
     const invocationId = options.invocationId ?? randomUUID();
+    const attemptId = randomUUID().slice(0, 8);
     const deadline = this.clock() + options.remainingMs() - this.settings.checkpointReserveMs;
     // Everything that refuses the event whole is found before a claim is taken.
     const slices = readKafkaEventEnvelope(event)
@@ -251,7 +254,7 @@ export class Dispatcher {
       .map(([entryKey, entry]) => sliceOf(entryKey, entry));
     const claiming = slices.filter((slice) => slice.named);
     for (const slice of claiming) {
-      slice.pending = this.acquire(slice, invocationId, deadline);
+      slice.pending = this.acquire(slice, invocationId, attemptId, deadline);
       // Observed once all claims settle; until then a failed claim must not count as an unhandled rejection.
       slice.pending.catch(() => {});
     }
@@ -295,6 +298,7 @@ export class Dispatcher {
           parkedKeys: parkedKeysOf(keeper.claim),
           parking: [],
           counts: newCounts(),
+          lastOffset: -1,
         };
       });
       stream = openRun(this.runner, context);
@@ -384,9 +388,11 @@ export class Dispatcher {
   private async acquire(
     slice: PartitionTarget & { readonly first: number; readonly last: number },
     invocationId: string,
+    attemptId: string,
     deadline: number,
   ): Promise<Acquired | { abandoned: string }> {
-    const owner = `${invocationId}/${slice.topicPartition}`;
+    // Unique per dispatch: two deliveries that share a request id (a duplicate) must not both hold the claim.
+    const owner = `${invocationId}/${attemptId}/${slice.topicPartition}`;
     const waitUntil = Math.min(this.clock() + this.settings.claimWaitMs, deadline);
     let cached = await this.layouts.get();
     for (let attempt = 0; ; attempt++) {
@@ -452,6 +458,12 @@ export class Dispatcher {
     const items: WorkItem[] = [];
     const topicAllowed = this.processor.topics.includes(slice.topic);
     for (const record of records) {
+      // An offset delivered twice in one batch is handled once.
+      if (record.offset <= entry.lastOffset) {
+        counts.duplicates++;
+        continue;
+      }
+      entry.lastOffset = record.offset;
       let sequencingKey: string;
       try {
         if (!topicAllowed) {
@@ -604,12 +616,18 @@ export class Dispatcher {
       }
     }
     this.logParking(slice, plan);
+    if (counts.duplicates > 0) {
+      this.logger.warn('offsets delivered more than once in one batch were handled once', {
+        topicPartition: slice.topicPartition,
+        duplicates: counts.duplicates,
+      });
+    }
     // Counts of records in later batches are kept; the rest were handled, parked, or are counted above.
     for (const count of claim.failures.values()) if (count.offset > slice.last) failures.push(count);
     const base = {
       topicPartition: slice.topicPartition,
       delivered: slice.records.length + slice.malformed.length,
-      skipped: counts.skipped + coveredMalformed,
+      skipped: counts.skipped + counts.duplicates + coveredMalformed,
       draining: entry.held.length,
       released: counts.released,
       malformed: slice.malformed.length + counts.keyErrors,
@@ -670,10 +688,12 @@ export class Dispatcher {
     const failures: FailureCount[] = [];
     const tally = { handled: 0, failed: 0, blocked: 0, notStarted: 0 };
     let coveredMalformed = 0;
+    // An offset delivered twice (or also as a readable record) is parked once.
+    const seen = slice.malformed.length > 0 ? new Set(slice.records.map((r) => r.offset)) : undefined;
     for (const { offset, raw, error } of slice.malformed) {
       // Without an offset it cannot be parked or reported on its own: the partition is handed back from its start.
       if (offset === undefined) unfinished.push({ offset: slice.first, hash: undefined });
-      else if (claim.token.coversEverywhere(offset)) coveredMalformed++;
+      else if (claim.token.coversEverywhere(offset) || seen!.has(offset)) coveredMalformed++;
       else {
         candidates.push({
           offset,
@@ -686,6 +706,7 @@ export class Dispatcher {
           record: { unreadable: raw, topic: slice.topic, partition: slice.partition },
         });
       }
+      if (offset !== undefined) seen!.add(offset);
     }
     const failedForGood = new Set<string>();
     const park = (item: WorkItem, reason: ParkReason, error: LetterError, attempts = 0, firstFailureAt?: number) =>
@@ -881,7 +902,7 @@ function sliceOf(topicPartition: string, raw: readonly unknown[]): PartitionSlic
 }
 
 function newCounts(): ClaimedSlice['counts'] {
-  return { skipped: 0, keyErrors: 0, released: 0 };
+  return { skipped: 0, keyErrors: 0, released: 0, duplicates: 0 };
 }
 
 function abandon(slice: PartitionSlice, reason: string): PartitionReport {

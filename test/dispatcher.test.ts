@@ -241,6 +241,33 @@ describe('Dispatcher on DynamoDB Local', () => {
     expect(await lettersByKey(deadLetters, 'orders-view')).toEqual(new Map([['payments-0/(unroutable)', [0, 1, 2]]]));
   });
 
+  it('serialises two concurrent deliveries that carry the same request id, so each record is handled once', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler([], { delayMs: 2 });
+    const event = eventOf(topicLog({ partitions: 1, count: 20, keys: 3 }));
+    const [a, b] = ['a', 'b'].map((name) => testDispatcher(testProcessor({ handler: handler.for(name) }), store));
+
+    const results = await Promise.all([dispatch(a!, event, 'same-request'), dispatch(b!, event, 'same-request')]);
+
+    expect(handler.overlap).toBeUndefined();
+    expect(handler.successes()).toHaveLength(20);
+    expect(new Set(handler.successes()).size).toBe(20);
+    expect(results.flatMap((r) => r.response.batchItemFailures)).toEqual([]);
+  });
+
+  it('handles an offset delivered twice in one batch once', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler();
+    const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
+    const event = eventOf([200, 201, 201, 202].map((offset) => ({ topic: 'orders', partition: 0, offset, key: 'k' })));
+
+    const result = await dispatch(dispatcher, event);
+
+    expect(handler.successes()).toEqual(['orders-0@200', 'orders-0@201', 'orders-0@202']);
+    expect(result.partitions[0]).toMatchObject({ delivered: 4, handled: 3, skipped: 1 });
+    expect(result.response.batchItemFailures).toEqual([]);
+  });
+
   it('serialises a duplicate concurrent delivery so each record is handled once', async () => {
     const store = await freshDynamoStore();
     const handler = new ScriptedHandler([], { delayMs: 2 });
