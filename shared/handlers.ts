@@ -26,6 +26,12 @@ import type { Processor } from './processor.js';
 import { InlineRunner } from './segment-runner.js';
 import type { Clock, TokenStore } from './token-store.js';
 
+/**
+ * middy's early timeout would answer Lambda with an error while the dispatch still runs and may checkpoint; the
+ * dispatch keeps its own deadline (`checkpointReserveMs` before the end) and answers itself.
+ */
+const NO_EARLY_TIMEOUT = { timeoutEarlyInMillis: 0 } as const;
+
 /** Where records run: in the dispatcher's own process, or in one segment-worker invocation per segment. */
 export const ProcessingMode = { Inline: 'inline', FanOut: 'fan-out' } as const;
 export type ProcessingMode = (typeof ProcessingMode)[keyof typeof ProcessingMode];
@@ -131,7 +137,7 @@ export function createDispatchHandler(processor: Processor, options: RuntimeOpti
   const runtime = resolveRuntime(options);
   const dispatcher = dispatcherFor(processor, runtime);
   const { logger } = runtime;
-  return middy<unknown, KafkaBatchResponse, Error, Context>().handler(async (event, context) => {
+  return middy<unknown, KafkaBatchResponse, Error, Context>(NO_EARLY_TIMEOUT).handler(async (event, context) => {
     const result = await dispatcher.dispatch(event, {
       remainingMs: () => context.getRemainingTimeInMillis(),
       invocationId: context.awsRequestId,
@@ -145,21 +151,23 @@ export function createDispatchHandler(processor: Processor, options: RuntimeOpti
 /** The Lambda handler of the segment worker (fan-out mode). */
 export function createSegmentWorkerHandler(processor: Processor, options: RuntimeOptions = {}) {
   const runtime = resolveRuntime({ ...options, mode: ProcessingMode.Inline });
-  return middy<SegmentWorkerRequest, SegmentWorkerResponse, Error, Context>().handler(async (request, context) => {
-    if (request.processor !== processor.name) {
-      throw new ConfigurationError(`worker of "${processor.name}" was sent work of "${String(request.processor)}"`);
-    }
-    return runSegmentWorker(request, {
-      processor,
-      store: runtime.store,
-      clock: runtime.clock,
-      logger: runtime.logger,
-      leaseMs: runtime.settings.leaseMs,
-      leaseSafetyMs: runtime.settings.leaseSafetyMs,
-      checkpointReserveMs: Math.min(1_000, runtime.settings.checkpointReserveMs),
-      remainingMs: () => context.getRemainingTimeInMillis(),
-    });
-  });
+  return middy<SegmentWorkerRequest, SegmentWorkerResponse, Error, Context>(NO_EARLY_TIMEOUT).handler(
+    async (request, context) => {
+      if (request.processor !== processor.name) {
+        throw new ConfigurationError(`worker of "${processor.name}" was sent work of "${String(request.processor)}"`);
+      }
+      return runSegmentWorker(request, {
+        processor,
+        store: runtime.store,
+        clock: runtime.clock,
+        logger: runtime.logger,
+        leaseMs: runtime.settings.leaseMs,
+        leaseSafetyMs: runtime.settings.leaseSafetyMs,
+        checkpointReserveMs: Math.min(1_000, runtime.settings.checkpointReserveMs),
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      });
+    },
+  );
 }
 
 /** What the redrive function is invoked with: nothing (the schedule), or the keys to redrive now. */
@@ -192,32 +200,39 @@ export function createRedriveHandler(processor: Processor, options: RuntimeOptio
     clock: runtime.clock,
     settings: { leaseMs: runtime.settings.leaseMs, ...(keysPerRun === undefined ? {} : { keysPerRun }) },
   });
-  return middy<RedriveRequest | undefined, RedriveReport, Error, Context>().handler(async (request, context) => {
-    const remainingMs = () => context.getRemainingTimeInMillis();
-    let report: RedriveReport;
-    if (request?.action === 'redrive-keys') {
-      const keys = [];
-      const deadline = runtime.clock() + remainingMs() - 5_000;
-      for (const target of request.keys ?? []) {
-        const ref = parkedKeyRef(processor.name, target);
-        keys.push(await redriver.redriveKey(ref, { deadline }));
+  return middy<RedriveRequest | undefined, RedriveReport, Error, Context>(NO_EARLY_TIMEOUT).handler(
+    async (request, context) => {
+      const remainingMs = () => context.getRemainingTimeInMillis();
+      let report: RedriveReport;
+      if (request?.action === 'redrive-keys') {
+        const keys = [];
+        const deadline = runtime.clock() + remainingMs() - 5_000;
+        for (const target of request.keys ?? []) {
+          const ref = parkedKeyRef(processor.name, target);
+          keys.push(await redriver.redriveKey(ref, { deadline }));
+        }
+        report = {
+          keys,
+          redriven: keys.reduce((n, k) => n + k.redriven, 0),
+          parkedKeys: -1,
+          oldestParkedAgeSeconds: -1,
+        };
+      } else {
+        report = await redriver.redriveDue({ remainingMs });
+        if (options.metrics !== false) {
+          console.log(
+            embeddedMetrics(processor.name, {
+              ParkedKeys: report.parkedKeys,
+              OldestParkedAgeSeconds: report.oldestParkedAgeSeconds,
+              RecordsRedriven: report.redriven,
+            }),
+          );
+        }
       }
-      report = { keys, redriven: keys.reduce((n, k) => n + k.redriven, 0), parkedKeys: -1, oldestParkedAgeSeconds: -1 };
-    } else {
-      report = await redriver.redriveDue({ remainingMs });
-      if (options.metrics !== false) {
-        console.log(
-          embeddedMetrics(processor.name, {
-            ParkedKeys: report.parkedKeys,
-            OldestParkedAgeSeconds: report.oldestParkedAgeSeconds,
-            RecordsRedriven: report.redriven,
-          }),
-        );
-      }
-    }
-    runtime.logger.info('redrive run', { redriven: report.redriven, keys: report.keys });
-    return report;
-  });
+      runtime.logger.info('redrive run', { redriven: report.redriven, keys: report.keys });
+      return report;
+    },
+  );
 }
 
 /** A parked key named by partition and key (or digest); a ConfigurationError names what is wrong. */

@@ -76,7 +76,11 @@ export { DynamoDbTokenStore, type DynamoDbTokenStoreOptions } from './dynamodb-t
 export { MemoryTokenStore } from './memory-token-store.js';
 export { createTokenTable, TOKEN_TABLE_KEYS } from './token-table.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
-export { DEFAULT_DEAD_LETTER_POLICY, DEFAULT_LAMBDA_RETRY_ATTEMPTS, type DeadLetterPolicy } from './dead-letter-policy.js';
+export {
+  DEFAULT_DEAD_LETTER_POLICY,
+  DEFAULT_LAMBDA_RETRY_ATTEMPTS,
+  type DeadLetterPolicy,
+} from './dead-letter-policy.js';
 export {
   ParkReason,
   SyntheticKey,

@@ -10,6 +10,16 @@ export const KafkaEventSource = {
 export type KafkaEventSource = (typeof KafkaEventSource)[keyof typeof KafkaEventSource];
 
 /**
+ * Every `eventSource` spelling accepted, with the source it names. Lambda writes `SelfManagedKafka`; Powertools'
+ * sample events (and some AWS samples) write `aws:SelfManagedKafka`, read as the same source.
+ */
+const EVENT_SOURCES: ReadonlyMap<string, KafkaEventSource> = new Map<string, KafkaEventSource>([
+  [KafkaEventSource.Msk, KafkaEventSource.Msk],
+  [KafkaEventSource.SelfManaged, KafkaEventSource.SelfManaged],
+  ['aws:SelfManagedKafka', KafkaEventSource.SelfManaged],
+]);
+
+/**
  * The raw record shape inside a Lambda Kafka event. `key` and `value` are base64; each header is a one-entry
  * object mapping the header name to its bytes as numbers (Lambda writes Java's signed bytes, -128..127).
  */
@@ -34,6 +44,7 @@ export interface RawKafkaEvent {
 
 /** A parsed batch: every readable record, and one error for each record that could not be read. */
 export interface ParsedKafkaBatch {
+  /** `aws:kafka` or `SelfManagedKafka` (also for an event spelled `aws:SelfManagedKafka`). */
   readonly eventSource: KafkaEventSource;
   /** The MSK cluster ARN; `undefined` for self-managed Kafka. */
   readonly eventSourceArn: string | undefined;
@@ -45,11 +56,11 @@ export interface ParsedKafkaBatch {
   readonly malformed: readonly MalformedRecordError[];
 }
 
-const EVENT_SOURCES: readonly string[] = Object.values(KafkaEventSource);
 const TIMESTAMP_TYPES: readonly string[] = Object.values(TimestampType);
 
 /** A Lambda Kafka event whose envelope is checked and whose records are not parsed yet. */
 export interface KafkaEventEnvelope {
+  /** `aws:kafka` or `SelfManagedKafka` (also for an event spelled `aws:SelfManagedKafka`). */
   readonly eventSource: KafkaEventSource;
   /** The MSK cluster ARN; `undefined` for self-managed Kafka. */
   readonly eventSourceArn: string | undefined;
@@ -61,16 +72,18 @@ export interface KafkaEventEnvelope {
 
 /**
  * Checks what makes a Lambda Kafka event usable as a whole, without parsing a record: it is an object, its
- * `eventSource` is `aws:kafka` or `SelfManagedKafka`, `records` is an object and every entry of it is an array.
+ * `eventSource` is `aws:kafka` or `SelfManagedKafka` (or `aws:SelfManagedKafka`, as Powertools' samples spell it),
+ * `records` is an object and every entry of it is an array.
  * Throws MalformedEventError naming the first of these that fails. A non-string `eventSourceArn` or
  * `bootstrapServers` is read as absent, since nothing in processing depends on them.
  */
 export function readKafkaEventEnvelope(event: unknown): KafkaEventEnvelope {
   if (!isPlainObject(event)) throw new MalformedEventError(`a Kafka event must be an object, got ${describe(event)}`);
-  const source = event.eventSource;
-  if (typeof source !== 'string' || !EVENT_SOURCES.includes(source)) {
+  const source = typeof event.eventSource === 'string' ? EVENT_SOURCES.get(event.eventSource) : undefined;
+  if (source === undefined) {
     throw new MalformedEventError(
-      `eventSource must be "${KafkaEventSource.Msk}" or "${KafkaEventSource.SelfManaged}", got ${describe(source)}`,
+      `eventSource must be "${KafkaEventSource.Msk}" or "${KafkaEventSource.SelfManaged}" (also spelled ` +
+        `"aws:SelfManagedKafka"), got ${describe(event.eventSource)}`,
     );
   }
   const grouped = event.records;
@@ -86,7 +99,7 @@ export function readKafkaEventEnvelope(event: unknown): KafkaEventEnvelope {
   }
   const servers = event.bootstrapServers;
   return {
-    eventSource: source as KafkaEventSource,
+    eventSource: source,
     eventSourceArn: typeof event.eventSourceArn === 'string' ? event.eventSourceArn : undefined,
     bootstrapServers:
       typeof servers === 'string'
@@ -196,35 +209,47 @@ function readRecord(raw: unknown, entryKey: string, offset: number | undefined):
   });
 }
 
-/** Decodes strict base64 (standard alphabet, padded), because Buffer.from silently skips what it cannot read. */
+/**
+ * Decodes base64 exactly as Java's `Base64.getDecoder()` accepts it (the basic RFC 4648 decoder the JVM side of a
+ * Kafka pipeline uses), because Buffer.from silently skips or misreads what it cannot decode:
+ *
+ * ```text
+ * (c c c c)* (c c [==] | c c c [=])?      c: A-Z a-z 0-9 + /
+ * ```
+ *
+ * Padding is optional, but when present it completes the last group of four; a lone character in the last group
+ * (length 4n + 1) holds no byte and is refused; nothing outside the standard alphabet is read (no whitespace, no
+ * base64url `-` or `_`); the unused low bits of the last character are ignored, not checked (the AWS docs' sample key
+ * `abcDEFghiJKLmnoPQRstuVWXyz1234==` decodes, as in Java). Checked against JDK 17 (`test/kafka-event.test.ts`).
+ */
 function decodeBase64(text: unknown, field: string): Buffer {
   if (typeof text !== 'string') {
     const nullable = field === 'value' ? 'a base64 string or null' : 'a base64 string, null or absent';
     throw new RecordProblem(`${field} must be ${nullable}, got ${describe(text)}`);
   }
-  // The common case costs one decode and a few checks; the diagnosis runs only for text that fails.
+  // The common case costs one decode and a few native checks; the diagnosis runs only for text that fails.
   const decoded = Buffer.from(text, 'base64');
-  if (isCanonicalBase64(text, decoded.length)) return decoded;
-  throw new RecordProblem(`${field} is not valid base64: ${base64Problem(text) ?? 'it is not in canonical form'}`);
+  if (isJavaBase64(text, decoded.length)) return decoded;
+  throw new RecordProblem(`${field} is not valid base64: ${base64Problem(text) ?? 'Java would not decode it'}`);
 }
 
 /**
- * Whether `text`, which Buffer.from decoded to `decodedLength` bytes, is canonical padded base64: groups of four,
- * at most two `=` at the end, only the standard alphabet, and a last character that leaves the unused low bits zero
- * (`xx==`: the second character is one of A, Q, g, w; `xxx=`: the third is a multiple of 4).
+ * Whether `text`, which Buffer.from decoded to `decodedLength` bytes, follows the grammar of {@link decodeBase64},
+ * without a regular expression or a loop in JavaScript. The shape is read from the length and the trailing `=`.
+ * Buffer.from skips every character outside its alphabet (whitespace, `!`, an inner `=`) or stops at it, so then it
+ * yields fewer bytes than the data characters would: with d data characters and d mod 4 ≠ 1, each one missing lowers
+ * ⌊3d/4⌋. What the length cannot tell is caught apart: base64url's `-` and `_`, which Buffer.from reads as data, and
+ * characters above U+007F, which its fallback decoder may read by their low byte (`Ł`, U+0141, as `A`).
  */
-function isCanonicalBase64(text: string, decodedLength: number): boolean {
+function isJavaBase64(text: string, decodedLength: number): boolean {
   const length = text.length;
-  if (length % 4 !== 0) return false;
   const padding =
     length === 0 || text.charCodeAt(length - 1) !== EQUALS ? 0 : text.charCodeAt(length - 2) === EQUALS ? 2 : 1;
-  // The decoder skips any character outside the alphabet (or stops at it), so such text yields fewer bytes; it
-  // also reads base64url's "-" and "_", which the length cannot tell apart.
-  if (decodedLength !== (length / 4) * 3 - padding) return false;
+  const data = length - padding;
+  if (padding > 0 ? length % 4 !== 0 : data % 4 === 1) return false;
+  if (decodedLength !== Math.floor((data * 3) / 4)) return false;
   if (text.includes('-') || text.includes('_')) return false;
-  if (padding === 2) return 'AQgw'.includes(text[length - 3]!);
-  if (padding === 1) return 'AEIMQUYcgkosw048'.includes(text[length - 2]!);
-  return true;
+  return Buffer.byteLength(text, 'utf8') === length;
 }
 
 const EQUALS = 0x3d;
@@ -236,9 +261,12 @@ function base64Problem(text: string): string | undefined {
   const padding = text.length - data.length;
   if (data.includes('=')) return `"=" appears at position ${data.indexOf('=')}, before the end`;
   if (padding > 2) return `it ends with ${padding} "=" but at most 2 are allowed`;
-  if (text.length % 4 !== 0) return `its length ${text.length} is not a multiple of 4 (padding is missing or wrong)`;
-  // Unused low bits of the last character must be zero; otherwise the text is not what any encoder produces.
-  if (Buffer.from(text, 'base64').toString('base64') !== text) return 'its last character sets bits beyond the data';
+  if (padding > 0 && text.length % 4 !== 0) {
+    return `with "=" padding its length must be a multiple of 4, but it is ${text.length}`;
+  }
+  if (data.length % 4 === 1) {
+    return `its length ${data.length} leaves one character in the last group of four, which holds no byte`;
+  }
   return undefined;
 }
 

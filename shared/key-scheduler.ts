@@ -1,4 +1,4 @@
-import { isRetriable } from './errors.js';
+import { isRetriable, TidemarkError } from './errors.js';
 import { retryDelay, type RetryPolicy } from './retry-policy.js';
 
 /** One record to run, with the key that orders it. Order holds between items of the same scope and key. */
@@ -15,8 +15,18 @@ export type RecordOutcome =
   | { readonly status: 'failed'; readonly attempts: number; readonly error: unknown }
   /** An earlier record of the same key failed: this one waits for it. */
   | { readonly status: 'blocked'; readonly blockedBy: number }
-  /** Not started: the lease was lost or the invocation ran out of time. */
+  /** Not started (the lease was lost or the invocation ran out of time), or still running when the run stopped. */
   | { readonly status: 'notStarted' };
+
+/** A handler attempt ran past its time bound; the run stops waiting for it and its key is blocked. */
+export class RecordTimeoutError extends TidemarkError {
+  constructor(timeoutMs: number) {
+    super(`the handler did not finish within ${timeoutMs} ms; its record is reported back, its key blocked`, {
+      retriable: true,
+      context: { timeoutMs },
+    });
+  }
+}
 
 /** What {@link runInKeyOrder} needs besides the records. */
 export interface KeyOrderOptions<T extends KeyedItem> {
@@ -33,6 +43,17 @@ export interface KeyOrderOptions<T extends KeyedItem> {
   readonly hasTimeFor: (delayMs: number) => boolean;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
+  /**
+   * Longest wait for one attempt. Past it the attempt fails with a RecordTimeoutError that uses up the record's
+   * attempts of this run (its call may still be running, so it is not tried again beside it) and blocks its key; if
+   * the call finishes later, its outcome is ignored. @default no bound
+   */
+  readonly attemptTimeoutMs?: number;
+  /**
+   * When the run stops waiting, as `{ at, clock }` (epoch ms): records still running then end `notStarted` and the
+   * run answers; their calls, if they finish later, change nothing. @default waits for every record
+   */
+  readonly stopWaitingAt?: { readonly at: number; readonly clock: () => number };
 }
 
 /** Why a key stopped early: what its remaining records (and any added later) get. */
@@ -47,6 +68,10 @@ interface KeyQueue {
   heapIndex: number;
   /** Set once the key stopped early (a failure, a lost lease): records added later end the same way. */
   ended?: { readonly outcome: KeyEnd; readonly blockedBy: number };
+  /** Raised when the run stops waiting for the key's running attempt: that attempt's result is then ignored. */
+  generation: number;
+  /** Whether an attempt of the key is in progress. */
+  running: boolean;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -92,6 +117,9 @@ export class KeyOrderedRun<T extends KeyedItem> {
   private stopped = false;
   private failure: unknown;
   private settle: { resolve: (outcomes: RecordOutcome[]) => void; reject: (error: unknown) => void } | undefined;
+  private stopTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Keys with an attempt in progress. */
+  private readonly active = new Set<KeyQueue>();
 
   constructor(private readonly options: KeyOrderOptions<T>) {
     this.ready = new KeyHeap((queue) => this.items[queue.indices[queue.next]!]!.offset);
@@ -111,7 +139,14 @@ export class KeyOrderedRun<T extends KeyedItem> {
       if (!keys) this.byScope.set(scope, (keys = new Map()));
       const queue = keys.get(item.key);
       if (!queue) {
-        const created: KeyQueue = { indices: [index], next: 0, attempt: 1, heapIndex: -1 };
+        const created: KeyQueue = {
+          indices: [index],
+          next: 0,
+          attempt: 1,
+          heapIndex: -1,
+          generation: 0,
+          running: false,
+        };
         keys.set(item.key, created);
         this.unfinishedKeys++;
         this.ready.push(created);
@@ -152,8 +187,28 @@ export class KeyOrderedRun<T extends KeyedItem> {
   close(): Promise<RecordOutcome[]> {
     this.closed = true;
     const done = new Promise<RecordOutcome[]>((resolve, reject) => (this.settle = { resolve, reject }));
+    const stop = this.options.stopWaitingAt;
+    if (stop && !this.stopTimer) {
+      this.stopTimer = setTimeout(() => this.stopWaiting(), Math.max(0, stop.at - stop.clock()));
+    }
     this.pump();
-    return done;
+    return done.finally(() => clearTimeout(this.stopTimer));
+  }
+
+  /** The run's time is up: nothing more starts, and records still running end `notStarted` now. */
+  private stopWaiting(): void {
+    this.stopped = true;
+    for (const queue of [...this.active]) this.letGo(queue, () => ({ status: 'notStarted' }));
+    this.pump();
+  }
+
+  /** Stops waiting for a key's running attempt: its record and the rest end with `outcome`; its result is ignored. */
+  private letGo(queue: KeyQueue, outcome: KeyEnd, from = queue.next): void {
+    queue.generation++;
+    queue.running = false;
+    this.active.delete(queue);
+    this.running--;
+    this.endKey(queue, from, outcome);
   }
 
   private pump(): void {
@@ -185,6 +240,12 @@ export class KeyOrderedRun<T extends KeyedItem> {
     this.unfinishedKeys--;
   }
 
+  /** Attempts a record may have in this run. */
+  private attemptsFor(item: T): number {
+    const { retry, maxAttempts } = this.options;
+    return maxAttempts ? Math.min(retry.maxAttempts, maxAttempts(item)) : retry.maxAttempts;
+  }
+
   private async attempt(queue: KeyQueue): Promise<void> {
     const { options } = this;
     const index = queue.indices[queue.next]!;
@@ -197,12 +258,40 @@ export class KeyOrderedRun<T extends KeyedItem> {
     }
     let error: unknown;
     let succeeded = false;
+    const generation = queue.generation;
+    queue.running = true;
+    this.active.add(queue);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await options.invoke(item, queue.attempt);
+      const call = Promise.resolve(options.invoke(item, queue.attempt));
+      if (options.attemptTimeoutMs === undefined) await call;
+      else {
+        // A call that outlives its bound must not surface later as an unhandled rejection.
+        call.catch(() => {});
+        const timeoutMs = options.attemptTimeoutMs;
+        await Promise.race([
+          call,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new RecordTimeoutError(timeoutMs)), timeoutMs);
+          }),
+        ]);
+      }
       succeeded = true;
     } catch (caught) {
       error = caught;
+    } finally {
+      clearTimeout(timer);
     }
+    // The run stopped waiting for this attempt: what it did no longer counts.
+    if (queue.generation !== generation) return;
+    if (error instanceof RecordTimeoutError) {
+      const attempts = Math.max(queue.attempt, this.attemptsFor(item));
+      this.outcomes[index] = { status: 'failed', attempts, error };
+      this.letGo(queue, (blockedBy) => ({ status: 'blocked', blockedBy }), queue.next + 1);
+      return this.pump();
+    }
+    queue.running = false;
+    this.active.delete(queue);
     this.running--;
     if (succeeded) {
       this.outcomes[index] = { status: 'done', attempts: queue.attempt };
@@ -213,10 +302,7 @@ export class KeyOrderedRun<T extends KeyedItem> {
       return this.pump();
     }
     const delay = retryDelay(options.retry, queue.attempt, options.random);
-    const attempts = options.maxAttempts
-      ? Math.min(options.retry.maxAttempts, options.maxAttempts(item))
-      : options.retry.maxAttempts;
-    const last = queue.attempt >= attempts || !isRetriable(error) || !options.hasTimeFor(delay);
+    const last = queue.attempt >= this.attemptsFor(item) || !isRetriable(error) || !options.hasTimeFor(delay);
     if (last) {
       this.outcomes[index] = { status: 'failed', attempts: queue.attempt, error };
       this.endKey(queue, queue.next + 1, (blockedBy) => ({ status: 'blocked', blockedBy }));

@@ -53,12 +53,32 @@ export interface Layout {
 }
 
 /**
+ * The most segments a layout may have. Below it every guarantee holds without loss: the layout item stays one
+ * read unit (one character per segment: 2,048 segments are about 2.3 KB, under DynamoDB's 4 KB read unit), and a
+ * partition token's cell structure fits its byte budget even in the worst case (2,048 cells of at most 9 bytes are
+ * 18.4 KB of {@link TOKEN_MAX_BYTES}' 32 KB, leaving the rest for out-of-order ranges). Segments still nest up to
+ * {@link MAX_SEGMENT_DEPTH} deep; the cap is on how many there are. Initialise, split and scale refuse to pass it;
+ * a stored layout with more is still read.
+ */
+export const MAX_SEGMENTS = 2_048;
+
+/** The error for a layout that would pass {@link MAX_SEGMENTS}: names the cap and why it exists. */
+export function tooManySegments(what: string): LayoutError {
+  return new LayoutError(
+    `${what}: a layout may have at most ${MAX_SEGMENTS} segments (MAX_SEGMENTS), so its item stays one DynamoDB read unit and every partition token fits its byte budget`,
+    { context: { maxSegments: MAX_SEGMENTS } },
+  );
+}
+
+/**
  * `count` segments as even as a binary split tree allows, like Axon's initial segments: the widest segment
  * (lowest id first) is split until there are enough.
  */
 export function balancedSegments(count: number): Segment[] {
-  if (!Number.isInteger(count) || count < 1 || count > 2 ** MAX_SEGMENT_DEPTH) {
-    throw new LayoutError(`segment count must be an integer from 1 to ${2 ** MAX_SEGMENT_DEPTH}, got ${String(count)}`);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_SEGMENTS) {
+    throw new LayoutError(`segment count must be an integer from 1 to ${MAX_SEGMENTS}, got ${String(count)}`, {
+      context: { maxSegments: MAX_SEGMENTS },
+    });
   }
   let segments: Segment[] = [ROOT_SEGMENT];
   while (segments.length < count) {
@@ -110,6 +130,76 @@ export function assertCompleteCover(segments: readonly Segment[], what = 'layout
 
 function overlap(what: string, a: Segment, b: Segment): LayoutError {
   return new LayoutError(`${what} overlaps: segments ${segmentName(a)} and ${segmentName(b)} share hashes`);
+}
+
+/**
+ * Segments in the order of a depth-first walk of the split tree that takes hash bit 0 first, then bit 1, ...: the
+ * order in which a complete cover is told by its segments' depths alone (see {@link segmentsFromDepths}).
+ */
+export function treeOrder<T extends Segment>(segments: readonly T[]): T[] {
+  return [...segments].sort((a, b) => treeKey(a) - treeKey(b) || a.mask - b.mask);
+}
+
+/** The id's bits, lowest first, read as the high bits of a MAX_SEGMENT_DEPTH-bit number. */
+function treeKey(segment: Segment): number {
+  const depth = segmentDepth(segment);
+  let key = 0;
+  for (let bit = 0; bit < depth; bit++) {
+    if ((segment.id >>> bit) & 1) key |= 1 << (MAX_SEGMENT_DEPTH - 1 - bit);
+  }
+  return key;
+}
+
+/**
+ * The complete cover whose segments, in {@link treeOrder}, have these depths. Every depth sequence that is read
+ * to its end gives a complete cover, so a stored one needs no other check; a malformed one throws LayoutError.
+ */
+export function segmentsFromDepths(depths: ArrayLike<number>, what: string): Segment[] {
+  const out: Segment[] = [];
+  let next = 0;
+  // Nodes still to visit, the next one last: child 0 (bit clear) before child 1.
+  const stack: Array<[id: number, depth: number]> = [[0, 0]];
+  while (stack.length > 0) {
+    const [id, depth] = stack.pop()!;
+    const leaf = depths[next];
+    if (leaf === undefined) throw new LayoutError(`${what} ends before its segments cover the hash space`);
+    if (leaf === depth) {
+      out.push({ id, mask: 2 ** depth - 1 });
+      next++;
+      continue;
+    }
+    if (!Number.isInteger(leaf) || leaf < depth || leaf > MAX_SEGMENT_DEPTH) {
+      throw new LayoutError(`${what} has an invalid segment depth ${String(leaf)} at position ${next}`);
+    }
+    stack.push([id + 2 ** depth, depth + 1], [id, depth + 1]);
+  }
+  if (next !== depths.length) throw new LayoutError(`${what} has segments past a complete cover`);
+  return out;
+}
+
+/**
+ * The compact stored form of a layout's segments: one character per segment, its depth in base 36 (`0`-`g`), in
+ * {@link treeOrder}; the draining ones are listed by name beside it (a change drains at most two). 1,024 segments
+ * take about 1 KB instead of about 40 KB as a list of `{id, mask, state}` maps.
+ */
+export function encodeSegmentTree(segments: readonly LayoutSegment[]): { tree: string; draining: string[] } {
+  const ordered = treeOrder(segments);
+  return {
+    tree: ordered.map((s) => segmentDepth(s).toString(36)).join(''),
+    draining: ordered.filter((s) => s.state === SegmentState.Draining).map(segmentName),
+  };
+}
+
+/** Reads {@link encodeSegmentTree}'s form back (segments sorted by mask then id, as layouts are kept). */
+export function decodeSegmentTree(tree: string, draining: readonly string[], what: string): LayoutSegment[] {
+  const depths = Array.from(tree, (c) => (/^[0-9a-g]$/.test(c) ? parseInt(c, 36) : Number.NaN));
+  const names = new Set(draining);
+  const segments = segmentsFromDepths(depths, what).map((s) => ({
+    ...s,
+    state: names.delete(segmentName(s)) ? SegmentState.Draining : SegmentState.Active,
+  }));
+  if (names.size > 0) throw new LayoutError(`${what} marks unknown segments draining: ${[...names].join(', ')}`);
+  return sortSegments(segments);
 }
 
 /** Checks a whole layout: version, states and complete cover. */

@@ -58,6 +58,12 @@ export interface ProcessorDefinition {
   readonly hash?: HashFunction;
   /** Segments created the first time the processor runs. @default 4 */
   readonly initialSegments?: number;
+  /**
+   * Longest wait for one handler call. Past it the call counts as failed with all of its delivery's attempts (it
+   * may still be running, so it is not retried beside itself), its key is blocked, and the batch checkpoints the rest.
+   * @default half of the invocation's time left when its records start (at least 1 s)
+   */
+  readonly recordTimeoutMs?: number;
   /** When failing, malformed and unroutable records are parked, and how parked keys are redriven. @default DEFAULT_DEAD_LETTER_POLICY */
   readonly deadLetter?: Partial<DeadLetterPolicy>;
 }
@@ -73,6 +79,7 @@ export interface Processor {
   readonly hash: HashFunction;
   readonly initialSegments: number;
   readonly deadLetter: DeadLetterPolicy;
+  readonly recordTimeoutMs: number | undefined;
 }
 
 /**
@@ -115,6 +122,12 @@ export function defineProcessor(definition: ProcessorDefinition): Processor {
       `processor "${definition.name}": initialSegments must be an integer from 1 to 65536, got ${String(initialSegments)}`,
     );
   }
+  const timeout = definition.recordTimeoutMs;
+  if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 900_000)) {
+    throw new ConfigurationError(
+      `processor "${definition.name}": recordTimeoutMs must be an integer from 1 to 900000 (15 minutes), got ${String(timeout)}`,
+    );
+  }
   if (definition.hash !== undefined && typeof definition.hash !== 'function') {
     throw new ConfigurationError(
       `processor "${definition.name}": hash must be a function, got ${typeof definition.hash}`,
@@ -130,5 +143,6 @@ export function defineProcessor(definition: ProcessorDefinition): Processor {
     hash: definition.hash ?? defaultHash,
     initialSegments,
     deadLetter: resolveDeadLetterPolicy(definition.deadLetter),
+    recordTimeoutMs: definition.recordTimeoutMs,
   });
 }

@@ -94,6 +94,9 @@ export class InlineRunner implements SegmentRunner {
       retry: processor.retry,
       // Attempts count over deliveries: a record parks after exactly `afterAttempts`.
       maxAttempts: (item) => Math.max(1, processor.deadLetter.afterAttempts - item.priorAttempts),
+      // A hung call must not keep the batch from its checkpoint: half the time left by default.
+      attemptTimeoutMs: processor.recordTimeoutMs ?? Math.max(1_000, Math.floor((deadline - clock()) / 2)),
+      stopWaitingAt: { at: deadline, clock },
       canStart: (item) => clock() < deadline && context.canStart(item),
       hasTimeFor: (delayMs) => clock() + delayMs < deadline,
       sleep: this.options.sleep,

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { ConfigurationError, SequencingKeyError } from './errors.js';
 import type { KafkaRecord } from './kafka-record.js';
 
@@ -30,9 +31,15 @@ const KINDS = Object.keys(FIELDS_BY_KIND) as Array<SequencingPolicy['kind']>;
 
 /** Factories for {@link SequencingPolicy}; `header` and `jsonField` throw ConfigurationError on a bad argument. */
 export const Sequencing = {
-  /** Order by the Kafka record key. A record without a key is ordered with no other record. */
+  /**
+   * Order by the Kafka record key, as {@link sequencingText} makes it text: a UTF-8 key is its text, any other key a
+   * form no UTF-8 key can take. A record without a key is ordered with no other record.
+   */
   key: (): SequencingPolicy => validateSequencingPolicy({ kind: 'key' }),
-  /** Order by the last value of header `name`, read as UTF-8. A record without the header cannot be routed. */
+  /**
+   * Order by the last value of header `name`, made text as keys are ({@link sequencingText}). A record without the
+   * header cannot be routed.
+   */
   header: (name: string): SequencingPolicy => validateSequencingPolicy({ kind: 'header', name }),
   /** Order by the JSON field at dot path `path` (e.g. `"order.id"`). A record without it cannot be routed. */
   jsonField: (path: string): SequencingPolicy => validateSequencingPolicy({ kind: 'jsonField', path }),
@@ -97,13 +104,13 @@ export function sequencingKeyOf(policy: SequencingPolicy, record: KafkaRecord): 
   switch (policy.kind) {
     case 'key':
       // Without a key Kafka promises no order with other records, so the record stands alone.
-      return record.key === undefined ? ownKey(record) : record.key.toString('utf8');
+      return record.key === undefined ? ownKey(record) : sequencingText(record.key);
     case 'header': {
-      const value = record.headerText(policy.name);
+      const value = record.header(policy.name);
       if (value === undefined) {
         throw keyError(record, `header "${policy.name}"`, 'the record has no such header', { header: policy.name });
       }
-      return value;
+      return sequencingText(value);
     }
     case 'jsonField':
       return jsonFieldOf(policy.path, record);
@@ -114,17 +121,111 @@ export function sequencingKeyOf(policy: SequencingPolicy, record: KafkaRecord): 
   }
 }
 
+/**
+ * Starts the sequencing key of bytes that are not valid UTF-8: an unpaired high surrogate, which no UTF-8 text can
+ * contain (see {@link sequencingText}).
+ */
+export const BINARY_KEY_PREFIX = '\uD800';
+
+/**
+ * The sequencing key of key (or header) bytes: distinct bytes always give distinct keys.
+ *
+ * - Bytes that are valid UTF-8 (including none) give their text, exactly as `bytes.toString('utf8')` does (a
+ *   byte-order mark is kept), so Java `String.hashCode` routes them as Axon routes the same key.
+ * - Any other bytes give {@link BINARY_KEY_PREFIX} (U+D800) followed by the bytes in standard padded base64.
+ *
+ * Why the two never meet: decoding valid UTF-8 yields well-formed UTF-16, since UTF-8 cannot encode the surrogate
+ * code points U+D800–U+DFFF (`ED A0 80` and its kind are invalid, as are overlong forms, and `isUtf8` refuses them);
+ * a high surrogate therefore only ever appears in such text followed by a low surrogate (U+DC00–U+DFFF). The binary
+ * form's U+D800 is followed by a base64 character (never empty: empty bytes are valid UTF-8), an unpaired
+ * surrogate, so it equals no UTF-8 key's text. Within each form the mapping is one-to-one: valid UTF-8 decodes
+ * to one text only, and base64 is one-to-one. Every well-formed string is already some UTF-8 key's text, so an
+ * ill-formed string is the only room left for the other keys without changing any UTF-8 key.
+ *
+ * Note that a key in binary form is not well-formed UTF-16: whatever stores or hashes it must keep the surrogate
+ * (Node's UTF-8 encoder, e.g. `createHash().update(key)`, turns it into U+FFFD).
+ *
+ * The validity check is native and allocates nothing; only invalid bytes pay for the base64 text.
+ */
+export function sequencingText(bytes: Buffer): string {
+  return isUtf8(bytes) ? bytes.toString('utf8') : BINARY_KEY_PREFIX + bytes.toString('base64');
+}
+
 /** A key no other record shares: the record's own position. */
 function ownKey(record: KafkaRecord): string {
   return `${record.topicPartition}@${record.offset}`;
 }
 
+/**
+ * The largest record value `jsonField` reads, in bytes: 1 MiB. A default broker takes record batches of at most
+ * 1,048,588 bytes (`message.max.bytes`) including a 61-byte batch header, so every value it accepts fits, while a
+ * value from a topic configured far larger cannot hold the dispatcher in `JSON.parse` for long. A larger value cannot
+ * be routed (SequencingKeyError, parked as unroutable).
+ */
+export const MAX_JSON_KEY_VALUE_BYTES = 1_048_576;
+
+/**
+ * The deepest nesting of arrays and objects `jsonField` reads: 64 levels, far beyond any real event, far below what
+ * overflows the stack (`JSON.stringify` of a field 10,000 levels deep throws RangeError). Checked on the raw bytes
+ * before parsing, without recursion; a deeper value cannot be routed (SequencingKeyError, parked as unroutable).
+ */
+export const MAX_JSON_KEY_DEPTH = 64;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * The deepest nesting of `[` and `{` in JSON text `bytes` when it passes `limit`, else undefined. Brackets inside
+ * strings do not count (a backslash escapes the byte after it); UTF-8 never puts these ASCII bytes inside a
+ * multi-byte character, so the bytes can be scanned as they are. Text that is not JSON is left to `JSON.parse`.
+ */
+function jsonDepthOver(bytes: Buffer, limit: number): number | undefined {
+  // Passing the limit takes more than `limit` opening brackets: a shorter value cannot, and is not scanned.
+  if (bytes.length <= limit) return undefined;
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (inString) {
+      if (byte === BACKSLASH) i++;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) {
+      inString = true;
+    } else if (byte === OPEN_BRACKET || byte === OPEN_BRACE) {
+      if (++depth > deepest) deepest = depth;
+    } else if (byte === CLOSE_BRACKET || byte === CLOSE_BRACE) {
+      depth--;
+    }
+  }
+  return deepest > limit ? deepest : undefined;
+}
+
 function jsonFieldOf(path: string, record: KafkaRecord): string {
-  const fail = (why: string) => keyError(record, `JSON field "${path}"`, why, { path });
+  const fail = (why: string, extra: Record<string, unknown> = {}) =>
+    keyError(record, `JSON field "${path}"`, why, { path, ...extra });
   if (record.value === null) throw fail('the record is a tombstone (its value is null)');
+  const bytes = record.value;
+  if (bytes.length > MAX_JSON_KEY_VALUE_BYTES) {
+    throw fail(
+      `its value is ${bytes.length} bytes, more than the ${MAX_JSON_KEY_VALUE_BYTES} bytes read for a sequencing key`,
+      { bytes: bytes.length, maxBytes: MAX_JSON_KEY_VALUE_BYTES },
+    );
+  }
+  const depth = jsonDepthOver(bytes, MAX_JSON_KEY_DEPTH);
+  if (depth !== undefined) {
+    throw fail(
+      `its value nests ${depth} levels deep, more than the ${MAX_JSON_KEY_DEPTH} levels read for a sequencing key`,
+      { depth, maxDepth: MAX_JSON_KEY_DEPTH },
+    );
+  }
   let value: unknown;
   try {
-    value = JSON.parse(record.value.toString('utf8'));
+    value = JSON.parse(bytes.toString('utf8'));
   } catch (error) {
     throw fail(`its value is not valid JSON (${(error as Error).message})`);
   }

@@ -550,3 +550,56 @@ describe('resolveDispatcherSettings', () => {
     expect(() => resolveDispatcherSettings({ leaseMs: 3_000 })).toThrow('more than twice leaseSafetyMs (2000)');
   });
 });
+
+describe('Dispatcher deadlines', () => {
+  it('does not let a hung handler call keep the batch from its checkpoint; its late end writes nothing', async () => {
+    const store = await freshDynamoStore();
+    let release!: () => void;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    const handled: number[] = [];
+    const dispatcher = testDispatcher(
+      testProcessor({
+        recordTimeoutMs: 50,
+        handler: async (record) => {
+          if (record.offset === 1) await hung;
+          handled.push(record.offset);
+        },
+      }),
+      store,
+    );
+
+    const result = await dispatch(dispatcher, eventOf(keyed(['a', 'b', 'c', 'b'])));
+    const tokenAtAnswer = (await store.readState('orders-view')).partitions[0]!.token.serialize();
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+
+    expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 1 } }]);
+    expect(result.partitions[0]).toMatchObject({ handled: 2, failed: 1, blocked: 1 });
+    expect(handled.sort()).toEqual([0, 1, 2]);
+    expect((await store.readState('orders-view')).partitions[0]!.token.serialize()).toBe(tokenAtAnswer);
+  });
+
+  it('stops waiting for running records at the deadline, reports them back and checkpoints the rest', async () => {
+    const store = await freshDynamoStore();
+    const dispatcher = testDispatcher(
+      testProcessor({
+        handler: async (record) => {
+          if (record.offset === 2) await new Promise((resolve) => setTimeout(resolve, 2_000));
+        },
+      }),
+      store,
+      { settings: { checkpointReserveMs: 3_000 } },
+    );
+
+    // 3.3 s left: records may start until 300 ms in, and the run stops waiting then.
+    const result = await dispatcher.dispatch(eventOf(keyed(['a', 'b', 'c', 'd'])), { remainingMs: () => 3_300 });
+
+    expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 2 } }]);
+    expect(result.partitions[0]).toMatchObject({ handled: 3, notStarted: 1 });
+    expect((await store.readState('orders-view')).partitions[0]!.token.lowWatermark()).toBe(2);
+  });
+});
+
+function keyed(keys: string[]): LogRecord[] {
+  return keys.map((key, offset) => ({ topic: 'orders', partition: 0, offset, key }));
+}

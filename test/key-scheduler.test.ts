@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NonRetriableError } from '../shared/errors.js';
-import { KeyOrderedRun, runInKeyOrder, type KeyOrderOptions } from '../shared/key-scheduler.js';
+import { KeyOrderedRun, RecordTimeoutError, runInKeyOrder, type KeyOrderOptions } from '../shared/key-scheduler.js';
 
 interface Item {
   key: string;
@@ -256,5 +256,50 @@ describe('KeyOrderedRun (records added while others run)', () => {
     expect(running).toBe(0);
     expect(finished).toBe(2);
     expect(outcomes.map((o) => o.status)).toEqual(['done', 'done', 'notStarted', 'notStarted']);
+  });
+});
+
+describe('time bounds of a run', () => {
+  it('fails an attempt that outlives attemptTimeoutMs with all its attempts, blocks its key, and ignores its late end', async () => {
+    const calls: number[] = [];
+    let release!: () => void;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    const invoke = async (item: Item) => {
+      calls.push(item.offset);
+      if (item.offset === 0) await hung;
+    };
+
+    const outcomes = await runInKeyOrder(
+      items(['a', 0], ['a', 1], ['b', 2]),
+      options({ invoke, attemptTimeoutMs: 30 }),
+    );
+    release();
+    await tick();
+
+    expect(outcomes[0]).toMatchObject({ status: 'failed', attempts: 3 });
+    expect((outcomes[0] as { error: Error }).error).toBeInstanceOf(RecordTimeoutError);
+    expect(outcomes.slice(1)).toEqual([
+      { status: 'blocked', blockedBy: 0 },
+      { status: 'done', attempts: 1 },
+    ]);
+    expect(calls.sort()).toEqual([0, 2]);
+  });
+
+  it('stops waiting at stopWaitingAt: records still running end notStarted, and finishing later changes nothing', async () => {
+    const finished: number[] = [];
+    const invoke = async (item: Item) => {
+      await new Promise((resolve) => setTimeout(resolve, item.offset === 1 ? 300 : 1));
+      finished.push(item.offset);
+    };
+    const run = new KeyOrderedRun(options({ invoke, stopWaitingAt: { at: Date.now() + 60, clock: Date.now } }));
+    run.add(items(['a', 0], ['b', 1], ['b', 2]));
+
+    const outcomes = await run.close();
+    const finishedWhenAnswered = [...finished];
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    expect(finishedWhenAnswered).toEqual([0]);
+    expect(outcomes).toEqual([{ status: 'done', attempts: 1 }, { status: 'notStarted' }, { status: 'notStarted' }]);
+    expect(finished).toEqual([0, 1]);
   });
 });
