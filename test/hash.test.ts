@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultHash, javaStringHashCode } from '../shared/hash.js';
+import { sequencingText } from '../shared/sequencing-policy.js';
 
 // Expected values were computed outside this code base (a separate big-integer computation over UTF-16 code
 // units, reduced to int32); they are what Java's "…".hashCode() returns.
@@ -79,5 +80,37 @@ describe('defaultHash', () => {
     // Assert
     expect(defaultHash).toBe(javaStringHashCode);
     expect(hash).toBe(-1207111310);
+  });
+});
+
+describe('defaultHash of record keys', () => {
+  it.each(JAVA_VECTORS)('hashes the UTF-8 key %j to %i, as Axon hashes the same key', (text, expected) => {
+    // Act
+    const hash = defaultHash(sequencingText(Buffer.from(text, 'utf8')));
+
+    // Assert
+    expect(hash).toBe(expected);
+  });
+
+  it('spreads binary keys evenly over segments instead of hashing their U+FFFD text together', () => {
+    // Arrange: 0..9999 as 8-byte longs; as UTF-8 text they were only 5,047 strings, crowding some segments.
+    const keys = Array.from({ length: 10_000 }, (_, i) => {
+      const key = Buffer.alloc(8);
+      key.writeBigInt64BE(BigInt(i));
+      return key;
+    });
+    const perSegment = (texts: string[]) => {
+      const counts = Array<number>(64).fill(0);
+      for (const text of texts) counts[defaultHash(text) & 63]!++;
+      return [Math.min(...counts), Math.max(...counts)];
+    };
+
+    // Act
+    const [fewest, most] = perSegment(keys.map(sequencingText));
+
+    // Assert: 156 keys per segment on average; as text, one segment had 78 and another 207.
+    expect(perSegment(keys.map((key) => key.toString('utf8')))).toEqual([78, 207]);
+    expect(fewest).toBeGreaterThanOrEqual(125);
+    expect(most).toBeLessThanOrEqual(190);
   });
 });
