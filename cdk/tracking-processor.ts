@@ -168,7 +168,10 @@ export interface RuntimeSettings {
   readonly leaseSafetyMs?: number;
   /** Out-of-order ranges kept per token cell. @default 200 */
   readonly maxRanges?: number;
-  /** How long to wait for a split or merge before handing back records of a draining segment, in ms. @default 10000 */
+  /**
+   * How long to wait for a split or merge before handing back records of a draining segment, in ms (never past the
+   * invocation's deadline). @default 150000
+   */
   readonly drainWaitMs?: number;
   /** Records parsed between two turns of the event loop (records start while later ones are parsed). @default 256 */
   readonly parseChunk?: number;
@@ -1024,6 +1027,14 @@ function resolveSettings(props: TrackingProcessorProps) {
   if (!MODES.includes(mode)) fail('mode', mode, MODES.map((m) => `'${m}'`).join(' or '));
   const dispatch = dispatchSettings(props.dispatch);
   const runtime = runtimeSettings(props.runtime, dispatch.timeout);
+  const eventSource = eventSourceSettings(props.eventSource ?? {}, props.processorName, topics);
+  const coordinator = coordinatorSettings(props.coordinator ?? {}, runtime.runtimeEnv.TIDEMARK_LAYOUT_TTL_MS);
+  checkRetryBudget(
+    eventSource.eventSource.retryAttempts,
+    dispatch.timeout,
+    runtime.runtimeEnv,
+    coordinator.coordinatorEnv,
+  );
   return {
     processorName: props.processorName,
     topics,
@@ -1031,11 +1042,11 @@ function resolveSettings(props: TrackingProcessorProps) {
     selfManagedKafka: props.selfManagedKafka,
     concurrency: wholeNumber('concurrency', props.concurrency ?? 16, 1, 10_000),
     mode,
-    ...eventSourceSettings(props.eventSource ?? {}, props.processorName, topics),
+    ...eventSource,
     dispatch,
     worker: workerSettings(props.worker ?? {}, mode),
     ...runtime,
-    ...coordinatorSettings(props.coordinator ?? {}, runtime.runtimeEnv.TIDEMARK_LAYOUT_TTL_MS),
+    ...coordinator,
     table: tableSettings(props.table ?? {}),
     alarms: alarmSettings(props.alarms ?? {}),
     deadLetters: deadLetterSettings(props.deadLetters ?? {}),
@@ -1189,6 +1200,47 @@ function workerSettings(w: WorkerFunctionSettings, mode: ProcessingMode) {
     memorySize: wholeNumber('worker.memorySize', w.memorySize ?? 1024, 128, 10_240),
     reservedConcurrency: w.reservedConcurrency,
   };
+}
+
+/**
+ * Hand-backs that are not a record's fault count against Lambda's retry limit like failures: a partition handed
+ * back more than `retryAttempts` times in a row goes to the on-failure destination. Refuses settings under which a
+ * drain or a claim held by a dead invocation alone could use the budget up.
+ */
+function checkRetryBudget(
+  retryAttempts: number,
+  timeout: Duration,
+  runtime: {
+    TIDEMARK_DRAIN_WAIT_MS: number;
+    TIDEMARK_CLAIM_WAIT_MS: number;
+    TIDEMARK_LEASE_MS: number;
+    TIDEMARK_CHECKPOINT_RESERVE_MS: number;
+    TIDEMARK_LEASE_SAFETY_MS: number;
+  },
+  coordinator: { TIDEMARK_DRAIN_TIMEOUT_MS: number; TIDEMARK_CLOCK_SKEW_MS: number },
+): void {
+  if (retryAttempts === -1) return;
+  const deliveries = retryAttempts + 1;
+  // A dispatcher waits for a drain at most until its own deadline, less the lease safety margin.
+  const perDelivery = Math.min(
+    runtime.TIDEMARK_DRAIN_WAIT_MS,
+    timeout.toMilliseconds() - runtime.TIDEMARK_CHECKPOINT_RESERVE_MS - runtime.TIDEMARK_LEASE_SAFETY_MS,
+  );
+  const drain = coordinator.TIDEMARK_DRAIN_TIMEOUT_MS + coordinator.TIDEMARK_CLOCK_SKEW_MS;
+  if (deliveries * perDelivery <= drain) {
+    fail(
+      'runtime.drainWaitMs',
+      runtime.TIDEMARK_DRAIN_WAIT_MS,
+      `a wait that, over the ${deliveries} deliveries eventSource.retryAttempts (${retryAttempts}) allows, outlasts a drain (coordinator.drainTimeoutMs + clockSkewMs = ${drain} ms): ${deliveries} × ${perDelivery} ms is not enough; raise runtime.drainWaitMs (up to dispatch.timeout) or eventSource.retryAttempts`,
+    );
+  }
+  if (deliveries * runtime.TIDEMARK_CLAIM_WAIT_MS <= runtime.TIDEMARK_LEASE_MS) {
+    fail(
+      'runtime.claimWaitMs',
+      runtime.TIDEMARK_CLAIM_WAIT_MS,
+      `a wait that, over the ${deliveries} deliveries eventSource.retryAttempts (${retryAttempts}) allows, outlasts the lease of a claim left by a dead invocation (runtime.leaseMs ${runtime.TIDEMARK_LEASE_MS} ms)`,
+    );
+  }
 }
 
 /** The dispatcher's environment, checked by the dispatcher's own rules so synth and runtime agree. */

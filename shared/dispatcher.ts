@@ -83,8 +83,9 @@ export interface DispatcherSettings {
   /** Out-of-order ranges kept per token cell. @default 200 */
   readonly maxRanges: number;
   /**
-   * How long to wait for a split or merge to finish before handing back records of a draining segment. Waiting
-   * spares Lambda a burst of immediate retries (which count against its retry limit). @default 10000
+   * How long to wait for a split or merge to finish before handing back records of a draining segment (never past
+   * the invocation's deadline). Hand-backs count against Lambda's retry limit like failures, so the default outlasts
+   * a whole drain: the coordinator's drain timeout (2 minutes) and its clock allowance. @default 150000
    */
   readonly drainWaitMs: number;
   /**
@@ -102,7 +103,7 @@ export const DEFAULT_DISPATCHER_SETTINGS: DispatcherSettings = Object.freeze({
   checkpointReserveMs: 3_000,
   leaseSafetyMs: 2_000,
   maxRanges: 200,
-  drainWaitMs: 10_000,
+  drainWaitMs: 150_000,
   parseChunk: 256,
 });
 

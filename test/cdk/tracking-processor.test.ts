@@ -63,7 +63,7 @@ function customised() {
     },
     dispatch: { memorySize: 2048, timeout: Duration.minutes(10) },
     worker: { memorySize: 512, reservedConcurrency: 50 },
-    runtime: { leaseMs: 60_000, layoutTtlMs: 4_000, logLevel: 'debug' },
+    runtime: { leaseMs: 60_000, layoutTtlMs: 4_000, claimWaitMs: 15_000, logLevel: 'debug' },
     coordinator: { drainTimeoutMs: 60_000, drainPollSeconds: 2 },
     alarms: {
       offsetLagThreshold: 5_000,
@@ -321,12 +321,12 @@ describe('functions', () => {
       TIDEMARK_LOG_LEVEL: 'debug',
       TIDEMARK_LEASE_MS: '60000',
       TIDEMARK_LAYOUT_TTL_MS: '4000',
-      TIDEMARK_CLAIM_WAIT_MS: '10000',
+      TIDEMARK_CLAIM_WAIT_MS: '15000',
       TIDEMARK_CHECKPOINT_RESERVE_MS: '3000',
       TIDEMARK_LEASE_SAFETY_MS: '2000',
       TIDEMARK_MAX_RANGES: '200',
       TIDEMARK_PARSE_CHUNK: '256',
-      TIDEMARK_DRAIN_WAIT_MS: '10000',
+      TIDEMARK_DRAIN_WAIT_MS: '150000',
     };
 
     expect(env(a.processor.dispatchFunction)).toEqual({
