@@ -1,4 +1,12 @@
-import type { DeadLetter, ParkedKey, ParkReason, SourceSkip } from './dead-letter.js';
+import {
+  isWellFormedText,
+  keyBytes,
+  keyFromBytes,
+  type DeadLetter,
+  type ParkedKey,
+  type ParkReason,
+  type SourceSkip,
+} from './dead-letter.js';
 import type { TimestampType } from './kafka-record.js';
 import type { FailureCount } from './token-store.js';
 import { tokenKeys } from './token-table.js';
@@ -19,7 +27,7 @@ export function parkedEntryItem(entry: {
   leaseEpoch: number;
 }): Item {
   return {
-    k: entry.key,
+    ...storedKey('k', entry.key),
     y: entry.synthetic,
     c: entry.count,
     r: 0,
@@ -31,6 +39,19 @@ export function parkedEntryItem(entry: {
   };
 }
 
+/**
+ * A sequencing key as an attribute: text when UTF-8 can carry it, else binary under `<name>Bytes` (the key of bytes
+ * that are not UTF-8 holds a lone surrogate, which a DynamoDB string cannot).
+ */
+function storedKey(name: string, key: string): Item {
+  return isWellFormedText(key) ? { [name]: key } : { [`${name}Bytes`]: keyBytes(key) };
+}
+
+function keyOf(item: Item, name: string): string {
+  const bytes = item[`${name}Bytes`];
+  return bytes === undefined ? String(item[name]) : keyFromBytes(Buffer.from(bytes as Uint8Array));
+}
+
 /** Reads the partition item's `parked` map. */
 export function parkedKeysOf(map: unknown): Map<string, ParkedKey> {
   const out = new Map<string, ParkedKey>();
@@ -38,7 +59,7 @@ export function parkedKeysOf(map: unknown): Map<string, ParkedKey> {
   for (const [digest, raw] of Object.entries(map as Record<string, Item>)) {
     out.set(digest, {
       digest,
-      key: String(raw.k),
+      key: keyOf(raw, 'k'),
       synthetic: raw.y === true,
       parked: Number(raw.c ?? 0),
       resolved: Number(raw.r ?? 0),
@@ -89,7 +110,7 @@ export function letterItem(letter: DeadLetter): Item {
     offset: letter.offset,
     timestamp: letter.timestamp,
     timestampType: letter.timestampType,
-    sequencingKey: letter.sequencingKey,
+    ...storedKey('sequencingKey', letter.sequencingKey),
     synthetic: letter.synthetic,
     digest: letter.digest,
     ...(letter.key === undefined ? {} : { key: letter.key }),
@@ -117,7 +138,7 @@ export function letterFrom(item: Item): DeadLetter {
     offset: Number(item.offset),
     timestamp: Number(item.timestamp),
     timestampType: item.timestampType as TimestampType,
-    sequencingKey: String(item.sequencingKey),
+    sequencingKey: keyOf(item, 'sequencingKey'),
     synthetic: item.synthetic === true,
     digest: String(item.digest),
     key: item.key === undefined || item.key === null ? undefined : bytes(item.key),

@@ -34,10 +34,30 @@ export function isSyntheticKey(key: string): key is SyntheticKey {
  */
 export function keyDigest(key: string, synthetic = false): string {
   return createHash('sha256')
-    .update(synthetic ? `\u0000${key}` : key)
+    .update(synthetic ? `\u0000${key}` : keyBytes(key))
     .digest()
     .subarray(0, 16)
     .toString('base64url');
+}
+
+/** Whether a string is well-formed UTF-16 (no lone surrogate), so UTF-8 can carry it unchanged. */
+export function isWellFormedText(text: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+}
+
+/**
+ * The bytes a key is hashed and stored as. A well-formed key is its UTF-8; a key that is not (the sequencing key of
+ * key bytes that are not UTF-8 starts with a lone surrogate) is 0xFF, which UTF-8 never contains, then its UTF-16.
+ */
+export function keyBytes(key: string): Buffer {
+  return isWellFormedText(key)
+    ? Buffer.from(key, 'utf8')
+    : Buffer.concat([Buffer.from([0xff]), Buffer.from(key, 'utf16le')]);
+}
+
+/** Reads {@link keyBytes} back. */
+export function keyFromBytes(bytes: Buffer): string {
+  return bytes[0] === 0xff ? bytes.subarray(1).toString('utf16le') : bytes.toString('utf8');
 }
 
 /** The error a letter keeps: enough to diagnose without the logs. */

@@ -234,7 +234,9 @@ describe('parking failing records on DynamoDB Local', () => {
     });
     client.middlewareStack.add(
       (next, context) => async (args) => {
-        if (context.commandName === 'TransactWriteItemsCommand' && failing.left > 0) {
+        // Only the checkpoint that parks: it carries letters.
+        const parks = JSON.stringify((args as { input: unknown }).input).includes('LETTER#');
+        if (context.commandName === 'TransactWriteItemsCommand' && parks && failing.left > 0) {
           failing.left--;
           throw new Error('the invocation crashed before the checkpoint was sent');
         }
@@ -300,5 +302,35 @@ describe('source skips on DynamoDB Local', () => {
 
     expect(later.partitions[0]).toMatchObject({ skippedBySource: 0, handled: 2 });
     expect(await deadLetters.listSkips('orders-view')).toEqual([]);
+  });
+});
+
+describe('parking binary keys on DynamoDB Local', () => {
+  it('parks a key of bytes that are not UTF-8 apart from the text key they would decode to, and reads it back', async () => {
+    const { store, deadLetters } = await freshStores();
+    const dispatcher = testDispatcher(
+      testProcessor({
+        handler: () => {
+          throw new NonRetriableError('no');
+        },
+      }),
+      store,
+    );
+    const event = eventOf([
+      { topic: 'orders', partition: 0, offset: 0, key: 'x' },
+      { topic: 'orders', partition: 0, offset: 1, key: '\uFFFD/w==' },
+    ]);
+    // Offset 0 carries the single byte 0xFF: not UTF-8.
+    event.records['orders-0']![0]!.key = Buffer.from([0xff]).toString('base64');
+
+    await dispatch(dispatcher, event);
+
+    const entries = await deadLetters.listParkedKeys('orders-view');
+    expect(entries).toHaveLength(2);
+    expect(new Set(entries.map((e) => e.digest)).size).toBe(2);
+    const binary = entries.find((e) => e.key.startsWith('\uD800'))!;
+    const [letter] = await deadLetters.readLetters({ processor: 'orders-view', ...binary });
+    expect(letter).toMatchObject({ offset: 0, sequencingKey: binary.key });
+    expect(letter!.key).toEqual(Buffer.from([0xff]));
   });
 });
