@@ -1,28 +1,47 @@
 /**
- * The `tidemark` command line: status, split, merge and scale of a processor.
+ * The `tidemark` command line: status, split, merge and scale of a processor, and its dead letters.
  *
  * Against AWS it starts the state machine execution and follows it; with `--endpoint` (the local stack's
  * DynamoDB) it runs the same synthesized definition in this process with aws-local-stepfunctions.
  */
-import { parseArgs } from 'node:util';
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDbDeadLetterStore } from '../shared/dynamodb-dead-letter-store.js';
 import { DynamoDbTokenStore } from '../shared/dynamodb-token-store.js';
 import { TidemarkError } from '../shared/errors.js';
 import { changeExecutionName, planChange, planScaleStep } from '../shared/layout-change.js';
 import { LayoutOperation } from '../shared/layout.js';
+import {
+  endpointArg,
+  firstPositional,
+  parseStrict,
+  positionalArgs,
+  tableArg,
+  TABLE_OPTIONS,
+  UsageError,
+  wholeNumber,
+  type OptionSpec,
+} from './args.js';
+import { cliContext, dynamoDbClient, type CliDependencies } from './context.js';
+import { deadLetters } from './dead-letters.js';
 import { formatStatus } from './status.js';
+
+export type { CliDependencies } from './context.js';
+
+const COMMON = `  --table <name>            token table (default: $TIDEMARK_TABLE_NAME)
+  --endpoint <url>          a local DynamoDB (the local stack), e.g. http://localhost:8000
+  -h, --help                this help`;
 
 const USAGE = `Usage:
   tidemark status <processor>
   tidemark split  <processor> <segment>      e.g. tidemark split order-projection 0/1
   tidemark merge  <processor> <segment>
   tidemark scale  <processor> <segments>
+  tidemark dead-letters list|show|retry|delete|audit <processor> …
 
 Options:
   --table <name>            token table (default: $TIDEMARK_TABLE_NAME)
@@ -30,61 +49,157 @@ Options:
   --state-machine <arn>     the split, merge or scale state machine (default: $TIDEMARK_SPLIT_STATE_MACHINE,
                             $TIDEMARK_MERGE_STATE_MACHINE or $TIDEMARK_SCALE_STATE_MACHINE)
   --layout-ttl-ms <ms>      the dispatchers' layout cache bound, local runs only (default 5000)
-  --json                    status as JSON`;
+  --json                    status as JSON
 
-/** Runs the CLI; returns the exit code. */
+Run tidemark <command> --help for a command's options.`;
+
+const CHANGE_OPTIONS = {
+  ...TABLE_OPTIONS,
+  'state-machine': { type: 'string' },
+  'layout-ttl-ms': { type: 'string' },
+} as const satisfies OptionSpec;
+
+const changeUsage = (
+  command: string,
+  argument: string,
+  what: string,
+) => `Usage: tidemark ${command} <processor> ${argument}
+
+${what} Checks the request first, starts the execution named <processor>-${command}-<…>-v<layout version> and
+follows it until it ends; with --endpoint it runs the synthesized state machine in this process.
+
+Options:
+  --state-machine <arn>     the ${command} state machine (default: $TIDEMARK_${command.toUpperCase()}_STATE_MACHINE)
+  --layout-ttl-ms <ms>      the dispatchers' layout cache bound, local runs only (default 5000)
+${COMMON}`;
+
+const COMMANDS = {
+  status: {
+    options: { ...TABLE_OPTIONS, json: { type: 'boolean' } },
+    usage: `Usage: tidemark status <processor> [--json]
+
+The layout version, any change under way, each partition's claim, parked keys per partition, the offsets the event
+source skipped and, per segment, the next offset of every partition.
+
+Options:
+  --json                    the state as JSON (with parkedKeys and skips)
+${COMMON}`,
+  },
+  split: { options: CHANGE_OPTIONS, usage: changeUsage('split', '<segment>', 'Splits a segment, e.g. 0/1, in two.') },
+  merge: {
+    options: CHANGE_OPTIONS,
+    usage: changeUsage('merge', '<segment>', 'Merges a segment, e.g. 2/3, with its sibling.'),
+  },
+  scale: {
+    options: CHANGE_OPTIONS,
+    usage: changeUsage('scale', '<segments>', 'Splits or merges until the processor has <segments> segments.'),
+  },
+} as const satisfies Record<string, { options: OptionSpec; usage: string }>;
+
+type Command = keyof typeof COMMANDS;
+
+/** Options of every command, to find the command among them. */
+const KNOWN_OPTIONS: OptionSpec = {
+  ...CHANGE_OPTIONS,
+  json: { type: 'boolean' },
+  partition: { type: 'string' },
+  key: { type: 'string' },
+  digest: { type: 'string' },
+  offset: { type: 'string' },
+  limit: { type: 'string' },
+  rate: { type: 'string' },
+  function: { type: 'string' },
+  reason: { type: 'string' },
+  by: { type: 'string' },
+  all: { type: 'boolean' },
+};
+
+/**
+ * Runs the CLI; returns the exit code: 0 done, 1 refused or failed, 2 a usage error (one line naming the flag or
+ * argument, then the command's usage). Errors of the token store (unknown processor, a refused change) are thrown.
+ */
 export async function main(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
   out: (line: string) => void = console.log,
+  deps: CliDependencies = {},
 ): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      table: { type: 'string' },
-      endpoint: { type: 'string' },
-      'state-machine': { type: 'string' },
-      'layout-ttl-ms': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  const [command, processor, argument] = positionals;
-  if (values.help || !command) {
+  try {
+    return await dispatchCommand(argv, env, out, deps);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    out(`tidemark: ${error.message}\n\n${error.usage}`);
+    return 2;
+  }
+}
+
+async function dispatchCommand(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  out: (line: string) => void,
+  deps: CliDependencies,
+): Promise<number> {
+  const index = firstPositional(argv, KNOWN_OPTIONS);
+  if (index < 0) {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      out(USAGE);
+      return 0;
+    }
+    if (argv.length > 0) parseStrict(argv, { help: { type: 'boolean', short: 'h' } }, USAGE);
     out(USAGE);
-    return values.help ? 0 : 2;
-  }
-  if (!['status', 'split', 'merge', 'scale'].includes(command) || !processor || (command !== 'status' && !argument)) {
-    out(`tidemark: unknown or incomplete command "${positionals.join(' ')}"\n\n${USAGE}`);
     return 2;
   }
-  const tableName = values.table ?? env.TIDEMARK_TABLE_NAME;
-  if (!tableName) {
-    out('tidemark: no token table: pass --table or set TIDEMARK_TABLE_NAME');
-    return 2;
+  const command = argv[index]!;
+  const rest = [...argv.slice(0, index), ...argv.slice(index + 1)];
+  if (command === 'dead-letters') return deadLetters(rest, cliContext(env, out, deps));
+  if (!(command in COMMANDS)) {
+    throw new UsageError(
+      `unknown command ${JSON.stringify(command)}; allowed: status, split, merge, scale, dead-letters`,
+      USAGE,
+    );
   }
-  const client = new DynamoDBClient(
-    values.endpoint
-      ? {
-          endpoint: values.endpoint,
-          region: env.AWS_REGION ?? 'us-east-1',
-          credentials: { accessKeyId: 'tidemarklocal', secretAccessKey: 'tidemarklocal' },
-        }
-      : {},
+  const { usage, options } = COMMANDS[command as Command];
+  const { values, positionals } = parseStrict(rest, options, usage) as {
+    values: Record<string, string | boolean | undefined>;
+    positionals: string[];
+  };
+  if (values.help) {
+    out(usage);
+    return 0;
+  }
+  const argumentName = command === 'scale' ? '<segments>' : '<segment>';
+  const [processorArg, argument] = positionalArgs(
+    positionals,
+    command === 'status' ? ['<processor>'] : ['<processor>', argumentName],
+    usage,
   );
+  const processor = processorArg!;
+  if (command === 'scale') wholeNumber(argument!, '<segments>', usage, 1);
+  const layoutTtlText = values['layout-ttl-ms'] as string | undefined;
+  const layoutTtlMs = layoutTtlText === undefined ? 5_000 : wholeNumber(layoutTtlText, '--layout-ttl-ms', usage);
+  const endpoint = endpointArg(values.endpoint as string | undefined, usage);
+  const tableName = tableArg(values.table as string | undefined, env, usage);
+  const client = dynamoDbClient(endpoint, env);
   const store = new DynamoDbTokenStore({ tableName, client });
 
   if (command === 'status') {
     const state = await store.readState(processor);
+    const skips = await new DynamoDbDeadLetterStore({ tableName, client }).listSkips(processor);
     out(
       values.json
         ? JSON.stringify(
-            { ...state, partitions: state.partitions.map((p) => ({ ...p, token: JSON.parse(p.token.serialize()) })) },
+            {
+              ...state,
+              partitions: state.partitions.map((p) => ({ ...p, token: JSON.parse(p.token.serialize()) })),
+              parkedKeys: state.partitions.flatMap((p) =>
+                p.parked.map((entry) => ({ topic: p.topic, partition: p.partition, ...entry })),
+              ),
+              skips,
+            },
             null,
             2,
           )
-        : formatStatus(state),
+        : formatStatus(state, Date.now(), { skips }),
     );
     return 0;
   }
@@ -107,13 +222,12 @@ export async function main(
     name = changeExecutionName(processor, command, argument!, layout.version);
   }
 
-  if (values.endpoint) {
+  if (endpoint) {
     const { runLocally, synthesizeLayoutDefinitions } = await import('../scripts/lib/local-state-machines.js');
-    const layoutTtlMs = Number(values['layout-ttl-ms'] ?? 5_000);
     // One machine, one clock: little skew to allow for, and short waits between drain checks.
     const coordinator = { store, layoutTtlMs, clockSkewMs: 100, pollSeconds: 1 };
     const definition = synthesizeLayoutDefinitions()[command as 'split' | 'merge' | 'scale'];
-    out(`Running ${name} locally against ${values.endpoint}`);
+    out(`Running ${name} locally against ${endpoint}`);
     const run = runLocally(definition, input, {
       coordinator,
       executionName: name,
@@ -126,12 +240,12 @@ export async function main(
     return 0;
   }
 
-  const arn = values['state-machine'] ?? env[`TIDEMARK_${command.toUpperCase()}_STATE_MACHINE`];
+  const arn = (values['state-machine'] as string | undefined) ?? env[`TIDEMARK_${command.toUpperCase()}_STATE_MACHINE`];
   if (!arn) {
-    out(
-      `tidemark: no ${command} state machine: pass --state-machine or set TIDEMARK_${command.toUpperCase()}_STATE_MACHINE`,
+    throw new UsageError(
+      `no ${command} state machine: pass --state-machine <arn> or set TIDEMARK_${command.toUpperCase()}_STATE_MACHINE`,
+      usage,
     );
-    return 2;
   }
   const sfn = new SFNClient({});
   let executionArn: string;

@@ -1,8 +1,20 @@
+import { isParked, type SourceSkip } from '../shared/dead-letter.js';
 import { segmentName } from '../shared/segment.js';
 import type { ProcessorState } from '../shared/token-store.js';
+import { ago as agoAt, count, iso, shownKey } from './format.js';
 
-/** A processor's status as text: layout, pending change, and per segment the position and owner in every partition. */
-export function formatStatus(state: ProcessorState, now = Date.now()): string {
+/** Parked keys listed per partition before the rest are only counted. */
+const KEYS_LISTED = 10;
+
+/**
+ * A processor's status as text: layout, pending change, each partition's claim, its parked keys, the ranges the
+ * event source skipped (when `skips` are given) and per segment the position in every partition.
+ */
+export function formatStatus(
+  state: ProcessorState,
+  now = Date.now(),
+  deadLetters: { skips?: readonly SourceSkip[] } = {},
+): string {
   const { layout, partitions } = state;
   const lines = [`Processor ${layout.processor}: layout v${layout.version}, ${layout.segments.length} segment(s)`];
   if (layout.change) {
@@ -20,6 +32,8 @@ export function formatStatus(state: ProcessorState, now = Date.now()): string {
       : `free (last epoch ${p.epoch})`;
     lines.push(`  ${p.topic}-${p.partition}: ${holder}, routed with layout v${p.layoutVersion}`);
   }
+  lines.push(...parkedLines(state, now));
+  if (deadLetters.skips) lines.push(...skipLines(deadLetters.skips, now));
   lines.push('', 'Segments (next offset per partition; +n = offsets done out of order):');
   for (const segment of layout.segments) {
     const positions = partitions.map((p) => {
@@ -35,4 +49,42 @@ export function formatStatus(state: ProcessorState, now = Date.now()): string {
 
 function ago(ms: number): string {
   return ms < 60_000 ? `${Math.round(ms / 1000)}s` : `${Math.round(ms / 60_000)}m`;
+}
+
+/** Parked keys per partition: count and letters pending, the first keys by name. */
+function parkedLines(state: ProcessorState, now: number): string[] {
+  const lines = ['', 'Parked keys (their records wait as dead letters; tidemark dead-letters list shows them):'];
+  let any = false;
+  for (const p of state.partitions) {
+    const parked = p.parked.filter(isParked).sort((a, b) => a.since - b.since || a.key.localeCompare(b.key));
+    if (parked.length === 0) continue;
+    any = true;
+    const letters = parked.reduce((n, entry) => n + entry.parked - entry.resolved, 0);
+    const oldest = parked[0]!.since;
+    lines.push(
+      `  ${p.topic}-${p.partition}: ${count(parked.length, 'parked key')}, ${count(letters, 'letter')} pending, oldest parked ${agoAt(oldest, now)}`,
+    );
+    const listed = parked
+      .slice(0, KEYS_LISTED)
+      .map((entry) => `${shownKey(entry.key, entry.synthetic)} (${entry.parked - entry.resolved})`);
+    const more = parked.length - KEYS_LISTED;
+    lines.push(`    ${listed.join(', ')}${more > 0 ? ` …and ${more} more` : ''}`);
+  }
+  if (!any) lines.push('  (none)');
+  return lines;
+}
+
+/** Ranges the event source moved past although they were delivered and not done. */
+function skipLines(skips: readonly SourceSkip[], now: number): string[] {
+  const lines = [
+    '',
+    'Skipped by the event source (Lambda gave up on these offsets; they are in the on-failure destination):',
+  ];
+  if (skips.length === 0) lines.push('  (none)');
+  for (const skip of skips) {
+    lines.push(
+      `  ${skip.topic}-${skip.partition}: offsets ${skip.from}–${skip.to} (${count(skip.to - skip.from + 1, 'offset')}), ${iso(skip.at)} (${agoAt(skip.at, now)}), request ${skip.requestId}`,
+    );
+  }
+  return lines;
 }

@@ -95,7 +95,8 @@ describe('tidemark CLI against the local stack', () => {
     const { code, text } = await cli(['merge', 'orders-view']);
 
     expect(code).toBe(2);
-    expect(text).toContain('unknown or incomplete command');
-    expect(text).toContain('tidemark scale  <processor> <segments>');
+    expect(text.split('\n')[0]).toBe('tidemark: missing <segment>');
+    expect(text).toContain('Usage: tidemark merge <processor> <segment>');
+    expect(text).toContain('--state-machine <arn>');
   });
 });
