@@ -60,11 +60,41 @@ export function toRawRecord(record: KafkaRecord): RawKafkaRecord {
 }
 
 /**
- * Fan-out mode: one synchronous Lambda invocation of the segment worker per segment of the batch, all at once.
- * A worker that fails or cannot be reached leaves its records unfinished: they are reported back, never lost.
+ * Lambda's synchronous invocation limit is 6 MB each way; requests are cut well below it, leaving room for the
+ * envelope and the claims.
+ */
+export const WORKER_REQUEST_LIMIT_BYTES = 5_000_000;
+
+/** A worker keeps its answer below this, so it never passes Lambda's 6 MB response limit. */
+export const WORKER_RESPONSE_LIMIT_BYTES = 5_000_000;
+
+/**
+ * Fan-out mode: one synchronous Lambda invocation of the segment worker per segment of the batch, all at once. A
+ * segment whose records would pass Lambda's payload limit is cut into several invocations, each holding whole
+ * keys (a key's records never run in two workers); a key too large for one invocation runs inline. A worker that
+ * fails or cannot be reached leaves its records unfinished: they are reported back, never lost. An invocation is
+ * sent once: it is tried again only when Lambda refused it for throttling, before the worker started.
  */
 export class LambdaFanOutRunner implements SegmentRunner {
-  constructor(private readonly options: { client: LambdaClient; functionName: string; logger: Logger }) {}
+  private readonly inline: SegmentRunner;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly options: {
+      client: LambdaClient;
+      functionName: string;
+      logger: Logger;
+      /** Runs what is too large for one invocation. @default an InlineRunner */
+      inline?: SegmentRunner;
+      clock?: Clock;
+      sleep?: (ms: number) => Promise<void>;
+      /** @default WORKER_REQUEST_LIMIT_BYTES */
+      requestLimitBytes?: number;
+    },
+  ) {
+    this.inline = options.inline ?? new InlineRunner({ clock: options.clock ?? Date.now });
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
 
   async run(items: readonly WorkItem[], context: RunContext): Promise<RecordOutcome[]> {
     const groups = new Map<string, WorkItem[]>();
@@ -75,18 +105,81 @@ export class LambdaFanOutRunner implements SegmentRunner {
       else groups.set(name, [item]);
     }
     const outcomes = new Map<WorkItem, RecordOutcome>();
-    await Promise.all(
-      [...groups.values()].map(async (group) => {
-        for (const [item, outcome] of await this.invoke(group, context)) outcomes.set(item, outcome);
-      }),
-    );
+    const tooLarge: WorkItem[] = [];
+    const requests: Array<Promise<void>> = [];
+    for (const group of groups.values()) {
+      const { chunks, inline } = this.cut(group);
+      tooLarge.push(...inline);
+      for (const chunk of chunks) {
+        requests.push(
+          this.invoke(chunk, context).then((result) => {
+            for (const [item, outcome] of result) outcomes.set(item, outcome);
+          }),
+        );
+      }
+    }
+    if (tooLarge.length > 0) {
+      context.logger.warn('records of keys too large for one worker invocation run in the dispatcher', {
+        records: tooLarge.length,
+      });
+      requests.push(
+        this.inline.run(tooLarge, context).then((result) => {
+          tooLarge.forEach((item, i) => outcomes.set(item, result[i]!));
+        }),
+      );
+    }
+    await Promise.all(requests);
     return items.map((item) => outcomes.get(item) ?? { status: 'notStarted' });
   }
 
-  private async invoke(group: WorkItem[], context: RunContext): Promise<Map<WorkItem, RecordOutcome>> {
+  /** Cuts a segment's records into requests under the limit, whole keys each, in offset order within a key. */
+  private cut(group: WorkItem[]): { chunks: Array<Array<{ item: WorkItem; json: string }>>; inline: WorkItem[] } {
+    const limit = this.options.requestLimitBytes ?? WORKER_REQUEST_LIMIT_BYTES;
+    const byKey = new Map<string, { entries: Array<{ item: WorkItem; json: string }>; bytes: number }>();
+    for (const item of group) {
+      const json = JSON.stringify({
+        record: toRawRecord(item.record),
+        sequencingKey: item.sequencingKey,
+        hash: item.hash,
+        ...(item.priorAttempts > 0 ? { priorAttempts: item.priorAttempts } : {}),
+      });
+      const id = `${item.scope}\u0000${item.key}`;
+      const key = byKey.get(id);
+      if (key) {
+        key.entries.push({ item, json });
+        key.bytes += json.length + 1;
+      } else byKey.set(id, { entries: [{ item, json }], bytes: json.length + 1 });
+    }
+    const chunks: Array<Array<{ item: WorkItem; json: string }>> = [];
+    const inline: WorkItem[] = [];
+    let current: Array<{ item: WorkItem; json: string }> = [];
+    let bytes = 0;
+    for (const key of byKey.values()) {
+      // JSON text of base64 and numbers is ASCII but for key text: length is a close lower bound of the bytes.
+      if (key.bytes > limit) {
+        inline.push(...key.entries.map((e) => e.item));
+        continue;
+      }
+      if (bytes + key.bytes > limit && current.length > 0) {
+        chunks.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(...key.entries);
+      bytes += key.bytes;
+    }
+    if (current.length > 0) chunks.push(current);
+    return { chunks, inline };
+  }
+
+  private async invoke(
+    entries: Array<{ item: WorkItem; json: string }>,
+    context: RunContext,
+  ): Promise<Map<WorkItem, RecordOutcome>> {
+    const group = entries.map((e) => e.item);
     const segment = group[0]!.segment;
     const claims = new Map(group.map((item) => [item.record.topicPartition, item.claim]));
-    const request: SegmentWorkerRequest = {
+    const head: Omit<SegmentWorkerRequest, 'records'> = {
       processor: context.processor.name,
       // Every record of a group was routed to this segment; the newest layout any of them was routed with.
       layoutVersion: Math.max(...group.map((item) => item.layoutVersion)),
@@ -100,22 +193,31 @@ export class LambdaFanOutRunner implements SegmentRunner {
         epoch,
         leaseUntil,
       })),
-      records: group.map((item) => ({
-        record: toRawRecord(item.record),
-        sequencingKey: item.sequencingKey,
-        hash: item.hash,
-        ...(item.priorAttempts > 0 ? { priorAttempts: item.priorAttempts } : {}),
-      })),
     };
+    // The records were serialised once, to size the request: they are spliced in as they are.
+    const payload = `${JSON.stringify(head).slice(0, -1)},"records":[${entries.map((e) => e.json).join(',')}]}`;
     const result = new Map<WorkItem, RecordOutcome>();
+    const clock = this.options.clock ?? Date.now;
     try {
-      const response = await this.options.client.send(
-        new InvokeCommand({
-          FunctionName: this.options.functionName,
-          InvocationType: 'RequestResponse',
-          Payload: Buffer.from(JSON.stringify(request)),
-        }),
-      );
+      let response;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          response = await this.options.client.send(
+            new InvokeCommand({
+              FunctionName: this.options.functionName,
+              InvocationType: 'RequestResponse',
+              Payload: Buffer.from(payload),
+            }),
+          );
+          break;
+        } catch (error) {
+          // Throttling is answered before the worker runs: only then is sending again safe.
+          const delay = Math.floor((50 * 2 ** attempt) / 2 + Math.random() * 25 * 2 ** attempt);
+          const throttled = (error as { name?: string }).name === 'TooManyRequestsException';
+          if (!throttled || attempt >= 6 || clock() + delay >= context.deadline) throw error;
+          await this.sleep(delay);
+        }
+      }
       const body = response.Payload ? Buffer.from(response.Payload).toString('utf8') : '';
       if (response.FunctionError)
         throw new Error(`segment worker failed (${response.FunctionError}): ${body.slice(0, 500)}`);
@@ -243,5 +345,28 @@ export async function runSegmentWorker(
   } finally {
     for (const keeper of keepers.values()) keeper.stop();
   }
-  return { outcomes };
+  return { outcomes: withinResponseLimit(outcomes) };
+}
+
+/**
+ * Outcomes whose JSON stays under {@link WORKER_RESPONSE_LIMIT_BYTES}: past it, stacks are dropped, then messages
+ * cut short. Lambda fails an answer over 6 MB, and every record of the worker would then run again.
+ */
+export function withinResponseLimit(
+  outcomes: readonly WorkerOutcome[],
+  limit = WORKER_RESPONSE_LIMIT_BYTES,
+): WorkerOutcome[] {
+  const size = (list: readonly WorkerOutcome[]) => Buffer.byteLength(JSON.stringify({ outcomes: list }));
+  if (size(outcomes) <= limit) return [...outcomes];
+  const trimmed = (messageLength: number) =>
+    outcomes.map((o) => {
+      if (!o.error) return o;
+      const { stack: _stack, ...error } = o.error;
+      return { ...o, error: { ...error, message: error.message.slice(0, messageLength) } };
+    });
+  for (const messageLength of [2_048, 200, 0]) {
+    const list = trimmed(messageLength);
+    if (size(list) <= limit || messageLength === 0) return list;
+  }
+  return trimmed(0);
 }

@@ -1,5 +1,6 @@
 import middy from '@middy/core';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { Agent } from 'node:https';
 import type { Context } from 'aws-lambda';
 import {
   Dispatcher,
@@ -105,6 +106,18 @@ export function resolveRuntime(options: RuntimeOptions = {}, env: NodeJS.Process
   };
 }
 
+/**
+ * The client that invokes segment workers: no automatic retry (a request that may have reached a worker is never
+ * sent twice; the runner retries only throttling, answered before a worker starts), and a socket pool large enough
+ * that a batch over many segments invokes them all at once instead of in waves of the default 50.
+ */
+function workerClient(): LambdaClient {
+  return new LambdaClient({
+    maxAttempts: 1,
+    requestHandler: { httpsAgent: new Agent({ keepAlive: true, maxSockets: 1_024 }) },
+  });
+}
+
 /** Builds the dispatcher a handler uses (exposed for the local stack, which drives it without Lambda). */
 export function createDispatcher(processor: Processor, options: RuntimeOptions = {}): Dispatcher {
   return dispatcherFor(processor, resolveRuntime(options));
@@ -114,7 +127,8 @@ function dispatcherFor(processor: Processor, runtime: ReturnType<typeof resolveR
   const runner =
     runtime.mode === ProcessingMode.FanOut
       ? new LambdaFanOutRunner({
-          client: runtime.lambdaClient ?? new LambdaClient({}),
+          client: runtime.lambdaClient ?? workerClient(),
+          clock: runtime.clock,
           functionName: runtime.workerFunctionName!,
           logger: runtime.logger,
         })

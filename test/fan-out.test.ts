@@ -3,11 +3,16 @@ import { defaultHash } from '../shared/hash.js';
 import { createDispatchHandler, createSegmentWorkerHandler } from '../shared/handlers.js';
 import { SegmentRouter } from '../shared/layout.js';
 import { silentLogger } from '../shared/logger.js';
-import type { SegmentWorkerRequest } from '../shared/fan-out.js';
+import {
+  WORKER_RESPONSE_LIMIT_BYTES,
+  withinResponseLimit,
+  type SegmentWorkerRequest,
+  type WorkerOutcome,
+} from '../shared/fan-out.js';
 import { NonRetriableError } from '../shared/errors.js';
 import { freshStores, lettersByKey } from './support/dead-letters.js';
 import { freshDynamoStore } from './support/dynamodb.js';
-import { eventOf, ScriptedHandler, testProcessor, topicLog } from './support/harness.js';
+import { eventOf, ScriptedHandler, testProcessor, topicLog, type LogRecord } from './support/harness.js';
 import { lambdaContext, LocalLambda } from './support/lambda.js';
 
 describe('fan-out mode', () => {
@@ -119,5 +124,98 @@ describe('fan-out mode with dead letters', () => {
     const [letter] = await deadLetters.readLetters({ processor: 'orders-view', ...entry! });
     expect(letter).toMatchObject({ reason: 'non-retriable', attempts: 1 });
     expect(letter!.error).toMatchObject({ name: 'NonRetriableError', message: 'rejected by the worker' });
+  });
+});
+
+describe('fan-out mode at Lambda limits', () => {
+  const fanOut = async (options: { faults?: ConstructorParameters<typeof LocalLambda>[1]; segments?: number } = {}) => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler();
+    const processor = testProcessor({ handler: handler.for(), initialSegments: options.segments ?? 1 });
+    const worker = createSegmentWorkerHandler(processor, { store, logger: silentLogger });
+    const lambda = new LocalLambda(
+      { worker: (event, context) => worker(event as SegmentWorkerRequest, context) },
+      options.faults,
+    );
+    const dispatch = createDispatchHandler(processor, {
+      store,
+      mode: 'fan-out',
+      workerFunctionName: 'worker',
+      lambdaClient: lambda.asClient(),
+      logger: silentLogger,
+      metrics: false,
+    });
+    return { handler, lambda, dispatch };
+  };
+
+  it('cuts a segment whose records pass 6 MB into invocations of whole keys, and runs a key too large inline', async () => {
+    const { handler, lambda, dispatch } = await fanOut();
+    // 60 keys of 100 KB records (as base64 in JSON, about 8 MB in all), and one key of 6 MB on its own.
+    const records: LogRecord[] = Array.from({ length: 60 }, (_, offset) => ({
+      topic: 'orders',
+      partition: 0,
+      offset,
+      key: `k${offset}`,
+      value: 'x'.repeat(100_000),
+    }));
+    for (let offset = 60; offset < 70; offset++) {
+      records.push({ topic: 'orders', partition: 0, offset, key: 'hot', value: 'y'.repeat(450_000) });
+    }
+
+    const response = await dispatch(eventOf(records), lambdaContext());
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(lambda.refused).toEqual([]);
+    expect(lambda.invocations.length).toBeGreaterThanOrEqual(2);
+    const keysPerInvocation = lambda.invocations.map(
+      (i) => new Set((i.payload as SegmentWorkerRequest).records.map((r) => r.sequencingKey)),
+    );
+    const seen = new Set<string>();
+    for (const keys of keysPerInvocation) {
+      for (const key of keys) {
+        expect(seen.has(key), `key ${key} sent to two workers`).toBe(false);
+        seen.add(key);
+      }
+    }
+    expect(seen.has('hot')).toBe(false);
+    expect(new Set(handler.successes()).size).toBe(70);
+  });
+
+  it('sends a throttled invocation again, but never one that may have reached its worker', async () => {
+    const throttled = await fanOut({ faults: { throttle: 2 } });
+    const reset = await fanOut({ faults: { resetAfterRun: 1 } });
+    const log = topicLog({ partitions: 1, count: 5, keys: 5 });
+
+    const afterThrottle = await throttled.dispatch(eventOf(log), lambdaContext());
+    const afterReset = await reset.dispatch(eventOf(log), lambdaContext());
+
+    expect(afterThrottle).toEqual({ batchItemFailures: [] });
+    expect(throttled.lambda.refused.map((r) => r.name)).toEqual([
+      'TooManyRequestsException',
+      'TooManyRequestsException',
+    ]);
+    expect(throttled.handler.successes()).toHaveLength(5);
+    // The worker handled the records, the answer was lost: they are reported back, and handled once so far.
+    expect(afterReset).toEqual({ batchItemFailures: [{ itemIdentifier: { partition: 'orders-0', offset: 0 } }] });
+    expect(reset.lambda.invocations).toHaveLength(1);
+    expect(reset.handler.successes()).toHaveLength(5);
+  });
+
+  it('keeps a worker answer of many failures with long errors under the response limit', () => {
+    const long = 'e'.repeat(2_000);
+    const outcomes: WorkerOutcome[] = Array.from({ length: 10_000 }, (_, offset) => ({
+      topicPartition: 'orders-0',
+      offset,
+      status: 'failed',
+      attempts: 3,
+      error: { name: 'Error', message: `${offset}: ${long}`, stack: `Error: ${long}\n    at handler`, retriable: true },
+    }));
+
+    const bounded = withinResponseLimit(outcomes);
+
+    expect(Buffer.byteLength(JSON.stringify({ outcomes: bounded }))).toBeLessThanOrEqual(WORKER_RESPONSE_LIMIT_BYTES);
+    expect(bounded).toHaveLength(10_000);
+    expect(bounded[7]).toMatchObject({ offset: 7, status: 'failed', error: { name: 'Error', retriable: true } });
+    expect(bounded[7]!.error!.message.startsWith('7: eee')).toBe(true);
   });
 });
