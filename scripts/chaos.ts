@@ -1,6 +1,6 @@
 /**
  * `npm run chaos -- --runs N --seed S`: randomized fault schedules against DynamoDB Local: handler errors and slow
- * calls, crashes mid-batch, holders frozen past their lease that wake and try to write, duplicate concurrent
+ * calls and calls that hang past the invocation timeout, crashes mid-batch, holders frozen past their lease that wake and try to write, duplicate concurrent
  * deliveries, throttling and condition failures injected at the DynamoDB client, and splits, merges and scales
  * during traffic. The last line is one JSON object; the exit code is 1 if anything was lost, repeated after a
  * checkpoint, run out of order or left the layout broken.

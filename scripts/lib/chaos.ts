@@ -171,7 +171,10 @@ export async function chaosRun(options: {
     await fate.gate();
     // A downstream store that fences on the epoch rejects a zombie's effects: they do not count.
     if (!verifier.started(record, context)) throw new Error('fenced: a newer claim exists');
-    await new Promise((resolve) => setTimeout(resolve, random() < 0.02 ? 60 : 1));
+    // Now and then a call hangs past the invocation's own timeout: the run stops waiting for it (recordTimeoutMs,
+    // derived from the time left) and checkpoints the rest; its late end must change nothing.
+    const pause = random();
+    await new Promise((resolve) => setTimeout(resolve, pause < 0.004 ? 4_000 : pause < 0.024 ? 60 : 1));
     const id = `${record.topicPartition}@${record.offset}`;
     const left = poison.get(id) ?? 0;
     if (left > 0) {
