@@ -20,6 +20,7 @@ import {
   type BenchReport,
 } from './bench/benchmark.js';
 import { countDynamoDbRequests } from './bench/instruments.js';
+import { measureLimits, watchItemSizes, type LimitsReport } from './bench/limits.js';
 import { measureParkingCost, type ParkingCost } from './bench/parking-cost.js';
 import { localClientConfig, startDynamoDbLocal, type DynamoDbLocal } from './lib/dynamodb-local.js';
 
@@ -117,7 +118,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; s
   return { options, json: values.json, store: values.store };
 }
 
-function summary(report: BenchReport & { parking?: ParkingCost }): string {
+function summary(report: BenchReport & { parking?: ParkingCost; limits?: LimitsReport }): string {
   const one = report.onePartition;
   const line = (label: string, value: string) => `  ${label.padEnd(34)} ${value}`;
   const mode = (m: { recordsPerSecond: number; orderViolations: number }) =>
@@ -176,6 +177,17 @@ function summary(report: BenchReport & { parking?: ParkingCost }): string {
           ),
         ]
       : []),
+    ...(report.limits
+      ? [
+          `Limits (${report.limits.segments} segments, a failing key in every cell, real token store):`,
+          line('largest partition item', `${report.limits.largestPartitionItemBytes} B (DynamoDB's limit 409,600 B)`),
+          line('largest layout item', `${report.limits.largestLayoutItemBytes} B (one read unit up to 4,096 B)`),
+          line(
+            'layout reads per container',
+            `${report.limits.layoutReadsPerSecondPerContainer.steady}/s steady, ${report.limits.layoutReadsPerSecondPerContainer.drain}/s waiting on a drain`,
+          ),
+        ]
+      : []),
     `Cost per million records (${report.cost.prices.region}, ${report.cost.assumptions.lambdaMemoryMb} MB):`,
     line('(a) sequential', `$${report.cost.sequential.usd.total}`),
     line('(c) key-ordered', `$${report.cost.keyOrdered.usd.total} (${report.cost.keyOrderedToSequential} of (a))`),
@@ -218,7 +230,12 @@ try {
   const measured = await runBenchmark(options, env);
   // Parking's cost is measured on the real token store only (its transaction is what costs).
   const parking = env.dynamoDb ? await measureParkingCost({ ...env, dynamoDb: env.dynamoDb }) : undefined;
-  const report = { ...measured, ...(parking ? { parking } : {}) };
+  // The limits too: item sizes at 1,024 segments with failing keys in every cell, and layout reads per container.
+  const limits =
+    client && env.dynamoDb
+      ? await measureLimits({ store: env.store, watch: watchItemSizes(client), progress })
+      : undefined;
+  const report = { ...measured, ...(parking ? { parking } : {}), ...(limits ? { limits } : {}) };
   console.log(json ? JSON.stringify(report) : summary(report));
 } finally {
   client?.destroy();

@@ -19,14 +19,16 @@ import { ConfigurationError, FencedError, TidemarkError, UnknownProcessorError }
 import {
   assertLayout,
   balancedSegments,
+  decodeSegmentTree,
+  encodeSegmentTree,
   SegmentState,
   type Layout,
   type LayoutChange,
   type LayoutSegment,
 } from './layout.js';
 import { parseTopicPartition, topicPartitionId } from './kafka-record.js';
-import { PartitionToken } from './token.js';
-import { tokenKeys } from './token-table.js';
+import { PartitionToken, TOKEN_MAX_BYTES } from './token.js';
+import { LAYOUT_REPLICAS, tokenKeys } from './token-table.js';
 import {
   assertProcessorName,
   claimRefusal,
@@ -50,9 +52,20 @@ export interface DynamoDbTokenStoreOptions {
   readonly clientConfig?: DynamoDBClientConfig;
   /** @default Date.now */
   readonly clock?: Clock;
+  /** Which copy of the layout (0 to LAYOUT_REPLICAS - 1) this store reads. @default one at random */
+  readonly layoutReplica?: number;
 }
 
 type Item = Record<string, unknown>;
+
+/** DynamoDB's item size limit. */
+export const DYNAMODB_ITEM_LIMIT_BYTES = 400 * 1024;
+
+/**
+ * Kept free on a partition item besides what a checkpoint knows of it: what redrives may add to its parked keys
+ * between the claim and the checkpoint (an error text and a lease owner each), and the rounding of the estimate.
+ */
+const PARTITION_ITEM_MARGIN_BYTES = 16 * 1024;
 
 /**
  * The token store on DynamoDB. One item per processor layout, one registry item listing the partitions seen, and
@@ -64,11 +77,17 @@ export class DynamoDbTokenStore implements TokenStore {
   private readonly documents: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly clock: Clock;
+  private readonly replica: number;
 
   constructor(options: DynamoDbTokenStoreOptions) {
     if (!options.tableName) throw new ConfigurationError('DynamoDbTokenStore needs a tableName, got none');
     this.tableName = options.tableName;
     this.clock = options.clock ?? Date.now;
+    const replica = options.layoutReplica ?? Math.floor(Math.random() * LAYOUT_REPLICAS);
+    if (!Number.isInteger(replica) || replica < 0 || replica >= LAYOUT_REPLICAS) {
+      throw new ConfigurationError(`layoutReplica must be an integer from 0 to ${LAYOUT_REPLICAS - 1}, got ${replica}`);
+    }
+    this.replica = replica;
     const client = options.client ?? new DynamoDBClient(options.clientConfig ?? {});
     this.documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
@@ -76,20 +95,35 @@ export class DynamoDbTokenStore implements TokenStore {
   async initialise(processor: string, segmentCount: number): Promise<Layout> {
     assertProcessorName(processor);
     const segments = balancedSegments(segmentCount).map((s) => ({ ...s, state: SegmentState.Active }));
-    const now = this.clock();
-    try {
-      await this.documents.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...tokenKeys.layout(processor), processor, version: 1, segments, createdAt: now, updatedAt: now },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return { processor, version: 1, segments };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    const layout: Layout = { processor, version: 1, segments };
+    for (let attempt = 0; ; attempt++) {
+      const now = this.clock();
+      try {
+        await this.documents.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: { ...tokenKeys.layout(processor), ...layoutAttributes(layout), createdAt: now, updatedAt: now },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
+              ...this.replicaPuts(layout, now),
+            ],
+          }),
+        );
+        return layout;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const codes = (error.CancellationReasons ?? []).map((r) => r.Code);
+        if (codes[0] === 'ConditionalCheckFailed') break;
+        // Racing containers initialising at once: one wins, the others read its layout.
+        if (!codes.includes('TransactionConflict') || attempt >= 4) throw error;
+        await sleep(20 * 2 ** attempt);
+      }
     }
-    const existing = await this.readLayout(processor);
+    const existing = await this.readPrimaryLayout(processor);
     if (existing.segments.length !== segmentCount) {
       throw new ConfigurationError(
         `processor "${processor}" is already initialised with ${existing.segments.length} segments (layout v${existing.version}), not ${segmentCount}; change it with split, merge or scale`,
@@ -98,12 +132,52 @@ export class DynamoDbTokenStore implements TokenStore {
     return existing;
   }
 
+  /**
+   * Reads this store's copy of the layout (one strongly consistent read of a small item, on a key of its own). A
+   * processor whose layout was written before the copies existed is read from the layout item, and the copy written
+   * then, unless a layout write got there first: every layout write writes every copy in the same transaction, so a
+   * copy is never older than the layout item once it exists.
+   */
   async readLayout(processor: string): Promise<Layout> {
+    const key = tokenKeys.layoutReplica(processor, this.replica);
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+    );
+    if (Item) return toLayout(Item);
+    const layout = await this.readPrimaryLayout(processor);
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...key, ...layoutAttributes(layout), updatedAt: this.clock() },
+          ConditionExpression: 'attribute_not_exists(pk) OR #version < :version',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':version': layout.version },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    return layout;
+  }
+
+  /** The layout item itself (strongly consistent): what every layout write is conditional on. */
+  private async readPrimaryLayout(processor: string): Promise<Layout> {
     const { Item } = await this.documents.send(
       new GetCommand({ TableName: this.tableName, Key: tokenKeys.layout(processor), ConsistentRead: true }),
     );
     if (!Item) throw unknownProcessor(processor);
     return toLayout(Item);
+  }
+
+  /** The copies of the layout dispatchers read, written with every layout write. */
+  private replicaPuts(layout: Layout, now: number) {
+    return Array.from({ length: LAYOUT_REPLICAS }, (_, replica) => ({
+      Put: {
+        TableName: this.tableName,
+        Item: { ...tokenKeys.layoutReplica(layout.processor, replica), ...layoutAttributes(layout), updatedAt: now },
+      },
+    }));
   }
 
   async changeLayout(processor: string, expectedVersion: number, segments: readonly LayoutSegment[]): Promise<Layout> {
@@ -128,6 +202,7 @@ export class DynamoDbTokenStore implements TokenStore {
   ): Promise<Layout> {
     const layout: Layout = { processor, version: expectedVersion + 1, segments: [...segments] };
     assertLayout(layout);
+    const tree = encodeSegmentTree(layout.segments);
     const now = this.clock();
     try {
       await this.documents.send(
@@ -137,11 +212,13 @@ export class DynamoDbTokenStore implements TokenStore {
               Update: {
                 TableName: this.tableName,
                 Key: tokenKeys.layout(processor),
-                UpdateExpression: 'SET #segments = :segments, #version = :next, #updatedAt = :now REMOVE #change',
+                UpdateExpression:
+                  'SET #segments = :segments, #draining = :draining, #version = :next, #updatedAt = :now REMOVE #change',
                 ConditionExpression: '#version = :expected AND #change.#id = :changeId',
-                ExpressionAttributeNames: names('segments', 'version', 'updatedAt', 'change', 'id'),
+                ExpressionAttributeNames: names('segments', 'draining', 'version', 'updatedAt', 'change', 'id'),
                 ExpressionAttributeValues: {
-                  ':segments': plainSegments(layout.segments),
+                  ':segments': tree.tree,
+                  ':draining': tree.draining,
                   ':next': layout.version,
                   ':now': now,
                   ':expected': expectedVersion,
@@ -158,19 +235,21 @@ export class DynamoDbTokenStore implements TokenStore {
                   version: layout.version,
                   changeId,
                   outcome,
-                  segments: plainSegments(layout.segments),
+                  segments: tree.tree,
+                  draining: tree.draining,
                   at: now,
                 },
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
+            ...this.replicaPuts(layout, now),
           ],
         }),
       );
       return layout;
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const current = await this.readLayout(processor);
+      const current = await this.readPrimaryLayout(processor);
       throw layoutConflict(current, expectedVersion, changeId);
     }
   }
@@ -188,29 +267,44 @@ export class DynamoDbTokenStore implements TokenStore {
       ...(change ? { change } : {}),
     };
     assertLayout(layout);
+    const tree = encodeSegmentTree(layout.segments);
+    const now = this.clock();
     try {
       await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: tokenKeys.layout(processor),
-          UpdateExpression: `SET #segments = :segments, #version = :next, #updatedAt = :now${change ? ', #change = :change' : ''}`,
-          ConditionExpression: '#version = :expected AND attribute_not_exists(#change)',
-          ExpressionAttributeNames: names('segments', 'version', 'updatedAt', 'change'),
-          ExpressionAttributeValues: {
-            ':segments': plainSegments(layout.segments),
-            ':next': layout.version,
-            ':expected': expectedVersion,
-            ':now': this.clock(),
-            ...(change ? { ':change': change } : {}),
-          },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: tokenKeys.layout(processor),
+                UpdateExpression: `SET #segments = :segments, #draining = :draining, #version = :next, #updatedAt = :now${change ? ', #change = :change' : ''}`,
+                ConditionExpression: '#version = :expected AND attribute_not_exists(#change)',
+                ExpressionAttributeNames: names('segments', 'draining', 'version', 'updatedAt', 'change'),
+                ExpressionAttributeValues: {
+                  ':segments': tree.tree,
+                  ':draining': tree.draining,
+                  ':next': layout.version,
+                  ':expected': expectedVersion,
+                  ':now': now,
+                  ...(change ? { ':change': change } : {}),
+                },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            ...this.replicaPuts(layout, now),
+          ],
         }),
       );
       return layout;
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      if (!error.Item) throw unknownProcessor(processor);
-      throw layoutConflict(await this.readLayout(processor), expectedVersion, change?.id);
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const first = error.CancellationReasons?.[0];
+      if (first?.Code === 'ConditionalCheckFailed' && !first.Item) throw unknownProcessor(processor);
+      const current = await this.readPrimaryLayout(processor);
+      // A write that raced ours (TransactionConflict) and left the layout as we expected: let the caller retry.
+      if (first?.Code !== 'ConditionalCheckFailed' && current.version === expectedVersion && !current.change)
+        throw error;
+      throw layoutConflict(current, expectedVersion, change?.id);
     }
   }
 
@@ -253,7 +347,7 @@ export class DynamoDbTokenStore implements TokenStore {
             ':topic': request.topic,
             ':partition': request.partition,
             ':now': now,
-            ':initial': PartitionToken.initial().serialize(),
+            ':initial': PartitionToken.initial().encode(),
             ':noParked': {},
             ':one': 1,
             ...(request.batch ? { ':noBatch': [], ':batch': [request.batch.first, request.batch.last] } : {}),
@@ -312,7 +406,14 @@ export class DynamoDbTokenStore implements TokenStore {
     const leaseUntil = options.release ? 0 : now + options.leaseMs;
     const sets = ['#token = :token', '#leaseUntil = :until', '#updatedAt = :now', '#registered = :registered'];
     const removes: string[] = [];
-    const values: Record<string, unknown> = { ':token': token.serialize(), ':until': leaseUntil, ':registered': true };
+    // The item must never pass DynamoDB's limit: the token gets what the item's other attributes leave, at most its
+    // own budget (advance already keeps it there; a token cut here only covers less, so nothing is lost).
+    const room = DYNAMODB_ITEM_LIMIT_BYTES - PARTITION_ITEM_MARGIN_BYTES - bytesBesideToken(claim, options.changes);
+    const stored =
+      token.encodedSize() > Math.min(TOKEN_MAX_BYTES, room)
+        ? token.bounded(Math.min(TOKEN_MAX_BYTES, room)).token
+        : token;
+    const values: Record<string, unknown> = { ':token': stored.encode(), ':until': leaseUntil, ':registered': true };
     const paths: Record<string, string> = {};
     const changes = options.changes;
     if (changes) {
@@ -344,7 +445,7 @@ export class DynamoDbTokenStore implements TokenStore {
     } else {
       await this.fencedTransaction(claim, update, values, now, paths, puts);
     }
-    return { ...claim, leaseUntil, token };
+    return { ...claim, leaseUntil, token: stored };
   }
 
   async release(claim: ClaimRef): Promise<void> {
@@ -512,19 +613,36 @@ function rawNumbers(item: Record<string, { N?: string; S?: string }>) {
   };
 }
 
-function plainSegments(segments: readonly LayoutSegment[]) {
-  return segments.map(({ id, mask, state }) => ({ id, mask, state }));
+/**
+ * A layout as stored on the layout item and its copies: `segments` is one character per segment
+ * ({@link encodeSegmentTree}) and `draining` names the draining ones, so 1,024 segments take about 1 KB.
+ */
+function layoutAttributes(layout: Layout): Item {
+  const { tree, draining } = encodeSegmentTree(layout.segments);
+  return {
+    processor: layout.processor,
+    version: layout.version,
+    segments: tree,
+    draining,
+    ...(layout.change ? { change: layout.change } : {}),
+  };
 }
 
 function toLayout(item: Item): Layout {
+  const processor = String(item.processor);
+  const segments =
+    typeof item.segments === 'string'
+      ? decodeSegmentTree(item.segments, ((item.draining ?? []) as unknown[]).map(String), `layout of "${processor}"`)
+      : // Written before the compact form: a list of {id, mask, state}.
+        ((item.segments ?? []) as Array<Record<string, unknown>>).map((s) => ({
+          id: Number(s.id),
+          mask: Number(s.mask),
+          state: s.state as LayoutSegment['state'],
+        }));
   const layout: Layout = {
-    processor: String(item.processor),
+    processor,
     version: Number(item.version),
-    segments: (item.segments as Array<Record<string, unknown>>).map((s) => ({
-      id: Number(s.id),
-      mask: Number(s.mask),
-      state: s.state as LayoutSegment['state'],
-    })),
+    segments,
     ...(item.change ? { change: item.change as LayoutChange } : {}),
   };
   assertLayout(layout);
@@ -539,10 +657,33 @@ function toPartitionState(item: Item): PartitionState {
     epoch: Number(item.epoch ?? 0),
     leaseUntil: Number(item.leaseUntil ?? 0),
     layoutVersion: Number(item.layoutVersion ?? 0),
-    token: PartitionToken.parse(String(item.token)),
+    token: PartitionToken.read(item.token),
     updatedAt: Number(item.updatedAt ?? 0),
     parked: [...parkedKeysOf(item.parked).values()],
   };
+}
+
+/**
+ * What a partition item holds besides its token after a checkpoint, in DynamoDB's size terms (names and values):
+ * keys, claim and bookkeeping attributes, the attempt counts and the parked keys as they will stand.
+ */
+function bytesBesideToken(claim: Claim, changes: CheckpointChanges | undefined): number {
+  const text = (value: string | undefined) => (value === undefined ? 0 : Buffer.byteLength(value, 'utf8'));
+  // pk, sk, processor, topic, owner; then ~20 numbers and flags (epoch, leases, versions, seen, batches, ...).
+  let bytes = 2 * text(claim.processor) + 2 * text(claim.topic) + text(claim.owner) + 80 + 300;
+  bytes += changes ? text(failuresItem(changes.failures)) : 40 * claim.failures.size;
+  const parked = new Map<string, { key: string; error?: string; owner?: string }>();
+  for (const [digest, entry] of claim.parked) {
+    parked.set(digest, { key: entry.key, error: entry.lastError, owner: entry.lease.owner });
+  }
+  for (const digest of changes?.unpark ?? []) parked.delete(digest);
+  for (const entry of changes?.park ?? []) if (!parked.has(entry.digest)) parked.set(entry.digest, { key: entry.key });
+  for (const [digest, entry] of parked) {
+    // The digest names the entry; k, y, c, r, t, a, n, le, lu with their values; e and lo when present.
+    bytes +=
+      text(digest) + 3 + text(entry.key) + 90 + (text(entry.error) && 1 + text(entry.error)) + text(entry.owner) + 2;
+  }
+  return bytes;
 }
 
 function unknownProcessor(processor: string): UnknownProcessorError {

@@ -1,8 +1,10 @@
 import { ConfigurationError, LayoutConflictError, LayoutError } from './errors.js';
 import {
   LayoutOperation,
+  MAX_SEGMENTS,
   SegmentState,
   sortSegments,
+  tooManySegments,
   type Layout,
   type LayoutChange,
   type LayoutSegment,
@@ -48,6 +50,11 @@ export function planChange(layout: Layout, operation: LayoutOperation, segmentTe
         `segment ${segmentText} is at the maximum depth ${MAX_SEGMENT_DEPTH} and cannot be split further`,
       );
     }
+    if (layout.segments.length >= MAX_SEGMENTS) {
+      throw tooManySegments(
+        `cannot split ${segmentText} of "${layout.processor}": it already has ${layout.segments.length} segments`,
+      );
+    }
     return { operation, segment, from: [segment], to: splitSegment(segment) };
   }
   if (operation !== LayoutOperation.Merge) {
@@ -77,9 +84,10 @@ export function planScaleStep(
   layout: Layout,
   target: number,
 ): { operation: LayoutOperation; segment: string } | undefined {
-  if (!Number.isInteger(target) || target < 1 || target > 2 ** MAX_SEGMENT_DEPTH) {
+  if (!Number.isInteger(target) || target < 1 || target > MAX_SEGMENTS) {
     throw new ConfigurationError(
-      `segment count must be an integer from 1 to ${2 ** MAX_SEGMENT_DEPTH}, got ${String(target)}`,
+      `segment count must be an integer from 1 to ${MAX_SEGMENTS} (MAX_SEGMENTS), got ${String(target)}`,
+      { context: { maxSegments: MAX_SEGMENTS } },
     );
   }
   const count = layout.segments.length;

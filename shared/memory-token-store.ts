@@ -8,7 +8,7 @@ import {
   type LayoutSegment,
 } from './layout.js';
 import type { DeadLetter, ParkedKey, SourceSkip } from './dead-letter.js';
-import { PartitionToken } from './token.js';
+import { PartitionToken, TOKEN_MAX_BYTES } from './token.js';
 import {
   assertProcessorName,
   claimRefusal,
@@ -212,10 +212,11 @@ export class MemoryTokenStore implements TokenStore {
       stored.failures = new Map(changes.failures.map((f) => [f.offset, f]));
       if (changes.seenThrough !== null) stored.seen = changes.seenThrough;
     }
-    stored.token = token;
+    // As the DynamoDB store: a stored token never passes its byte budget (advance keeps it there already).
+    stored.token = token.encodedSize() > TOKEN_MAX_BYTES ? token.bounded(TOKEN_MAX_BYTES).token : token;
     stored.leaseUntil = options.release ? 0 : now + options.leaseMs;
     stored.updatedAt = now;
-    return { ...claim, token, leaseUntil: stored.leaseUntil };
+    return { ...claim, token: stored.token, leaseUntil: stored.leaseUntil };
   }
 
   async release(claim: ClaimRef): Promise<void> {

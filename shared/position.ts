@@ -102,6 +102,37 @@ export function advancePosition(
   return { position: { next, done }, report: { sourceSkipped, forgottenRanges } };
 }
 
+/**
+ * A position that says done only what both say done: the lower next offset and the out-of-order ranges (or parts of
+ * them) both share. A token that merges two cells into one at the byte bound uses it: it covers less, never more.
+ */
+export function meetPositions(a: Position, b: Position): Position {
+  if (a.next === null || b.next === null) return EMPTY_POSITION;
+  const below = Number.MIN_SAFE_INTEGER;
+  const left: OffsetRange[] = [[below, a.next - 1], ...a.done];
+  const right: OffsetRange[] = [[below, b.next - 1], ...b.done];
+  const both: OffsetRange[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < left.length && j < right.length) {
+    const [leftFrom, leftTo] = left[i]!;
+    const [rightFrom, rightTo] = right[j]!;
+    const from = Math.max(leftFrom, rightFrom);
+    const to = Math.min(leftTo, rightTo);
+    if (from <= to) both.push([from, to]);
+    if (leftTo < rightTo) i++;
+    else j++;
+  }
+  // The first shared range is everything below the lower next offset, extended by what both did just above it.
+  let next = both[0]![1] + 1;
+  const done: OffsetRange[] = [];
+  for (const [from, to] of mergeRanges(both.slice(1))) {
+    if (from <= next) next = Math.max(next, to + 1);
+    else done.push([from, to]);
+  }
+  return { next, done };
+}
+
 function mergeRanges(ranges: OffsetRange[]): OffsetRange[] {
   const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
   const out: Array<[number, number]> = [];

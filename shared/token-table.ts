@@ -12,9 +12,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 export const TOKEN_TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
 
+/**
+ * Copies of the layout item every layout write keeps in the same transaction, each under a partition key of its own.
+ * A dispatcher's per-batch layout read goes to one copy (picked per container), so the read load that would all land
+ * on the layout's key is spread over this many keys: at 1,000 containers each key sees a sixteenth of it.
+ */
+export const LAYOUT_REPLICAS = 16;
+
 /** Item keys. A partition's item has a partition key of its own, so busy partitions never share a key's write limit. */
 export const tokenKeys = {
   layout: (processor: string) => ({ pk: `PROCESSOR#${processor}`, sk: 'LAYOUT' }),
+  /** Copy `replica` (0 to LAYOUT_REPLICAS - 1) of the layout, read by dispatchers. */
+  layoutReplica: (processor: string, replica: number) => ({
+    pk: `PROCESSOR#${processor}#LAYOUT#${replica}`,
+    sk: 'LAYOUT',
+  }),
   registry: (processor: string) => ({ pk: `PROCESSOR#${processor}`, sk: 'PARTITIONS' }),
   /** One record per finished layout change, sorted by version. */
   history: (processor: string, version: number) => ({

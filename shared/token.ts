@@ -1,8 +1,9 @@
 import { LayoutError } from './errors.js';
-import { assertCompleteCover, SegmentRouter, sortSegments } from './layout.js';
+import { assertCompleteCover, SegmentRouter, segmentsFromDepths, sortSegments, treeOrder } from './layout.js';
 import {
   advancePosition,
   EMPTY_POSITION,
+  meetPositions,
   positionCovers,
   samePosition,
   type OffsetRange,
@@ -12,11 +13,29 @@ import {
   parentOf,
   parseSegmentName,
   segmentContains,
+  segmentDepth,
   segmentName,
   segmentsOverlap,
   siblingOf,
   type Segment,
 } from './segment.js';
+
+/**
+ * The most bytes a stored token may take (its binary form, {@link PartitionToken.encode}). `advance` keeps every
+ * token under it: past it the highest out-of-order ranges are forgotten first, across cells (their records were
+ * handled but will be handled again: at-least-once, never lost), and only if the cells alone do not fit are the
+ * deepest sibling cells merged into their parent at the offsets both had done. With {@link MAX_SEGMENTS} segments the
+ * cells alone take at most 18.4 KB, so merging happens only for cells finer than the live segments (a recent merge)
+ * with offsets far apart. 32 KB keeps a partition item with keys blocked in all of 1,024 cells under 64 KB: the token,
+ * 500 attempt counts (about 19 KB at most) and 100 parked keys (about 10 KB).
+ */
+export const TOKEN_MAX_BYTES = 32 * 1024;
+
+/** The first byte of the binary token form; other values are refused, so a later form can be told apart. */
+const TOKEN_FORMAT = 1;
+/** Cell flags beside the depth (bits 0-4) in a cell's first byte. */
+const NO_NEXT = 0x20;
+const HAS_DONE = 0x40;
 
 /** The position of one slice of the hash space in one partition. */
 export interface TokenCell {
@@ -38,8 +57,20 @@ export interface TokenAdvance {
    * `seenThrough` count, since offsets above everything ever delivered may never have existed.
    */
   readonly sourceSkipped: ReadonlyArray<{ segment: Segment; ranges: readonly OffsetRange[] }>;
-  /** Out-of-order ranges dropped at the bound (their records will be handled again on redelivery). */
+  /**
+   * Out-of-order ranges dropped at a bound: `maxRanges` per cell, then {@link TOKEN_MAX_BYTES} for the whole token
+   * (their records will be handled again on redelivery).
+   */
   readonly forgottenRanges: number;
+  /** Cells merged into their parents because the cells alone passed the byte bound (0 below MAX_SEGMENTS cells). */
+  readonly mergedCells: number;
+}
+
+/** A token cut to a byte bound, and what that cost. */
+export interface BoundedToken {
+  readonly token: PartitionToken;
+  readonly forgottenRanges: number;
+  readonly mergedCells: number;
 }
 
 /**
@@ -90,7 +121,86 @@ export class PartitionToken {
     return PartitionToken.fromCells(cells);
   }
 
-  /** A compact JSON form: `[{"s":"0/1","n":120,"d":[[130,140]]}, ...]`. */
+  /**
+   * Reads a token as stored in the token table: the binary form of {@link PartitionToken.encode}, or the JSON form
+   * of {@link PartitionToken.serialize} that items written before the binary form hold.
+   */
+  static read(stored: unknown): PartitionToken {
+    if (stored instanceof Uint8Array) return PartitionToken.decode(stored);
+    if (typeof stored === 'string') return PartitionToken.parse(stored);
+    throw new LayoutError(`stored token is neither binary nor text (${typeof stored})`);
+  }
+
+  /** Reads the binary form written by {@link PartitionToken.encode}. */
+  static decode(bytes: Uint8Array): PartitionToken {
+    const reader = new VarintReader(bytes);
+    const format = reader.byte();
+    if (format !== TOKEN_FORMAT) throw new LayoutError(`stored token has unknown format ${format}`);
+    const count = reader.varint();
+    if (count < 1 || count > bytes.length) throw new LayoutError(`stored token has a bad cell count ${count}`);
+    const base = reader.varint();
+    const depths: number[] = [];
+    const positions: Position[] = [];
+    for (let i = 0; i < count; i++) {
+      const head = reader.byte();
+      depths.push(head & 0x1f);
+      const next = head & NO_NEXT ? null : base + reader.varint();
+      const done: OffsetRange[] = [];
+      if (head & HAS_DONE) {
+        if (next === null) throw new LayoutError('stored token has out-of-order ranges in a cell with no next offset');
+        const ranges = reader.varint();
+        let cursor = next;
+        for (let r = 0; r < ranges; r++) {
+          const from = cursor + 1 + reader.varint();
+          const to = from + reader.varint();
+          done.push([from, to]);
+          cursor = to + 1;
+        }
+      }
+      positions.push({ next, done });
+    }
+    if (!reader.atEnd()) throw new LayoutError('stored token has bytes past its last cell');
+    const segments = segmentsFromDepths(depths, 'stored token');
+    const cells = segments.map((segment, i) => ({ segment, position: positions[i]! }));
+    return new PartitionToken(sortSegments(cells.map((c) => ({ ...c.segment, cell: c }))).map((c) => c.cell));
+  }
+
+  /**
+   * The binary form stored in the token table: a format byte, the cell count and the lowest next offset (`base`),
+   * then per cell, in the split tree's depth-first order (so its depth alone names its segment), one byte of depth
+   * and flags, its next offset above `base`, and its out-of-order ranges as gaps and lengths: unsigned LEB128
+   * varints throughout. A steady-state token is 5 to 12 bytes; a cell without ranges at most 9.
+   */
+  encode(): Uint8Array {
+    const writer = new VarintWriter(encodedSize(this.cells));
+    writeCells(writer, this.cells);
+    return writer.bytes;
+  }
+
+  /** The length of {@link PartitionToken.encode}'s form, without building it. */
+  encodedSize(): number {
+    return encodedSize(this.cells);
+  }
+
+  /**
+   * This token in at most `maxBytes` encoded: the highest out-of-order ranges, across cells, are forgotten first;
+   * if the cells alone are still too big, the deepest sibling cells are merged into their parent with the offsets
+   * both had done. Either way it only covers less, so what it drops is handled again, never lost.
+   */
+  bounded(maxBytes: number): BoundedToken {
+    if (encodedSize(this.cells) <= maxBytes) return { token: this, forgottenRanges: 0, mergedCells: 0 };
+    const dropped = dropHighestRanges(this.cells, maxBytes);
+    let cells = dropped.cells;
+    let mergedCells = 0;
+    while (encodedSize(cells) > maxBytes && cells.length > 1) {
+      const merged = mergeDeepest(cells);
+      mergedCells += cells.length - merged.length;
+      cells = merged;
+    }
+    return { token: new PartitionToken(fold(cells)), forgottenRanges: dropped.forgotten, mergedCells };
+  }
+
+  /** A readable JSON form, for status output: `[{"s":"0/1","n":120,"d":[[130,140]]}, ...]`. */
   serialize(): string {
     return JSON.stringify(
       this.cells.map(({ segment, position }) => ({
@@ -141,7 +251,10 @@ export class PartitionToken {
     first: number;
     last: number;
     unfinished: readonly UnfinishedRecord[];
+    /** Out-of-order ranges kept per cell; the byte bound below applies as well. */
     maxRanges: number;
+    /** The most bytes the encoded token may take. @default TOKEN_MAX_BYTES */
+    maxBytes?: number;
     /** The highest offset delivered before this batch (null: none known, so no skip can be told). @default no bound */
     seenThrough?: number | null;
   }): TokenAdvance {
@@ -169,8 +282,194 @@ export class PartitionToken {
       forgottenRanges += report.forgottenRanges;
       return { segment: cell.segment, position };
     });
-    return { token: new PartitionToken(fold(advanced)), sourceSkipped, forgottenRanges };
+    const bounded = new PartitionToken(fold(advanced)).bounded(input.maxBytes ?? TOKEN_MAX_BYTES);
+    return {
+      token: bounded.token,
+      sourceSkipped,
+      forgottenRanges: forgottenRanges + bounded.forgottenRanges,
+      mergedCells: bounded.mergedCells,
+    };
   }
+}
+
+/** Bytes of an unsigned LEB128 varint. */
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 128) {
+    value = Math.floor(value / 128);
+    size++;
+  }
+  return size;
+}
+
+class VarintWriter {
+  readonly bytes: Uint8Array;
+  private at = 0;
+
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+  }
+
+  byte(value: number): void {
+    this.bytes[this.at++] = value;
+  }
+
+  varint(value: number): void {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new LayoutError(`token cannot be encoded: ${value} is not an offset (out-of-order ranges must be sorted)`);
+    }
+    while (value >= 128) {
+      this.bytes[this.at++] = (value % 128) | 0x80;
+      value = Math.floor(value / 128);
+    }
+    this.bytes[this.at++] = value;
+  }
+}
+
+class VarintReader {
+  private at = 0;
+
+  constructor(private readonly bytes: Uint8Array) {}
+
+  byte(): number {
+    if (this.at >= this.bytes.length) throw new LayoutError('stored token ends early');
+    return this.bytes[this.at++]!;
+  }
+
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      const byte = this.byte();
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) break;
+      scale *= 128;
+      if (scale > 2 ** 56) throw new LayoutError('stored token has an offset past 2^56');
+    }
+    return value;
+  }
+
+  atEnd(): boolean {
+    return this.at === this.bytes.length;
+  }
+}
+
+/** The lowest next offset: cells store theirs above it, so equal or close offsets take a byte or two. */
+function baseOf(cells: readonly TokenCell[]): number {
+  let base: number | null = null;
+  for (const { position } of cells)
+    if (position.next !== null && (base === null || position.next < base)) base = position.next;
+  return base ?? 0;
+}
+
+/** A cell's bytes after its head byte and next offset: its ranges. */
+function rangesSize(position: Position, count = position.done.length): number {
+  if (count === 0) return 0;
+  let size = varintSize(count);
+  let cursor = position.next!;
+  for (let i = 0; i < count; i++) {
+    const [from, to] = position.done[i]!;
+    size += varintSize(Math.max(0, from - cursor - 1)) + varintSize(Math.max(0, to - from));
+    cursor = to + 1;
+  }
+  return size;
+}
+
+function cellSize(position: Position, base: number): number {
+  return 1 + (position.next === null ? 0 : varintSize(position.next - base)) + rangesSize(position);
+}
+
+function encodedSize(cells: readonly TokenCell[]): number {
+  const base = baseOf(cells);
+  let size = 1 + varintSize(cells.length) + varintSize(base);
+  for (const { position } of cells) size += cellSize(position, base);
+  return size;
+}
+
+function writeCells(writer: VarintWriter, cells: readonly TokenCell[]): void {
+  const base = baseOf(cells);
+  writer.byte(TOKEN_FORMAT);
+  writer.varint(cells.length);
+  writer.varint(base);
+  for (const { cell } of treeOrder(cells.map((c) => ({ id: c.segment.id, mask: c.segment.mask, cell: c })))) {
+    const { segment, position } = cell;
+    const { next, done } = position;
+    const ranges = next !== null && done.length > 0;
+    writer.byte(segmentDepth(segment) | (next === null ? NO_NEXT : 0) | (ranges ? HAS_DONE : 0));
+    if (next === null) continue;
+    writer.varint(next - base);
+    if (!ranges) continue;
+    writer.varint(done.length);
+    let cursor = next;
+    for (const [from, to] of done) {
+      writer.varint(from - cursor - 1);
+      writer.varint(to - from);
+      cursor = to + 1;
+    }
+  }
+}
+
+/**
+ * Forgets the fewest highest out-of-order ranges, across all cells, that bring the token to `maxBytes` (or all of
+ * them): every range that starts at or above some offset goes, in every cell.
+ */
+function dropHighestRanges(cells: readonly TokenCell[], maxBytes: number): { cells: TokenCell[]; forgotten: number } {
+  const base = baseOf(cells);
+  // Ranges by start, highest first; each cell keeps a prefix of its ranges, so removing one changes no other's bytes.
+  const ranges = cells.flatMap((cell, c) => cell.position.done.map(([from], r) => ({ from, c, r })));
+  ranges.sort((a, b) => b.from - a.from || b.c - a.c);
+  const keptWith = (drop: number): number[] => {
+    const kept = cells.map((cell) => cell.position.done.length);
+    for (let i = 0; i < drop; i++) kept[ranges[i]!.c] = Math.min(kept[ranges[i]!.c]!, ranges[i]!.r);
+    return kept;
+  };
+  const sizeWith = (kept: readonly number[]): number => {
+    let size = 1 + varintSize(cells.length) + varintSize(base);
+    cells.forEach(({ position }, c) => {
+      size += 1 + (position.next === null ? 0 : varintSize(position.next - base)) + rangesSize(position, kept[c]);
+    });
+    return size;
+  };
+  // The fewest ranges to drop: the size only falls as more are dropped.
+  let low = 0;
+  let high = ranges.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sizeWith(keptWith(middle)) <= maxBytes) high = middle;
+    else low = middle + 1;
+  }
+  const kept = keptWith(low);
+  return {
+    cells: cells.map((cell, c) =>
+      kept[c] === cell.position.done.length
+        ? cell
+        : { segment: cell.segment, position: { next: cell.position.next, done: cell.position.done.slice(0, kept[c]) } },
+    ),
+    forgotten: low,
+  };
+}
+
+/**
+ * Merges every pair of sibling cells at the deepest level into their parent, at the offsets both had done: the
+ * lower next offset and the out-of-order ranges both share. A token with more than one cell always has such a pair.
+ */
+function mergeDeepest(cells: readonly TokenCell[]): TokenCell[] {
+  const deepest = Math.max(...cells.map((c) => segmentDepth(c.segment)));
+  const byName = new Map(cells.map((c) => [segmentName(c.segment), c]));
+  const out: TokenCell[] = [];
+  for (const cell of cells) {
+    if (!byName.has(segmentName(cell.segment))) continue;
+    const sibling =
+      segmentDepth(cell.segment) === deepest ? byName.get(segmentName(siblingOf(cell.segment))) : undefined;
+    if (!sibling) {
+      out.push(cell);
+      continue;
+    }
+    byName.delete(segmentName(cell.segment));
+    byName.delete(segmentName(sibling.segment));
+    out.push({ segment: parentOf(cell.segment), position: meetPositions(cell.position, sibling.position) });
+  }
+  return out;
 }
 
 /** The parts of the ranges at or below `bound`; all of them when there is no bound, none when it is null. */

@@ -308,3 +308,40 @@ describe('parking cost on DynamoDB Local', () => {
     client.destroy();
   });
 });
+
+describe('limits on DynamoDB Local', () => {
+  it('measures the largest partition and layout items and the layout reads of a container, steady and draining', async () => {
+    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+    const { inject } = await import('vitest');
+    const { localClientConfig } = await import('../scripts/lib/dynamodb-local.js');
+    const { measureLimits, watchItemSizes } = await import('../scripts/bench/limits.js');
+    const { DynamoDbTokenStore } = await import('../shared/dynamodb-token-store.js');
+    const { freshTokenTable } = await import('./support/dynamodb.js');
+    const client = new DynamoDBClient(localClientConfig(inject('dynamoDbEndpoint')));
+    const watch = watchItemSizes(client);
+    const store = new DynamoDbTokenStore({ tableName: await freshTokenTable(), client });
+
+    const limits = await measureLimits({
+      store,
+      watch,
+      segments: 16,
+      batches: 2,
+      recordsPerKey: 3,
+      layoutTtlMs: 200,
+      steadyMs: 1_000,
+      drainWaitMs: 1_000,
+    });
+
+    expect(limits).toMatchObject({ segments: 16, recordsPerBatch: 96, batches: 2 });
+    // A token with ranges in 16 cells and attempt counts: more than a steady-state item, far below the limit.
+    expect(limits.largestPartitionItemBytes).toBeGreaterThan(300);
+    expect(limits.largestPartitionItemBytes).toBeLessThan(64 * 1024);
+    expect(limits.largestLayoutItemBytes).toBeGreaterThan(16);
+    expect(limits.largestLayoutItemBytes).toBeLessThan(1_024);
+    // About one read per layout lifetime in steady state; more while waiting on the drain.
+    expect(limits.layoutReadsPerSecondPerContainer.steady).toBeGreaterThan(1);
+    expect(limits.layoutReadsPerSecondPerContainer.steady).toBeLessThan(15);
+    expect(limits.layoutReadsPerSecondPerContainer.drain).toBeGreaterThan(0);
+    client.destroy();
+  });
+});

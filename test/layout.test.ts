@@ -1,14 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { LayoutError } from '../shared/errors.js';
+import { ConfigurationError, LayoutError } from '../shared/errors.js';
 import {
   assertCompleteCover,
   assertLayout,
   balancedSegments,
+  decodeSegmentTree,
+  encodeSegmentTree,
+  MAX_SEGMENTS,
   SegmentRouter,
+  segmentsFromDepths,
   sortSegments,
+  treeOrder,
   type Layout,
   type LayoutSegment,
 } from '../shared/layout.js';
+import { planChange, planScaleStep } from '../shared/layout-change.js';
 import { segmentMatches, segmentName, type Segment } from '../shared/segment.js';
 import { thrownBy } from './support/assertions.js';
 import { seededRandom } from '../scripts/lib/random.js';
@@ -58,14 +64,14 @@ describe('balancedSegments', () => {
     expect(failures).toEqual([]);
   });
 
-  it.each([0, -1, 1.5, Number.NaN, 2 ** 16 + 1])('rejects the count %d', (count) => {
+  it.each([0, -1, 1.5, Number.NaN, MAX_SEGMENTS + 1, 2 ** 16 + 1])('rejects the count %d', (count) => {
     // Arrange: the count. Act
     const error = thrownBy(() => balancedSegments(count));
 
     // Assert
     expect(error).toBeInstanceOf(LayoutError);
     expect((error as LayoutError).message).toBe(
-      `segment count must be an integer from 1 to 65536, got ${String(count)}`,
+      `segment count must be an integer from 1 to 2048, got ${String(count)}`,
     );
   });
 });
@@ -347,5 +353,152 @@ describe('SegmentRouter', () => {
     expect((error as LayoutError).message).toBe(
       'layout has a gap: its segments cover 0.750000 of the hash space, not all of it',
     );
+  });
+});
+
+describe('the compact segment tree of a stored layout', () => {
+  const draining = (id: number, mask: number): LayoutSegment => ({ id, mask, state: 'draining' });
+
+  it('orders segments depth first, hash bit 0 first', () => {
+    // Arrange: 0/1 holds 0/3 and 2/3; 1/1 holds 1/3 and 3/3
+    const segments = [seg(3, 3), seg(0, 3), seg(1, 3), seg(2, 3)];
+
+    // Act
+    const ordered = treeOrder(segments).map(segmentName);
+
+    // Assert
+    expect(ordered).toEqual(['0/3', '2/3', '1/3', '3/3']);
+  });
+
+  it.each([1, 3, 4, 64, 1_000, 1_024, MAX_SEGMENTS])('reads back %d balanced segments as written', (count) => {
+    // Arrange
+    const segments = balancedSegments(count).map((s) => active(s.id, s.mask));
+
+    // Act
+    const stored = encodeSegmentTree(segments);
+    const reread = decodeSegmentTree(stored.tree, stored.draining, 'layout');
+
+    // Assert: one character per segment
+    expect(stored.tree).toHaveLength(count);
+    expect(reread).toEqual(sortSegments(segments));
+  });
+
+  it('keeps an unbalanced layout with draining segments, down to the maximum depth', () => {
+    // Arrange: 1/1, 0/3, then 2/3 split down to depth 16 on one side
+    const deep: LayoutSegment[] = [active(1, 1), draining(0, 3)];
+    const id = 2;
+    for (let depth = 3; depth <= 16; depth++) deep.push(active(id + 2 ** (depth - 1), 2 ** depth - 1));
+    deep.push(draining(id, 2 ** 16 - 1));
+    assertCompleteCover(deep);
+
+    // Act
+    const stored = encodeSegmentTree(deep);
+
+    // Assert
+    expect(stored.draining.sort()).toEqual(['0/3', `2/${2 ** 16 - 1}`].sort());
+    expect(decodeSegmentTree(stored.tree, stored.draining, 'layout')).toEqual(sortSegments(deep));
+  });
+
+  it.each([
+    ['', 'layout ends before its segments cover the hash space'],
+    ['12', 'layout ends before its segments cover the hash space'],
+    ['111', 'layout has segments past a complete cover'],
+    ['1x', 'layout has an invalid segment depth NaN at position 1'],
+    ['h0', 'layout has an invalid segment depth NaN at position 0'],
+  ])('rejects the stored tree %j', (tree, message) => {
+    // Arrange: the tree. Act
+    const error = thrownBy(() => decodeSegmentTree(tree, [], 'layout'));
+
+    // Assert
+    expect(error).toBeInstanceOf(LayoutError);
+    expect((error as LayoutError).message).toBe(message);
+  });
+
+  it('rejects a depth past the maximum', () => {
+    // Arrange / Act
+    const error = thrownBy(() => segmentsFromDepths([17], 'tree'));
+
+    // Assert
+    expect((error as LayoutError).message).toBe('tree has an invalid segment depth 17 at position 0');
+  });
+
+  it('rejects a draining segment the tree does not hold', () => {
+    // Arrange / Act
+    const error = thrownBy(() => decodeSegmentTree('11', ['0/3'], 'layout'));
+
+    // Assert
+    expect((error as LayoutError).message).toBe('layout marks unknown segments draining: 0/3');
+  });
+
+  it('gives a complete cover for every depth sequence it accepts', () => {
+    // Arrange: depths of a random complete cover
+    const random = seededRandom(7);
+    let segments: Segment[] = [seg(0, 0)];
+    for (let i = 0; i < 300; i++) {
+      const victim = segments[Math.floor(random() * segments.length)]!;
+      if (victim.mask === 2 ** 16 - 1) continue;
+      const mask = (victim.mask << 1) | 1;
+      segments = segments
+        .filter((s) => s !== victim)
+        .concat([seg(victim.id, mask), seg(victim.id + victim.mask + 1, mask)]);
+    }
+
+    // Act
+    const depths = treeOrder(segments).map((s) => 32 - Math.clz32(s.mask));
+    const rebuilt = segmentsFromDepths(depths, 'tree');
+
+    // Assert
+    expect(sortSegments(rebuilt)).toEqual(sortSegments(segments));
+  });
+});
+
+describe('the segment cap', () => {
+  const layoutOf = (count: number): Layout => ({
+    processor: 'orders',
+    version: 1,
+    segments: balancedSegments(count).map((s) => active(s.id, s.mask)),
+  });
+
+  it('is 2,048 segments', () => {
+    expect(MAX_SEGMENTS).toBe(2_048);
+  });
+
+  it('refuses a split of a layout at the cap, naming the cap', () => {
+    // Arrange
+    const layout = layoutOf(MAX_SEGMENTS);
+
+    // Act
+    const error = thrownBy(() => planChange(layout, 'split', segmentName(layout.segments[0]!)));
+
+    // Assert
+    expect(error).toBeInstanceOf(LayoutError);
+    expect((error as LayoutError).message).toMatch(
+      /^cannot split \d+\/2047 of "orders": it already has 2048 segments: a layout may have at most 2048 segments \(MAX_SEGMENTS\)/,
+    );
+  });
+
+  it('still splits one segment below the cap and merges at the cap', () => {
+    // Arrange
+    const below = layoutOf(MAX_SEGMENTS - 1);
+    const at = layoutOf(MAX_SEGMENTS);
+
+    // Act / Assert
+    expect(planChange(below, 'split', segmentName(sortSegments(below.segments)[0]!)).to).toHaveLength(2);
+    expect(planChange(at, 'merge', '0/2047').to).toEqual([seg(0, 1023)]);
+  });
+
+  it('refuses to scale past the cap, naming it', () => {
+    // Arrange
+    const layout = layoutOf(4);
+
+    // Act
+    const error = thrownBy(() => planScaleStep(layout, MAX_SEGMENTS + 1));
+
+    // Assert
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as ConfigurationError).message).toBe(
+      'segment count must be an integer from 1 to 2048 (MAX_SEGMENTS), got 2049',
+    );
+    expect(planScaleStep(layout, MAX_SEGMENTS)).toEqual({ operation: 'split', segment: '0/3' });
   });
 });

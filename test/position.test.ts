@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { advancePosition, EMPTY_POSITION, positionCovers, samePosition, type Position } from '../shared/position.js';
+import {
+  advancePosition,
+  EMPTY_POSITION,
+  meetPositions,
+  positionCovers,
+  samePosition,
+  type Position,
+} from '../shared/position.js';
 
 const MAX_RANGES = 100;
 
@@ -391,5 +398,70 @@ describe('samePosition', () => {
 
     // Assert
     expect(same).toEqual([true, false]);
+  });
+});
+
+describe('meetPositions', () => {
+  it('says done only what both say done: the lower next and the shared parts of the ranges', () => {
+    // Arrange
+    const a = position(10, [
+      [12, 20],
+      [30, 31],
+    ]);
+    const b = position(15, [
+      [18, 25],
+      [31, 40],
+    ]);
+
+    // Act
+    const meet = meetPositions(a, b);
+
+    // Assert: a covers ..9, 12..20, 30..31; b covers ..14, 18..25, 31..40
+    expect(meet).toEqual({
+      next: 10,
+      done: [
+        [12, 14],
+        [18, 20],
+        [31, 31],
+      ],
+    });
+  });
+
+  it('moves next up when both did the offsets just above the lower one', () => {
+    // Arrange
+    const a = position(10, [[11, 30]]);
+    const b = position(20);
+
+    // Act
+    const meet = meetPositions(a, b);
+
+    // Assert: a covers 0..9 and 11..30, b covers 0..19: both cover 0..9 and 11..19
+    expect(meet).toEqual({ next: 10, done: [[11, 19]] });
+    expect(meetPositions(position(10, [[10, 30]]), b)).toEqual({ next: 20, done: [] });
+  });
+
+  it('is empty when either is empty', () => {
+    expect(meetPositions(EMPTY_POSITION, position(5))).toEqual(EMPTY_POSITION);
+    expect(meetPositions(position(5, [[7, 9]]), EMPTY_POSITION)).toEqual(EMPTY_POSITION);
+  });
+
+  it('never covers an offset one of them does not', () => {
+    // Arrange
+    const a = position(3, [
+      [5, 8],
+      [20, 22],
+    ]);
+    const b = position(7, [
+      [9, 21],
+      [40, 41],
+    ]);
+
+    // Act
+    const meet = meetPositions(a, b);
+
+    // Assert
+    for (let offset = 0; offset < 50; offset++) {
+      expect(positionCovers(meet, offset)).toBe(positionCovers(a, offset) && positionCovers(b, offset));
+    }
   });
 });

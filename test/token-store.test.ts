@@ -1,4 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { itemSize } from '../scripts/bench/item-size.js';
+import { DynamoDbTokenStore } from '../shared/dynamodb-token-store.js';
+
+import { balancedSegments, MAX_SEGMENTS } from '../shared/layout.js';
+import { LAYOUT_REPLICAS, tokenKeys } from '../shared/token-table.js';
+import { TOKEN_MAX_BYTES, type UnfinishedRecord } from '../shared/token.js';
 import {
   ClaimHeldError,
   ConfigurationError,
@@ -9,12 +17,12 @@ import {
   UnknownProcessorError,
 } from '../shared/errors.js';
 import { MemoryTokenStore } from '../shared/memory-token-store.js';
-import { letterOf } from '../shared/dead-letter.js';
+import { keyDigest, letterOf } from '../shared/dead-letter.js';
 import { KafkaRecord } from '../shared/kafka-record.js';
 import { PartitionToken } from '../shared/token.js';
 import type { ClaimRequest, TokenStore } from '../shared/token-store.js';
 import { ManualClock } from './support/clock.js';
-import { freshDynamoStore } from './support/dynamodb.js';
+import { freshDynamoStore, freshTokenTable, localDynamoDb } from './support/dynamodb.js';
 
 const implementations: Array<[string, (clock: ManualClock) => Promise<TokenStore>]> = [
   ['DynamoDB Local', (clock) => freshDynamoStore(clock.now)],
@@ -350,5 +358,237 @@ describe.each(implementations)('%s token store', (_name, makeStore) => {
     expect((await store.readState('orders')).partitions[0]!.parked).toEqual([
       expect.objectContaining({ digest: letter.digest, parked: 3, resolved: 0 }),
     ]);
+  });
+});
+
+describe('DynamoDB token store at the limits', () => {
+  const raw = () => DynamoDBDocumentClient.from(localDynamoDb());
+  const getRaw = async (tableName: string, key: Record<string, string>) =>
+    (
+      await raw().send(
+        new GetItemCommand({
+          TableName: tableName,
+          Key: { pk: { S: key.pk! }, sk: { S: key.sk! } },
+          ConsistentRead: true,
+        }),
+      )
+    ).Item;
+  const storeOn = (tableName: string, layoutReplica?: number, clock?: ManualClock) =>
+    new DynamoDbTokenStore({ tableName, client: localDynamoDb(), layoutReplica, clock: clock?.now });
+
+  /** One batch over 1,024 cells with a key blocked in each and out-of-order ranges between its records. */
+  function blockedEverywhere(cells: number, blockedPerCell: number, maxBytes?: number): PartitionToken {
+    const segments = balancedSegments(cells).map((s) => ({ ...s, state: 'active' as const }));
+    const last = cells * 2 * blockedPerCell - 1;
+    const unfinished: UnfinishedRecord[] = [];
+    for (let offset = 0; offset <= last; offset++) {
+      if (offset % (2 * cells) < cells) unfinished.push({ offset, hash: offset % (2 * cells) });
+    }
+    return PartitionToken.initial().advance({ segments, first: 0, last, unfinished, maxRanges: 200, maxBytes }).token;
+  }
+
+  it('checkpoints a token that passes DynamoDB item limit as JSON, cut to its byte bound (refused before)', async () => {
+    // Arrange: 256 cells with 200 ranges each, built without the bound (over 700 KB as JSON)
+    const tableName = await freshTokenTable();
+    const store = storeOn(tableName);
+    await store.initialise('orders', 256);
+    const claim = await store.claim(request());
+    const token = blockedEverywhere(256, 200, Number.MAX_SAFE_INTEGER);
+
+    // Act
+    const written = await store.checkpoint(claim, token, { release: true, leaseMs: 10_000 });
+
+    // Assert
+    expect(token.serialize().length).toBeGreaterThan(400 * 1024);
+    expect(written.token.encodedSize()).toBeLessThanOrEqual(TOKEN_MAX_BYTES);
+    const item = await getRaw(tableName, tokenKeys.partition('orders', 'orders', 0));
+    expect(item!.token!.B).toBeInstanceOf(Uint8Array);
+    const next = await store.claim(request({ owner: 'owner-b' }));
+    expect(next.token.cells).toEqual(written.token.cells);
+  });
+
+  it('keeps the partition item under 64 KB at 1,024 segments with keys blocked in every cell', async () => {
+    // Arrange: a token at its bound, 500 attempt counts and 100 parked keys, the most a checkpoint keeps of each
+    const tableName = await freshTokenTable();
+    const store = storeOn(tableName);
+    await store.initialise('orders', 1_024);
+    const claim = await store.claim(
+      request({ owner: `${'r'.repeat(36)}/orders-0`, batch: { first: 0, last: 409_599 } }),
+    );
+    const token = blockedEverywhere(1_024, 200);
+    const now = 1_700_000_000_000;
+    const failures = Array.from({ length: 500 }, (_, i) => ({
+      offset: 1_000_000_000 + i,
+      attempts: 8,
+      firstFailureAt: now,
+    }));
+    const park = Array.from({ length: 100 }, (_, i) => ({
+      digest: keyDigest(`customer-${100_000 + i}`),
+      key: `customer-${100_000 + i}`,
+      synthetic: false,
+      count: 3,
+      fresh: true,
+      since: now,
+      nextAttemptAt: now + 60_000,
+      leaseEpoch: 0,
+    }));
+
+    // Act
+    await store.checkpoint(claim, token, {
+      release: true,
+      leaseMs: 10_000,
+      changes: { letters: [], park, unpark: [], failures, seenThrough: 409_599, skips: [] },
+    });
+
+    // Assert
+    const item = await getRaw(tableName, tokenKeys.partition('orders', 'orders', 0));
+    expect(token.cells).toHaveLength(1_024);
+    expect(token.encodedSize()).toBeGreaterThan(TOKEN_MAX_BYTES - 64);
+    expect(itemSize(item!)).toBeLessThan(64 * 1024);
+  });
+
+  it('reads a partition item written with the JSON token and writes it back binary', async () => {
+    // Arrange
+    const tableName = await freshTokenTable();
+    const store = storeOn(tableName);
+    await store.initialise('orders', 2);
+    await raw().send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          ...tokenKeys.partition('orders', 'orders', 0),
+          owner: 'old',
+          epoch: 4,
+          leaseUntil: 0,
+          layoutVersion: 1,
+          token: '[{"s":"0/1","n":10},{"s":"1/1","n":7,"d":[[9,9]]}]',
+          registered: true,
+          topic: 'orders',
+          partition: 0,
+          processor: 'orders',
+        },
+      }),
+    );
+
+    // Act
+    const claim = await store.claim(request());
+    await store.checkpoint(claim, claim.token, { release: true, leaseMs: 10_000 });
+
+    // Assert
+    expect(claim.token.covers(1, 9)).toBe(true);
+    expect(claim.token.covers(1, 8)).toBe(false);
+    const item = await getRaw(tableName, tokenKeys.partition('orders', 'orders', 0));
+    expect(PartitionToken.decode(item!.token!.B!).cells).toEqual(claim.token.cells);
+  });
+
+  it('stores the layout compactly: 2,048 segments in one read unit (under 4 KB)', async () => {
+    // Arrange
+    const tableName = await freshTokenTable();
+
+    // Act
+    await storeOn(tableName).initialise('orders', MAX_SEGMENTS);
+
+    // Assert
+    const primary = await getRaw(tableName, tokenKeys.layout('orders'));
+    const copy = await getRaw(tableName, tokenKeys.layoutReplica('orders', 0));
+    expect(primary!.segments!.S).toHaveLength(MAX_SEGMENTS);
+    expect(itemSize(primary!)).toBeLessThan(4 * 1024);
+    expect(itemSize(copy!)).toBeLessThan(4 * 1024);
+    expect((await storeOn(tableName, 7).readLayout('orders')).segments).toHaveLength(MAX_SEGMENTS);
+  });
+
+  it('refuses to initialise past the segment cap, naming it', async () => {
+    const store = storeOn(await freshTokenTable());
+
+    await expect(store.initialise('orders', MAX_SEGMENTS + 1)).rejects.toThrow(
+      `segment count must be an integer from 1 to ${MAX_SEGMENTS}`,
+    );
+  });
+
+  it('reads its own copy of the layout, and every layout write updates every copy', async () => {
+    // Arrange
+    const tableName = await freshTokenTable();
+    const layout = await storeOn(tableName, 0).initialise('orders', 2);
+    // A copy marked by hand: only the store that reads copy 5 sees the mark.
+    await raw().send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: tokenKeys.layoutReplica('orders', 5),
+        UpdateExpression: 'SET #v = :v',
+        ExpressionAttributeNames: { '#v': 'version' },
+        ExpressionAttributeValues: { ':v': 9 },
+      }),
+    );
+    const marked = [
+      (await storeOn(tableName, 5).readLayout('orders')).version,
+      (await storeOn(tableName, 6).readLayout('orders')).version,
+    ];
+
+    // Act
+    const segments = [...layout.segments.slice(1), { ...layout.segments[0]!, state: 'draining' as const }];
+    await storeOn(tableName, 0).changeLayout('orders', 1, segments);
+
+    // Assert
+    expect(marked).toEqual([9, 1]);
+    for (let replica = 0; replica < LAYOUT_REPLICAS; replica++) {
+      const read = await storeOn(tableName, replica).readLayout('orders');
+      expect({
+        replica,
+        version: read.version,
+        draining: read.segments.filter((s) => s.state === 'draining').length,
+      }).toEqual({
+        replica,
+        version: 2,
+        draining: 1,
+      });
+    }
+  });
+
+  it('reads a layout written before the compact form and the copies, and copies it', async () => {
+    // Arrange: the old form, a list of {id, mask, state}, and no copies
+    const tableName = await freshTokenTable();
+    await raw().send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          ...tokenKeys.layout('orders'),
+          processor: 'orders',
+          version: 4,
+          segments: [
+            { id: 0, mask: 1, state: 'active' },
+            { id: 1, mask: 1, state: 'draining' },
+          ],
+        },
+      }),
+    );
+
+    // Act
+    const read = await storeOn(tableName, 3).readLayout('orders');
+    const changed = await storeOn(tableName, 3).changeLayout('orders', 4, [
+      { id: 0, mask: 1, state: 'active' },
+      { id: 1, mask: 1, state: 'active' },
+    ]);
+
+    // Assert
+    expect(read).toEqual({
+      processor: 'orders',
+      version: 4,
+      segments: [
+        { id: 0, mask: 1, state: 'active' },
+        { id: 1, mask: 1, state: 'draining' },
+      ],
+    });
+    expect(changed.version).toBe(5);
+    expect((await storeOn(tableName, 3).readLayout('orders')).version).toBe(5);
+    expect((await getRaw(tableName, tokenKeys.layout('orders')))!.segments!.S).toBe('11');
+  });
+
+  it('still tells a layout conflict from a missing processor through the transaction', async () => {
+    const tableName = await freshTokenTable();
+    const store = storeOn(tableName);
+    const layout = await store.initialise('orders', 2);
+
+    await expect(store.changeLayout('orders', 7, layout.segments)).rejects.toThrow(LayoutConflictError);
+    await expect(store.changeLayout('nobody', 1, layout.segments)).rejects.toThrow(UnknownProcessorError);
   });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { LayoutError } from '../shared/errors.js';
-import { balancedSegments, type LayoutSegment } from '../shared/layout.js';
-import { EMPTY_POSITION, type OffsetRange } from '../shared/position.js';
+import { balancedSegments, MAX_SEGMENTS, type LayoutSegment } from '../shared/layout.js';
+import { EMPTY_POSITION, positionCovers, type OffsetRange } from '../shared/position.js';
 import { parseSegmentName, type Segment } from '../shared/segment.js';
-import { PartitionToken, type TokenCell } from '../shared/token.js';
+import { PartitionToken, TOKEN_MAX_BYTES, type TokenCell, type UnfinishedRecord } from '../shared/token.js';
 import { thrownBy } from './support/assertions.js';
 
 const MAX_RANGES = 100;
@@ -545,5 +545,221 @@ describe('EMPTY_POSITION in a token', () => {
 
     // Assert
     expect(positions).toEqual([EMPTY_POSITION, EMPTY_POSITION, EMPTY_POSITION]);
+  });
+});
+
+describe('PartitionToken encode and decode (the stored binary form)', () => {
+  it.each([
+    ['the initial token', PartitionToken.initial()],
+    ['a single cell', PartitionToken.fromCells([cell('0/0', 42)])],
+    ['a cell at the largest safe offset', PartitionToken.fromCells([cell('0/0', Number.MAX_SAFE_INTEGER)])],
+    [
+      'a mixed-depth token',
+      PartitionToken.fromCells([
+        cell('1/1', 10),
+        cell('0/3', null),
+        cell('2/7', 5, [[6, 9]]),
+        cell('6/7', 3, [
+          [5, 5],
+          [8, 12],
+        ]),
+      ]),
+    ],
+    [
+      'offsets far apart',
+      PartitionToken.fromCells([
+        cell('0/1', 0, [[2, 2 ** 40]]),
+        cell('1/1', Number.MAX_SAFE_INTEGER - 10, [[Number.MAX_SAFE_INTEGER - 5, Number.MAX_SAFE_INTEGER - 1]]),
+      ]),
+    ],
+  ])('reads back %s equal to what was written, also through read()', (_, token) => {
+    // Arrange: the token. Act
+    const bytes = token.encode();
+
+    // Assert
+    expect(bytes).toHaveLength(token.encodedSize());
+    expect(PartitionToken.decode(bytes).cells).toEqual(token.cells);
+    expect(PartitionToken.read(bytes).cells).toEqual(token.cells);
+  });
+
+  it('still reads the JSON form items written before the binary form hold', () => {
+    // Arrange
+    const text = '[{"s":"1/1","n":10},{"s":"0/3"},{"s":"2/3","n":5,"d":[[6,9]]}]';
+
+    // Act
+    const token = PartitionToken.read(text);
+
+    // Assert
+    expect(token.cells).toEqual([cell('1/1', 10), cell('0/3', null), cell('2/3', 5, [[6, 9]])]);
+  });
+
+  it('takes a few bytes in steady state instead of about 20', () => {
+    // Arrange
+    const token = PartitionToken.fromCells([cell('0/0', 1_234_567_890)]);
+
+    // Act / Assert: format, count, base (5 bytes), cell head, next above base
+    expect(token.encode()).toHaveLength(9);
+    expect(token.serialize().length).toBeGreaterThan(20);
+  });
+
+  it.each([
+    ['an unknown format', new Uint8Array([2, 1, 0, 0, 0]), 'stored token has unknown format 2'],
+    ['no bytes', new Uint8Array([]), 'stored token ends early'],
+    ['a cut cell', new Uint8Array([1, 2, 0, 1, 0]), 'stored token ends early'],
+    ['bytes past the last cell', new Uint8Array([1, 1, 0, 0, 0, 7]), 'stored token has bytes past its last cell'],
+    ['a gap', new Uint8Array([1, 1, 0, 1, 0]), 'stored token ends before its segments cover the hash space'],
+    ['no cells', new Uint8Array([1, 0, 0]), 'stored token has a bad cell count 0'],
+  ])('rejects %s with a LayoutError', (_, bytes, message) => {
+    // Arrange: the bytes. Act
+    const error = thrownBy(() => PartitionToken.decode(bytes));
+
+    // Assert
+    expect(error).toBeInstanceOf(LayoutError);
+    expect((error as LayoutError).message).toBe(message);
+  });
+
+  it('rejects a stored value that is neither binary nor text', () => {
+    expect(() => PartitionToken.read(42)).toThrow('stored token is neither binary nor text (number)');
+  });
+});
+
+/**
+ * One batch `[0, cells * 2 * blockedPerCell - 1]` over `cells` live segments in which every cell has a blocked key:
+ * offset o has hash o % (2 * cells), and hashes below `cells` are the blocked keys, so every other record of a cell
+ * is unfinished and the records between them are done out of order: `blockedPerCell` ranges per cell.
+ */
+function blockedBatch(cells: number, blockedPerCell: number) {
+  const segments = balancedSegments(cells).map((s) => ({ ...s, state: 'active' as const }));
+  const last = cells * 2 * blockedPerCell - 1;
+  const unfinished: UnfinishedRecord[] = [];
+  for (let offset = 0; offset <= last; offset++) {
+    const hash = offset % (2 * cells);
+    if (hash < cells) unfinished.push({ offset, hash });
+  }
+  return { segments, first: 0, last, unfinished, maxRanges: 200 };
+}
+
+describe('the byte bound of a token', () => {
+  it('is 32 KB', () => {
+    expect(TOKEN_MAX_BYTES).toBe(32 * 1024);
+  });
+
+  it('keeps 256 cells of 200 ranges each (over 400 KB as JSON before) under the bound, forgetting the highest ranges', () => {
+    // Arrange: 256 cells, each with a blocked key and 200 ranges done above it
+    const batch = blockedBatch(256, 200);
+    const unbounded = PartitionToken.initial().advance({ ...batch, maxBytes: Number.MAX_SAFE_INTEGER });
+
+    // Act
+    const advance = PartitionToken.initial().advance(batch);
+
+    // Assert: it fits, it forgot ranges, and only the highest ones
+    expect(unbounded.token.serialize().length).toBeGreaterThan(400 * 1024);
+    expect(unbounded.forgottenRanges).toBe(0);
+    expect(advance.token.encodedSize()).toBeLessThanOrEqual(TOKEN_MAX_BYTES);
+    expect(advance.forgottenRanges).toBeGreaterThan(0);
+    expect(advance.mergedCells).toBe(0);
+    const keptFroms = advance.token.cells.flatMap((c) => c.position.done.map(([from]) => from));
+    const allFroms = unbounded.token.cells.flatMap((c) => c.position.done.map(([from]) => from));
+    const kept = new Set(keptFroms);
+    const lowestForgotten = Math.min(...allFroms.filter((from) => !kept.has(from)));
+    expect(Math.max(...keptFroms)).toBeLessThan(lowestForgotten);
+    expect(allFroms.length - keptFroms.length).toBe(advance.forgottenRanges);
+    // Never covers a record the unbounded token does not, and keeps every cell's next
+    expect(advance.token.cells.map((c) => c.position.next)).toEqual(unbounded.token.cells.map((c) => c.position.next));
+    for (let offset = 0; offset <= batch.last; offset += 7) {
+      for (const hash of [0, 1, 255, 300, 511]) {
+        if (advance.token.covers(hash, offset)) expect(unbounded.token.covers(hash, offset)).toBe(true);
+      }
+    }
+  });
+
+  it('takes a smaller bound when given one', () => {
+    // Arrange
+    const token = PartitionToken.initial().advance(blockedBatch(16, 50)).token;
+
+    // Act
+    const bounded = token.bounded(200);
+
+    // Assert
+    expect(token.encodedSize()).toBeGreaterThan(200);
+    expect(bounded.token.encodedSize()).toBeLessThanOrEqual(200);
+    expect(bounded.forgottenRanges).toBeGreaterThan(0);
+  });
+
+  it('fits the cells alone at 1,024 segments in the worst case: offsets as far apart as they can be', () => {
+    // Arrange: one cell at 0, the others near 2^53, so each next takes the longest varint (8 bytes)
+    const segments = balancedSegments(1_024);
+    const cells = segments.map((segment, i) => ({
+      segment,
+      position: { next: i === 0 ? 0 : Number.MAX_SAFE_INTEGER - i, done: [] },
+    }));
+
+    // Act
+    const size = PartitionToken.fromCells(cells).encodedSize();
+
+    // Assert: format, count (2), base (1), then a head byte and at most 8 bytes per cell
+    expect(size).toBe(4 + 1 + 1 + 1_023 * 9);
+    expect(size).toBeLessThan(TOKEN_MAX_BYTES / 3);
+  });
+
+  it(`fits the cells alone at MAX_SEGMENTS (${MAX_SEGMENTS}) in the worst case`, () => {
+    // Arrange
+    const cells = balancedSegments(MAX_SEGMENTS).map((segment, i) => ({
+      segment,
+      position: { next: i === 0 ? 0 : Number.MAX_SAFE_INTEGER - i, done: [] },
+    }));
+
+    // Act
+    const advance = PartitionToken.fromCells(cells).bounded(TOKEN_MAX_BYTES);
+
+    // Assert
+    expect(advance.token.encodedSize()).toBeLessThanOrEqual(4 + 2 + MAX_SEGMENTS * 9);
+    expect(advance.mergedCells).toBe(0);
+  });
+
+  it('merges the deepest cells at the offsets both did when the cells alone pass the bound', () => {
+    // Arrange: 4,096 cells (finer than any live layout may be) with far-apart offsets: 36 KB of cells
+    const cells = balancedSegments(2_048)
+      .flatMap((s) => [
+        { id: s.id, mask: (s.mask << 1) | 1 },
+        { id: s.id + s.mask + 1, mask: (s.mask << 1) | 1 },
+      ])
+      .map((segment, i) => ({
+        segment,
+        position: {
+          next: i === 0 ? 0 : Number.MAX_SAFE_INTEGER - 1_000 - i,
+          done: [[Number.MAX_SAFE_INTEGER - 10, Number.MAX_SAFE_INTEGER - 9]] as OffsetRange[],
+        },
+      }));
+    const token = PartitionToken.fromCells(cells);
+
+    // Act
+    const bounded = token.bounded(TOKEN_MAX_BYTES);
+
+    // Assert
+    expect(token.encodedSize()).toBeGreaterThan(TOKEN_MAX_BYTES);
+    expect(bounded.token.encodedSize()).toBeLessThanOrEqual(TOKEN_MAX_BYTES);
+    expect(bounded.mergedCells).toBeGreaterThan(0);
+    expect(bounded.forgottenRanges).toBe(4_096);
+    for (const hash of [0, 1, 2, 4_095, 123_456, -1]) {
+      const position = bounded.token.positionFor(hash);
+      for (const offset of [0, 1, Number.MAX_SAFE_INTEGER - 3_000, Number.MAX_SAFE_INTEGER - 10]) {
+        if (positionCovers(position, offset)) expect(token.covers(hash, offset)).toBe(true);
+      }
+    }
+  });
+
+  it('keeps a token with keys blocked in every one of 1,024 cells under the bound, every cell kept', () => {
+    // Arrange: 409,600 records, 200 blocked in each cell with done ranges between them
+    const batch = blockedBatch(1_024, 200);
+
+    // Act
+    const advance = PartitionToken.initial().advance(batch);
+
+    // Assert
+    expect(advance.token.cells).toHaveLength(1_024);
+    expect(advance.token.encodedSize()).toBeLessThanOrEqual(TOKEN_MAX_BYTES);
+    expect(advance.token.cells.every((c) => c.position.next !== null && c.position.next < 1_024)).toBe(true);
+    expect(advance.mergedCells).toBe(0);
   });
 });
