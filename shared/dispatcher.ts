@@ -550,8 +550,16 @@ export class Dispatcher {
     const waitUntil = Math.min(this.clock() + this.settings.drainWaitMs, deadline - this.settings.leaseSafetyMs);
     const released: WorkItem[] = [];
     const waiting = new Set(work.filter((entry) => entry.held.length > 0));
+    let delay = DRAIN_POLL_MIN_MS;
     while ([...waiting].some((entry) => entry.keeper.isLive()) && this.clock() < waitUntil) {
-      await this.sleep(Math.min(250, Math.max(1, waitUntil - this.clock())));
+      // No change is applied sooner than layoutTtlMs after it began (the coordinator waits that long and the clock
+      // allowance), so reading before then cannot release anything; after it, back off with jitter, so the
+      // containers waiting on one drain spread their reads of the layout, a hot key.
+      const change = this.layouts.latest()?.layout.change;
+      const earliest = change ? change.startedAt + this.settings.layoutTtlMs : 0;
+      const pause = Math.max(earliest - this.clock(), delay / 2 + Math.random() * (delay / 2));
+      await this.sleep(Math.min(pause, Math.max(1, waitUntil - this.clock())));
+      delay = Math.min(delay * 2, DRAIN_POLL_MAX_MS);
       let fresh: CachedLayout;
       try {
         fresh = await this.layouts.refresh();
@@ -644,11 +652,15 @@ export class Dispatcher {
       maxRanges: this.settings.maxRanges,
       seenThrough: claim.seenThrough,
     });
-    if (advance.forgottenRanges > 0) {
-      this.logger.warn('out-of-order ranges over the bound were not recorded; those records will be handled again', {
-        topicPartition: slice.topicPartition,
-        forgottenRanges: advance.forgottenRanges,
-      });
+    if (advance.forgottenRanges > 0 || advance.mergedCells > 0) {
+      this.logger.warn(
+        'token over its bound: out-of-order ranges forgotten or cells merged; those records will be handled again',
+        {
+          topicPartition: slice.topicPartition,
+          forgottenRanges: advance.forgottenRanges,
+          mergedCells: advance.mergedCells,
+        },
+      );
     }
     const skips = this.skipsOf(advance, slice, now, invocationId);
     try {
@@ -824,6 +836,10 @@ export class Dispatcher {
     }
   }
 }
+
+/** Layout reads while waiting for a drain: from every half second, doubling to every two. */
+const DRAIN_POLL_MIN_MS = 500;
+const DRAIN_POLL_MAX_MS = 2_000;
 
 /** Attempt counts kept per partition item; past this the highest offsets start counting again (never lost). */
 const MAX_FAILURE_COUNTS = 500;

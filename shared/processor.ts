@@ -2,6 +2,7 @@ import { resolveDeadLetterPolicy, type DeadLetterPolicy } from './dead-letter-po
 import { ConfigurationError } from './errors.js';
 import { defaultHash, type HashFunction } from './hash.js';
 import type { KafkaRecord } from './kafka-record.js';
+import { MAX_SEGMENTS } from './layout.js';
 import type { Logger } from './logger.js';
 import { resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import type { Segment } from './segment.js';
@@ -117,9 +118,9 @@ export function defineProcessor(definition: ProcessorDefinition): Processor {
     );
   }
   const initialSegments = definition.initialSegments ?? 4;
-  if (!Number.isInteger(initialSegments) || initialSegments < 1 || initialSegments > 65_536) {
+  if (!Number.isInteger(initialSegments) || initialSegments < 1 || initialSegments > MAX_SEGMENTS) {
     throw new ConfigurationError(
-      `processor "${definition.name}": initialSegments must be an integer from 1 to 65536, got ${String(initialSegments)}`,
+      `processor "${definition.name}": initialSegments must be an integer from 1 to ${MAX_SEGMENTS}, got ${String(initialSegments)}`,
     );
   }
   const timeout = definition.recordTimeoutMs;
