@@ -1,5 +1,6 @@
 import {
   isWellFormedText,
+  PARKED_KEY_BYTES,
   keyBytes,
   keyFromBytes,
   type DeadLetter,
@@ -26,8 +27,11 @@ export function parkedEntryItem(entry: {
   nextAttemptAt: number;
   leaseEpoch: number;
 }): Item {
+  const whole = keyBytes(entry.key).length <= PARKED_KEY_BYTES;
   return {
-    ...storedKey('k', entry.key),
+    // A long key keeps its head, for people; the entry is found by its digest.
+    ...storedKey('k', whole ? entry.key : headOf(entry.key)),
+    ...(whole ? {} : { kt: true }),
     y: entry.synthetic,
     c: entry.count,
     r: 0,
@@ -47,6 +51,12 @@ function storedKey(name: string, key: string): Item {
   return isWellFormedText(key) ? { [name]: key } : { [`${name}Bytes`]: keyBytes(key) };
 }
 
+/** The first characters of a long key, never cutting a surrogate pair in two. */
+function headOf(key: string): string {
+  const head = key.slice(0, 128);
+  return /[\uD800-\uDBFF]$/.test(head) ? head.slice(0, -1) : head;
+}
+
 function keyOf(item: Item, name: string): string {
   const bytes = item[`${name}Bytes`];
   return bytes === undefined ? String(item[name]) : keyFromBytes(Buffer.from(bytes as Uint8Array));
@@ -60,6 +70,7 @@ export function parkedKeysOf(map: unknown): Map<string, ParkedKey> {
     out.set(digest, {
       digest,
       key: keyOf(raw, 'k'),
+      truncated: raw.kt === true,
       synthetic: raw.y === true,
       parked: Number(raw.c ?? 0),
       resolved: Number(raw.r ?? 0),

@@ -125,10 +125,37 @@ export interface ParkedKey {
   readonly attempts: number;
   /** When the next automatic redrive is due. */
   readonly nextAttemptAt: number;
-  /** The last redrive error, if any. */
+  /** The last redrive error, if any (at most {@link PARKED_ERROR_CHARS} characters). */
   readonly lastError?: string;
+  /**
+   * Whether `key` holds only the head of a key too long to keep whole on the partition item (past
+   * {@link PARKED_KEY_BYTES}); the entry is then matched by its digest.
+   */
+  readonly truncated: boolean;
   /** The redrive lease: its epoch grows with every grant. */
   readonly lease: { readonly owner: string | undefined; readonly epoch: number; readonly until: number };
+}
+
+/** Longest key kept whole in a parked key's entry; longer ones keep their head and are matched by digest. */
+export const PARKED_KEY_BYTES = 512;
+
+/** Characters of a parked key's last redrive error kept on the partition item (the letter keeps the whole error). */
+export const PARKED_ERROR_CHARS = 200;
+
+/**
+ * Bytes the parked keys of one partition may take on its item, whatever `deadLetter.maxParkedKeys` allows: past
+ * it a record that would park a new key is unparkable, as at the count bound.
+ */
+export const PARKED_MAP_MAX_BYTES = 64 * 1024;
+
+/** About how many bytes a parked key's entry takes on the partition item. */
+export function parkedEntrySize(entry: Pick<ParkedKey, 'key' | 'lastError' | 'lease'>): number {
+  return (
+    160 +
+    Math.min(keyBytes(entry.key).length, PARKED_KEY_BYTES) +
+    (entry.lastError?.length ?? 0) * 3 +
+    (entry.lease.owner?.length ?? 0)
+  );
 }
 
 /** Whether a key still has letters to redrive. */

@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { isParked, letterError, ParkReason, SyntheticKey, type LetterError, type SourceSkip } from './dead-letter.js';
+import {
+  isParked,
+  keyDigest,
+  letterError,
+  PARKED_KEY_BYTES,
+  ParkReason,
+  SyntheticKey,
+  type LetterError,
+  type SourceSkip,
+} from './dead-letter.js';
 import {
   ClaimHeldError,
   ConfigurationError,
@@ -193,7 +202,7 @@ interface ClaimedSlice {
   readonly items: WorkItem[];
   held: HeldRecord[];
   /** Keys whose letters are not all redriven, as the claim read them: their records are parked behind. */
-  readonly parkedKeys: ReadonlySet<string>;
+  readonly parkedKeys: ParkedKeys;
   /** Records to park found while routing (behind a parked key, unroutable). */
   readonly parking: ParkCandidate[];
   readonly counts: { skipped: number; keyErrors: number; released: number; duplicates: number };
@@ -503,7 +512,7 @@ export class Dispatcher {
         continue;
       }
       // One lookup per record, and none while nothing is parked.
-      if (entry.parkedKeys.size > 0 && entry.parkedKeys.has(sequencingKey)) {
+      if (entry.parkedKeys.any && isParkedKey(entry.parkedKeys, sequencingKey)) {
         entry.parking.push({
           offset: record.offset,
           hash,
@@ -844,11 +853,28 @@ const DRAIN_POLL_MAX_MS = 2_000;
 /** Attempt counts kept per partition item; past this the highest offsets start counting again (never lost). */
 const MAX_FAILURE_COUNTS = 500;
 
-/** The keys a claim must park behind: real keys whose letters are not all redriven. */
-function parkedKeysOf(claim: Claim): Set<string> {
+/** The keys a claim must park behind: real keys whose letters are not all redriven (long ones by digest). */
+interface ParkedKeys {
+  readonly any: boolean;
+  readonly keys: ReadonlySet<string>;
+  readonly digests: ReadonlySet<string>;
+}
+
+function parkedKeysOf(claim: Claim): ParkedKeys {
   const keys = new Set<string>();
-  for (const entry of claim.parked.values()) if (!entry.synthetic && isParked(entry)) keys.add(entry.key);
-  return keys;
+  const digests = new Set<string>();
+  for (const entry of claim.parked.values()) {
+    if (entry.synthetic || !isParked(entry)) continue;
+    if (entry.truncated) digests.add(entry.digest);
+    else keys.add(entry.key);
+  }
+  return { any: keys.size + digests.size > 0, keys, digests };
+}
+
+/** Whether a key is parked: one lookup, and a digest only for a key long enough to have been kept by digest. */
+function isParkedKey(parked: ParkedKeys, key: string): boolean {
+  if (parked.keys.has(key)) return true;
+  return parked.digests.size > 0 && key.length * 3 > PARKED_KEY_BYTES && parked.digests.has(keyDigest(key));
 }
 
 /** One skip per range the source moved past in any cell (cells' ranges merged). */

@@ -16,7 +16,7 @@ import {
   type ParkedKeyState,
   type RedriveLease,
 } from './dead-letter-store.js';
-import type { DeadLetter, LetterError, SourceSkip } from './dead-letter.js';
+import { PARKED_ERROR_CHARS, type DeadLetter, type LetterError, type SourceSkip } from './dead-letter.js';
 import { ConfigurationError, FencedError } from './errors.js';
 import { DynamoDbTokenStore } from './dynamodb-token-store.js';
 import { tokenKeys } from './token-table.js';
@@ -167,7 +167,7 @@ export class DynamoDbDeadLetterStore implements DeadLetterStore {
         {
           ':one': 1,
           ':next': failure.nextAttemptAt,
-          ':error': `${failure.error.name}: ${failure.error.message}`.slice(0, 500),
+          ':error': `${failure.error.name}: ${failure.error.message}`.slice(0, PARKED_ERROR_CHARS),
           ':zero': 0,
         },
       ),

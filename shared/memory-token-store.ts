@@ -203,6 +203,7 @@ export class MemoryTokenStore implements TokenStore {
             attempts: 0,
             nextAttemptAt: entry.nextAttemptAt,
             lease: { owner: undefined, epoch: entry.leaseEpoch, until: 0 },
+            truncated: false,
           });
         } else {
           stored.parked.set(entry.digest, { ...existing, parked: existing.parked + entry.count });

@@ -5,6 +5,8 @@ import {
   letterOf,
   letterSize,
   MAX_LETTER_BYTES,
+  PARKED_MAP_MAX_BYTES,
+  parkedEntrySize,
   ParkReason,
   type DeadLetter,
   type LetterError,
@@ -34,7 +36,10 @@ export interface ParkingPlan {
   readonly unpark: CheckpointChanges['unpark'];
   /** Past the transaction's size: left unfinished, parked on the next delivery. */
   readonly deferred: readonly ParkCandidate[];
-  /** Past the parked-key bound, or too large for an item: left unfinished (alarmed), never dropped. */
+  /**
+   * Past the parked-key bound (`maxParkedKeys`, or {@link PARKED_MAP_MAX_BYTES} of entries), or too large for an
+   * item: left unfinished (alarmed), never dropped.
+   */
   readonly unparkable: readonly ParkCandidate[];
 }
 
@@ -66,7 +71,12 @@ export function planParking(input: {
   const added = new Map<string, { key: string; synthetic: boolean; count: number }>();
   const stopped = new Set<string>();
   let activeKeys = 0;
-  for (const entry of claim.parked.values()) if (isParked(entry)) activeKeys++;
+  let mapBytes = 0;
+  for (const entry of claim.parked.values()) {
+    if (!isParked(entry)) continue;
+    activeKeys++;
+    mapBytes += parkedEntrySize(entry);
+  }
   let bytes = 0;
   let full = false;
   const sorted = [...input.candidates].sort((a, b) => a.offset - b.offset);
@@ -78,7 +88,10 @@ export function planParking(input: {
     }
     const existing = claim.parked.get(digest);
     const isNew = !(existing && isParked(existing)) && !added.has(digest);
-    if (isNew && activeKeys >= policy.maxParkedKeys) {
+    const entryBytes = isNew
+      ? parkedEntrySize({ key: candidate.key, lease: { owner: undefined, epoch: 0, until: 0 } })
+      : 0;
+    if (isNew && (activeKeys >= policy.maxParkedKeys || mapBytes + entryBytes > PARKED_MAP_MAX_BYTES)) {
       stopped.add(digest);
       unparkable.push(candidate);
       continue;
@@ -97,7 +110,10 @@ export function planParking(input: {
     }
     letters.push(letter);
     bytes += size;
-    if (isNew) activeKeys++;
+    if (isNew) {
+      activeKeys++;
+      mapBytes += entryBytes;
+    }
     const tally = added.get(digest);
     if (tally) tally.count++;
     else added.set(digest, { key: candidate.key, synthetic: candidate.synthetic, count: 1 });

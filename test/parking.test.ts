@@ -334,3 +334,62 @@ describe('parking binary keys on DynamoDB Local', () => {
     expect(letter!.key).toEqual(Buffer.from([0xff]));
   });
 });
+
+describe('parked keys at their byte bound on DynamoDB Local', () => {
+  it('keeps a long key by digest on the partition item and still parks its later records behind it', async () => {
+    const { store, deadLetters } = await freshStores();
+    const long = `order-${'x'.repeat(2_000)}`;
+    const dispatcher = testDispatcher(
+      testProcessor({
+        handler: (record) => {
+          if (record.offset === 0) throw new NonRetriableError('no');
+        },
+      }),
+      store,
+    );
+
+    await dispatch(dispatcher, eventOf([at(0, long), at(1, 'other')]));
+    const next = await dispatch(dispatcher, eventOf([at(2, long), at(3, 'other')]));
+
+    const [entry] = await deadLetters.listParkedKeys('orders-view');
+    expect(entry).toMatchObject({ truncated: true, parked: 2 });
+    expect(entry!.key.length).toBeLessThan(200);
+    expect(next.partitions[0]).toMatchObject({ parked: 1, handled: 1 });
+    const letters = await deadLetters.readLetters({ processor: 'orders-view', ...entry! });
+    expect(letters.map((l) => [l.offset, l.sequencingKey === long])).toEqual([
+      [0, true],
+      [2, true],
+    ]);
+  });
+
+  it('stops parking new keys once their entries would pass the byte bound, whatever maxParkedKeys allows', async () => {
+    const { store, deadLetters } = await freshStores();
+    const dispatcher = testDispatcher(
+      testProcessor({
+        deadLetter: { maxParkedKeys: 1_000 },
+        handler: () => {
+          throw new NonRetriableError('no');
+        },
+      }),
+      store,
+    );
+    const event = eventOf(Array.from({ length: 150 }, (_, offset) => at(offset, `${offset}-${'k'.repeat(500)}`)));
+
+    const first = await dispatch(dispatcher, event);
+    const second = await dispatch(dispatcher, event);
+
+    expect(first.partitions[0]).toMatchObject({ parked: 90, unparkable: 0 });
+    const parkedKeys = (await deadLetters.listParkedKeys('orders-view')).length;
+    expect(second.partitions[0]!.parked + 90).toBe(parkedKeys);
+    expect(parkedKeys).toBeGreaterThan(80);
+    expect(parkedKeys).toBeLessThan(120);
+    expect(second.partitions[0]!.unparkable).toBe(150 - parkedKeys);
+    expect(second.response.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: 'orders-0', offset: parkedKeys } },
+    ]);
+  });
+});
+
+function at(offset: number, key: string): LogRecord {
+  return { topic: 'orders', partition: 0, offset, key };
+}
