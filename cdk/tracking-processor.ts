@@ -316,7 +316,7 @@ export const BUNDLING: BundlingOptions = {
  * - dispatcher: readLayout (GetItem), initialise (PutItem), claim/register/renew/checkpoint/release (UpdateItem); a
  *   checkpoint that parks records or records a source skip is a TransactWriteItems of the partition Update and a Put
  *   of each letter or skip item (PutItem);
- * - worker: renew (UpdateItem);
+ * - worker: reads the dispatcher's lease (GetItem), never writes;
  * - redrive: readLayout and the partition state (GetItem, Query, BatchGetItem), a key's letters (Query), taking and
  *   renewing the lease on a parked key's entry of the partition item (UpdateItem), resolving a letter (a
  *   TransactWriteItems of the letter's Delete and the partition Update, with PutItem and ConditionCheckItem for the
@@ -329,7 +329,7 @@ export const BUNDLING: BundlingOptions = {
  */
 export const TABLE_ACTIONS = {
   dispatch: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-  worker: ['dynamodb:UpdateItem'],
+  worker: ['dynamodb:GetItem'],
   redrive: [
     'dynamodb:BatchGetItem',
     'dynamodb:ConditionCheckItem',

@@ -383,6 +383,28 @@ export class DynamoDbTokenStore implements TokenStore {
     };
   }
 
+  async readLease<C extends ClaimRef>(claim: C): Promise<C> {
+    const now = this.clock();
+    const { Item } = await this.documents.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: tokenKeys.partition(claim.processor, claim.topic, claim.partition),
+        ConsistentRead: true,
+        ProjectionExpression: '#owner, #epoch, #leaseUntil',
+        ExpressionAttributeNames: names('owner', 'epoch', 'leaseUntil'),
+      }),
+    );
+    const current = Item && {
+      owner: String(Item.owner),
+      epoch: Number(Item.epoch),
+      leaseUntil: Number(Item.leaseUntil ?? 0),
+    };
+    if (!current || current.owner !== claim.owner || current.epoch !== claim.epoch || current.leaseUntil <= now) {
+      throw fenced(claim, current, now);
+    }
+    return { ...claim, leaseUntil: current.leaseUntil };
+  }
+
   async renew<C extends ClaimRef>(claim: C, leaseMs: number): Promise<C> {
     const now = this.clock();
     const leaseUntil = now + leaseMs;

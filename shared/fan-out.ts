@@ -262,9 +262,9 @@ function workerError(described: WorkerOutcome['error']): Error {
 }
 
 /**
- * Runs a segment worker request: the same key-ordered runner as inline mode, under the dispatcher's claims, which
- * the worker keeps alive itself (renewals fenced on the same owner and epoch), so a worker outliving a crashed
- * dispatcher still stops once its claim is gone.
+ * Runs a segment worker request: the same key-ordered runner as inline mode, under the dispatcher's claims. The
+ * worker does not renew them: it follows the lease the dispatcher renews while it waits, so a worker outliving a
+ * crashed dispatcher stops starting records once that lease ends, whatever its own deadline.
  */
 export async function runSegmentWorker(
   request: SegmentWorkerRequest,
@@ -288,7 +288,9 @@ export async function runSegmentWorker(
         leaseMs: dependencies.leaseMs,
         safetyMs: dependencies.leaseSafetyMs,
         clock,
-        onRenewError: (error) => dependencies.logger.warn('worker lease renewal failed; will retry', { error }),
+        // The dispatcher renews the claim while it waits for us; if it died, its lease ends and so does our work.
+        follow: true,
+        onRenewError: (error) => dependencies.logger.warn('reading the dispatcher lease failed; will retry', { error }),
       }).start(),
     ]),
   );

@@ -9,6 +9,11 @@ export interface LeaseOptions {
   readonly safetyMs: number;
   /** Called when a renewal fails for a reason other than fencing (throttling, network). */
   readonly onRenewError?: (error: unknown) => void;
+  /**
+   * Follow the lease its holder renews instead of renewing it: for a segment worker under its dispatcher's claim.
+   * A dispatcher that died renews nothing, so its workers stop starting records once its lease ends. @default false
+   */
+  readonly follow?: boolean;
 }
 
 /**
@@ -21,6 +26,8 @@ export class LeaseKeeper<C extends ClaimRef = ClaimRef> {
   private renewing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lostTo: FencedError | undefined;
+  /** When a follower last read the lease. */
+  private readAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly store: TokenStore,
@@ -54,6 +61,9 @@ export class LeaseKeeper<C extends ClaimRef = ClaimRef> {
     const now = this.options.clock();
     if (this.current.leaseUntil - now >= this.options.leaseMs / 2)
       return now < this.current.leaseUntil - this.options.safetyMs;
+    // A follower reads what the holder renewed, at most every sixth of a lease (not once per record).
+    if (this.options.follow && now - this.readAt < this.options.leaseMs / 6 && !this.renewing)
+      return now < this.current.leaseUntil - this.options.safetyMs;
     this.renewing ??= this.renew().finally(() => {
       this.renewing = undefined;
     });
@@ -79,6 +89,11 @@ export class LeaseKeeper<C extends ClaimRef = ClaimRef> {
 
   private async renew(): Promise<void> {
     try {
+      if (this.options.follow) {
+        this.readAt = this.options.clock();
+        this.current = await this.store.readLease(this.current);
+        return;
+      }
       this.current = await this.store.renew(this.current, this.options.leaseMs);
     } catch (error) {
       if (error instanceof FencedError) this.lostTo = error;

@@ -161,6 +161,11 @@ export class MemoryTokenStore implements TokenStore {
     };
   }
 
+  async readLease<C extends ClaimRef>(claim: C): Promise<C> {
+    const stored = this.fencedItem(claim, this.clock(), true);
+    return { ...claim, leaseUntil: stored.leaseUntil };
+  }
+
   async renew<C extends ClaimRef>(claim: C, leaseMs: number): Promise<C> {
     const now = this.clock();
     const stored = this.fencedItem(claim, now, true);

@@ -157,6 +157,13 @@ export interface TokenStore {
   renew<C extends ClaimRef>(claim: C, leaseMs: number): Promise<C>;
 
   /**
+   * Reads a claim's lease as its holder keeps it (strongly consistent), for one who works under the claim without
+   * renewing it (a segment worker). Throws FencedError once the claim was taken over or released, or its lease ran
+   * out: the holder stopped renewing it, so nothing more may start under it.
+   */
+  readLease<C extends ClaimRef>(claim: C): Promise<C>;
+
+  /**
    * Writes the token under a live claim, and releases it or extends its lease. With `changes`, also parks letters,
    * updates parked keys and attempt counts and records source skips, all in the same atomic write. Throws
    * FencedError if the claim expired or was taken over: nothing is written then.

@@ -4,12 +4,14 @@ import { createDispatchHandler, createSegmentWorkerHandler } from '../shared/han
 import { SegmentRouter } from '../shared/layout.js';
 import { silentLogger } from '../shared/logger.js';
 import {
+  runSegmentWorker,
   WORKER_RESPONSE_LIMIT_BYTES,
   withinResponseLimit,
   type SegmentWorkerRequest,
   type WorkerOutcome,
 } from '../shared/fan-out.js';
 import { NonRetriableError } from '../shared/errors.js';
+import { ManualClock } from './support/clock.js';
 import { freshStores, lettersByKey } from './support/dead-letters.js';
 import { freshDynamoStore } from './support/dynamodb.js';
 import { eventOf, ScriptedHandler, testProcessor, topicLog, type LogRecord } from './support/harness.js';
@@ -217,5 +219,63 @@ describe('fan-out mode at Lambda limits', () => {
     expect(bounded).toHaveLength(10_000);
     expect(bounded[7]).toMatchObject({ offset: 7, status: 'failed', error: { name: 'Error', retriable: true } });
     expect(bounded[7]!.error!.message.startsWith('7: eee')).toBe(true);
+  });
+});
+
+describe('segment workers and their dispatcher', () => {
+  it("stop starting records once a dead dispatcher's lease ends, without renewing it themselves", async () => {
+    const clock = new ManualClock(Date.now());
+    const store = await freshDynamoStore(clock.now);
+    await store.initialise('orders-view', 1);
+    const claim = await store.claim({
+      processor: 'orders-view',
+      topic: 'orders',
+      partition: 0,
+      owner: 'dispatcher-that-died',
+      layoutVersion: 1,
+      leaseMs: 10_000,
+    });
+    const handled: number[] = [];
+    const processor = testProcessor({
+      concurrency: 1,
+      handler: (record) => {
+        handled.push(record.offset);
+        clock.advance(3_000);
+      },
+    });
+    const request: SegmentWorkerRequest = {
+      processor: 'orders-view',
+      layoutVersion: 1,
+      segment: { id: 0, mask: 0 },
+      deadline: clock.now() + 60_000,
+      claims: [claim],
+      records: eventOf(topicLog({ partitions: 1, count: 6, keys: 1 })).records['orders-0']!.map((record) => ({
+        record,
+        sequencingKey: 'key-0',
+        hash: 0,
+      })),
+    };
+
+    const response = await runSegmentWorker(request, {
+      processor,
+      store,
+      clock: clock.now,
+      logger: silentLogger,
+      leaseMs: 10_000,
+      leaseSafetyMs: 1_000,
+      checkpointReserveMs: 1_000,
+      remainingMs: () => 60_000,
+    });
+
+    expect(handled).toEqual([0, 1, 2]);
+    expect(response.outcomes.map((o) => o.status)).toEqual([
+      'done',
+      'done',
+      'done',
+      'notStarted',
+      'notStarted',
+      'notStarted',
+    ]);
+    expect((await store.readState('orders-view')).partitions[0]!.leaseUntil).toBe(claim.leaseUntil);
   });
 });

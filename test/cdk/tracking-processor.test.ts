@@ -489,7 +489,7 @@ describe('least privilege', () => {
     }
     expect(TABLE_ACTIONS).toEqual({
       dispatch: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      worker: ['dynamodb:UpdateItem'],
+      worker: ['dynamodb:GetItem'],
       redrive: [
         'dynamodb:BatchGetItem',
         'dynamodb:ConditionCheckItem',
