@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   isParked,
   keyDigest,
@@ -14,7 +14,6 @@ import {
   ConfigurationError,
   FencedError,
   isRetriable,
-  MalformedEventError,
   MalformedRecordError,
   StaleLayoutError,
 } from './errors.js';
@@ -344,7 +343,7 @@ export class Dispatcher {
     for (const slice of slices) {
       const claimed = slice.claimed;
       // Records that could not be read but have an offset are parked: the partition goes on past them.
-      if (claimed && (slice.records.length > 0 || slice.malformed.some((m) => m.offset !== undefined))) {
+      if (claimed && (slice.records.length > 0 || slice.malformed.length > 0)) {
         work.push(claimed);
         continue;
       }
@@ -414,7 +413,7 @@ export class Dispatcher {
           owner,
           layoutVersion: cached.layout.version,
           leaseMs: this.settings.leaseMs,
-          batch: { first: slice.first, last: slice.last },
+          ...(slice.first <= slice.last ? { batch: { first: slice.first, last: slice.last } } : {}),
         });
         // The claim may have landed after the layout went stale: route with a fresh one (see the split protocol).
         if (!this.layouts.isFresh(cached)) cached = await this.layouts.refresh();
@@ -653,14 +652,19 @@ export class Dispatcher {
       unparkable: plan.unparkable.length,
       ...tally,
     };
-    const advance = claim.token.advance({
-      segments: cached.layout.segments,
-      first: slice.first,
-      last: slice.last,
-      unfinished,
-      maxRanges: this.settings.maxRanges,
-      seenThrough: claim.seenThrough,
-    });
+    // Only records with offsets move the token; records without one are parked (or reported) on their own.
+    const addressed = unfinished.filter((u) => u.offset >= 0);
+    const advance =
+      slice.first <= slice.last
+        ? claim.token.advance({
+            segments: cached.layout.segments,
+            first: slice.first,
+            last: slice.last,
+            unfinished: addressed,
+            maxRanges: this.settings.maxRanges,
+            seenThrough: claim.seenThrough,
+          })
+        : { token: claim.token, sourceSkipped: [], forgottenRanges: 0, mergedCells: 0 };
     if (advance.forgottenRanges > 0 || advance.mergedCells > 0) {
       this.logger.warn(
         'token over its bound: out-of-order ranges forgotten or cells merged; those records will be handled again',
@@ -672,13 +676,15 @@ export class Dispatcher {
       );
     }
     const skips = this.skipsOf(advance, slice, now, invocationId);
+    let parked: number;
     try {
-      await this.writeCheckpoint(claim, advance.token, slice.topicPartition, deadline, {
+      parked = await this.writeCheckpoint(claim, advance.token, slice.topicPartition, deadline, {
         letters: plan.letters,
         park: plan.park,
         unpark: plan.unpark,
         failures: failures.slice(0, MAX_FAILURE_COUNTS),
-        seenThrough: Math.max(claim.seenThrough ?? slice.last, slice.last),
+        seenThrough:
+          slice.first <= slice.last ? Math.max(claim.seenThrough ?? slice.last, slice.last) : claim.seenThrough,
         skips,
       });
     } catch (error) {
@@ -690,11 +696,13 @@ export class Dispatcher {
       // Give the claim back so the redelivery need not wait out the lease.
       if (!fencedOut) await this.store.release(claim).catch(() => {});
       const nothing = { parked: 0, unparkable: 0, skippedBySource: 0 };
-      return { ...base, ...nothing, redeliverFrom: slice.first, abandoned: describeError(error).message };
+      return { ...base, ...nothing, redeliverFrom: firstOffsetOf(slice), abandoned: describeError(error).message };
     }
-    const redeliverFrom = unfinished.length ? Math.min(...unfinished.map((u) => u.offset)) : undefined;
+    const redeliverFrom = addressed.length ? Math.min(...addressed.map((u) => u.offset)) : undefined;
     const skippedBySource = skips.reduce((total, skip) => total + skip.to - skip.from + 1, 0);
-    return { ...base, skippedBySource, redeliverFrom };
+    // Records parked before (without an offset, delivered again) count as skipped, not as parked twice.
+    const again = plan.letters.length - parked;
+    return { ...base, parked, skipped: base.skipped + again, skippedBySource, redeliverFrom };
   }
 
   /**
@@ -713,12 +721,14 @@ export class Dispatcher {
     // An offset delivered twice (or also as a readable record) is parked once.
     const seen = slice.malformed.length > 0 ? new Set(slice.records.map((r) => r.offset)) : undefined;
     for (const { offset, raw, error } of slice.malformed) {
-      // Without an offset it cannot be parked or reported on its own: the partition is handed back from its start.
-      if (offset === undefined) unfinished.push({ offset: slice.first, hash: undefined });
-      else if (claim.token.coversEverywhere(offset) || seen!.has(offset)) coveredMalformed++;
+      // Without an offset it cannot be reported or covered by the token: it is parked under a negative position
+      // taken from its content (the same record delivered again gets the same one, and is parked once).
+      const position = offset ?? unaddressedPosition(raw);
+      if (offset !== undefined && (claim.token.coversEverywhere(offset) || seen!.has(offset))) coveredMalformed++;
+      else if (offset === undefined && seen!.has(position)) coveredMalformed++;
       else {
         candidates.push({
-          offset,
+          offset: position,
           hash: undefined,
           key: SyntheticKey.Malformed,
           synthetic: true,
@@ -728,7 +738,7 @@ export class Dispatcher {
           record: { unreadable: raw, topic: slice.topic, partition: slice.partition },
         });
       }
-      if (offset !== undefined) seen!.add(offset);
+      seen!.add(position);
     }
     const failedForGood = new Set<string>();
     const park = (item: WorkItem, reason: ParkReason, error: LetterError, attempts = 0, firstFailureAt?: number) =>
@@ -831,11 +841,15 @@ export class Dispatcher {
     topicPartition: string,
     deadline: number,
     changes: CheckpointChanges,
-  ): Promise<void> {
+  ): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.store.checkpoint(claim, token, { release: true, leaseMs: this.settings.leaseMs, changes });
-        return;
+        const written = await this.store.checkpoint(claim, token, {
+          release: true,
+          leaseMs: this.settings.leaseMs,
+          changes,
+        });
+        return written.lettersParked;
       } catch (error) {
         const delay = 50 * 2 ** attempt;
         if (error instanceof FencedError || attempt >= 3 || this.clock() + delay >= deadline) throw error;
@@ -849,6 +863,25 @@ export class Dispatcher {
 /** Layout reads while waiting for a drain: from every half second, doubling to every two. */
 const DRAIN_POLL_MIN_MS = 500;
 const DRAIN_POLL_MAX_MS = 2_000;
+
+/** The first offset of a slice, to report it back; undefined when none of its records has a readable offset. */
+function firstOffsetOf(slice: PartitionSlice): number | undefined {
+  return slice.first <= slice.last ? slice.first : undefined;
+}
+
+/**
+ * Where a record without a readable offset is parked: a negative number (no real offset is negative) from a hash of
+ * its entry, so the same record delivered again is parked once.
+ */
+function unaddressedPosition(raw: unknown): number {
+  let text: string;
+  try {
+    text = JSON.stringify(raw) ?? String(raw);
+  } catch {
+    text = String(raw);
+  }
+  return -(1 + createHash('sha256').update(text).digest().readUIntBE(0, 6));
+}
 
 /** Attempt counts kept per partition item; past this the highest offsets start counting again (never lost). */
 const MAX_FAILURE_COUNTS = 500;
@@ -903,8 +936,9 @@ function partitionTarget(topicPartition: string): PartitionTarget | undefined {
 }
 
 /**
- * A slice for an entry of the event, before its records are parsed. Throws MalformedEventError when no record of
- * the entry has a readable offset: no offset could be reported back, so the whole batch fails.
+ * A slice for an entry of the event, before its records are parsed. When no record of the entry has a readable
+ * offset, `first > last`: nothing of it can be reported back, so its records are parked (or logged) and the other
+ * partitions of the event go on.
  */
 function sliceOf(topicPartition: string, raw: readonly unknown[]): PartitionSlice {
   let first = Number.POSITIVE_INFINITY;
@@ -918,11 +952,6 @@ function sliceOf(topicPartition: string, raw: readonly unknown[]): PartitionSlic
     previous = offset;
     first = Math.min(first, offset);
     last = Math.max(last, offset);
-  }
-  if (first > last) {
-    throw new MalformedEventError(
-      `records["${topicPartition}"] has no record with a readable offset, so no offset can be reported back; the whole batch fails`,
-    );
   }
   const target = partitionTarget(topicPartition);
   const cut = topicPartition.lastIndexOf('-');
@@ -963,7 +992,7 @@ function abandon(slice: PartitionSlice, reason: string): PartitionReport {
     parked: 0,
     unparkable: 0,
     skippedBySource: 0,
-    redeliverFrom: slice.first,
+    redeliverFrom: firstOffsetOf(slice),
     abandoned: reason,
   };
 }

@@ -75,7 +75,11 @@ export class DynamoDbDeadLetterStore implements DeadLetterStore {
   }
 
   async readLetters(ref: ParkedKeyRef, options: { limit?: number; fromOffset?: number } = {}): Promise<DeadLetter[]> {
-    const from = tokenKeys.letter(ref.processor, topicPartition(ref), ref.digest, options.fromOffset ?? 0).sk;
+    // Records without an offset are parked at negative positions: from the first letter of all unless told.
+    const from =
+      options.fromOffset === undefined
+        ? 'LETTER#'
+        : tokenKeys.letter(ref.processor, topicPartition(ref), ref.digest, options.fromOffset).sk;
     const letters: DeadLetter[] = [];
     let start: Record<string, unknown> | undefined;
     do {

@@ -35,6 +35,7 @@ import {
   fenced,
   layoutConflict,
   type CheckpointChanges,
+  type CheckpointResult,
   type Claim,
   type ClaimRef,
   type ClaimRequest,
@@ -423,7 +424,7 @@ export class DynamoDbTokenStore implements TokenStore {
     claim: Claim,
     token: PartitionToken,
     options: { release: boolean; leaseMs: number; changes?: CheckpointChanges },
-  ): Promise<Claim> {
+  ): Promise<Claim & CheckpointResult> {
     const now = this.clock();
     const leaseUntil = options.release ? 0 : now + options.leaseMs;
     const sets = ['#token = :token', '#leaseUntil = :until', '#updatedAt = :now', '#registered = :registered'];
@@ -465,9 +466,16 @@ export class DynamoDbTokenStore implements TokenStore {
     if (puts.length === 0) {
       await this.fencedUpdate(claim, update, values, now, paths, 'owned');
     } else {
-      await this.fencedTransaction(claim, update, values, now, paths, puts);
+      try {
+        await this.fencedTransaction(claim, update, values, now, paths, puts);
+      } catch (error) {
+        // A letter that exists was parked by an earlier checkpoint (a record without an offset, which no token can
+        // cover, delivered again): write the rest, without counting it twice.
+        if (!(error instanceof LettersExistError) || !changes) throw error;
+        return this.checkpoint(claim, token, { ...options, changes: withoutLetters(changes, error.sortKeys) });
+      }
     }
-    return { ...claim, leaseUntil, token: stored };
+    return { ...claim, leaseUntil, token: stored, lettersParked: changes?.letters.length ?? 0 };
   }
 
   async release(claim: ClaimRef): Promise<void> {
@@ -607,6 +615,11 @@ export class DynamoDbTokenStore implements TokenStore {
           now,
         );
       }
+      const existing = puts.filter((put, i) => reasons[i + 1]?.Code === 'ConditionalCheckFailed');
+      const others = reasons.filter((r, i) => i > 0 && r.Code !== 'None' && r.Code !== 'ConditionalCheckFailed');
+      if (existing.length > 0 && others.length === 0 && existing.every((put) => put.kind === 'letter')) {
+        throw new LettersExistError(existing.map((put) => String(put.sk)));
+      }
       const codes = reasons.map((r, i) => `${i === 0 ? 'partition item' : String(puts[i - 1]?.sk)}: ${r.Code ?? '?'}`);
       throw new TidemarkError(`checkpoint with ${puts.length} new item(s) was cancelled (${codes.join('; ')})`, {
         retriable: true,
@@ -615,6 +628,28 @@ export class DynamoDbTokenStore implements TokenStore {
       });
     }
   }
+}
+
+/** Letters a checkpoint meant to park already exist (their sort keys). */
+class LettersExistError extends TidemarkError {
+  constructor(readonly sortKeys: readonly string[]) {
+    super(`${sortKeys.length} letter(s) already parked`, { retriable: true });
+  }
+}
+
+/** The changes without the letters already parked, and their keys' counts lowered to match. */
+function withoutLetters(changes: CheckpointChanges, sortKeys: readonly string[]): CheckpointChanges {
+  const existing = new Set(sortKeys);
+  const dropped = changes.letters.filter((letter) => existing.has(String(letterItem(letter).sk)));
+  const fewer = new Map<string, number>();
+  for (const letter of dropped) fewer.set(letter.digest, (fewer.get(letter.digest) ?? 0) + 1);
+  return {
+    ...changes,
+    letters: changes.letters.filter((letter) => !dropped.includes(letter)),
+    park: changes.park
+      .map((entry) => ({ ...entry, count: entry.count - (fewer.get(entry.digest) ?? 0) }))
+      .filter((entry) => entry.count > 0 || entry.fresh),
+  };
 }
 
 /** What a fenced write requires: the claim's owner and epoch (`owned`), and a lease not yet ended (`live`). */

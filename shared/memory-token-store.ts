@@ -15,6 +15,7 @@ import {
   fenced,
   layoutConflict,
   type CheckpointChanges,
+  type CheckpointResult,
   type Claim,
   type ClaimRef,
   type FailureCount,
@@ -178,24 +179,31 @@ export class MemoryTokenStore implements TokenStore {
     claim: Claim,
     token: PartitionToken,
     options: { release: boolean; leaseMs: number; changes?: CheckpointChanges },
-  ): Promise<Claim> {
+  ): Promise<Claim & CheckpointResult> {
     const now = this.clock();
     const stored = this.fencedItem(claim, now, false);
     const changes = options.changes;
+    let written = 0;
     if (changes) {
       const topicPartition = `${claim.topic}-${claim.partition}`;
+      // A letter that exists was parked before (see the DynamoDB store): it is neither written nor counted again.
+      const fresh = changes.letters.filter(
+        (letter) => !this.letters.get(`${claim.processor} ${topicPartition} ${letter.digest}`)?.has(letter.offset),
+      );
+      const fewer = new Map<string, number>();
       for (const letter of changes.letters) {
-        if (this.letters.get(`${claim.processor} ${topicPartition} ${letter.digest}`)?.has(letter.offset)) {
-          throw new Error(`letter ${topicPartition}@${letter.offset} already exists`);
-        }
+        if (!fresh.includes(letter)) fewer.set(letter.digest, (fewer.get(letter.digest) ?? 0) + 1);
       }
-      for (const letter of changes.letters) {
+      written = fresh.length;
+      for (const letter of fresh) {
         const id = `${claim.processor} ${topicPartition} ${letter.digest}`;
         if (!this.letters.has(id)) this.letters.set(id, new Map());
         this.letters.get(id)!.set(letter.offset, letter);
       }
       this.skips.push(...changes.skips);
-      for (const entry of changes.park) {
+      for (const planned of changes.park) {
+        const entry = { ...planned, count: planned.count - (fewer.get(planned.digest) ?? 0) };
+        if (entry.count <= 0 && !entry.fresh) continue;
         const existing = stored.parked.get(entry.digest);
         if (entry.fresh || !existing) {
           stored.parked.set(entry.digest, {
@@ -222,7 +230,7 @@ export class MemoryTokenStore implements TokenStore {
     stored.token = token.encodedSize() > TOKEN_MAX_BYTES ? token.bounded(TOKEN_MAX_BYTES).token : token;
     stored.leaseUntil = options.release ? 0 : now + options.leaseMs;
     stored.updatedAt = now;
-    return { ...claim, token: stored.token, leaseUntil: stored.leaseUntil };
+    return { ...claim, token: stored.token, leaseUntil: stored.leaseUntil, lettersParked: written };
   }
 
   async release(claim: ClaimRef): Promise<void> {

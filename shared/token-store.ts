@@ -80,6 +80,12 @@ export interface CheckpointChanges {
   readonly skips: readonly SourceSkip[];
 }
 
+/** What a checkpoint wrote besides the token. */
+export interface CheckpointResult {
+  /** Letters written: fewer than asked when some were parked before (a record without an offset delivered again). */
+  readonly lettersParked: number;
+}
+
 /** What identifies a claim for fenced writes: enough to renew or release it from another process. */
 export type ClaimRef = Pick<Claim, 'processor' | 'topic' | 'partition' | 'owner' | 'epoch' | 'leaseUntil'>;
 
@@ -172,7 +178,7 @@ export interface TokenStore {
     claim: Claim,
     token: PartitionToken,
     options: { release: boolean; leaseMs: number; changes?: CheckpointChanges },
-  ): Promise<Claim>;
+  ): Promise<Claim & CheckpointResult>;
 
   /** Ends a live claim without changing its token. A claim that is already gone is left alone. */
   release(claim: ClaimRef): Promise<void>;

@@ -127,20 +127,51 @@ describe('Dispatcher on DynamoDB Local', () => {
     expect(await lettersByKey(deadLetters, 'orders-view')).toEqual(new Map([['orders-1/(malformed)', [0, 1, 2]]]));
   });
 
-  it('parks the unreadable records that have an offset and hands back from the first offset those that have none', async () => {
-    const store = await freshDynamoStore();
+  it('parks records without a readable offset under a position of their own, once, and the partition goes on', async () => {
+    const { store, deadLetters } = await freshStores();
     const handler = new ScriptedHandler();
     const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
-    const event = eventOf(topicLog({ partitions: 2, count: 3, keys: 3 }));
+    const event = eventOf(topicLog({ partitions: 2, count: 4, keys: 3 }));
     const raws = event.records['orders-1']! as unknown as Array<Record<string, unknown>>;
     raws[1]!.offset = 'x';
     raws[2]!.offset = -1;
-    raws[0]!.key = '***';
 
     const result = await dispatch(dispatcher, event);
+    const again = await dispatch(dispatcher, event);
 
-    expect(result.response).toEqual({ batchItemFailures: [{ itemIdentifier: { partition: 'orders-1', offset: 0 } }] });
-    expect(result.partitions.find((p) => p.topicPartition === 'orders-1')).toMatchObject({ parked: 1, malformed: 3 });
+    expect(result.response).toEqual({ batchItemFailures: [] });
+    expect(result.partitions.find((p) => p.topicPartition === 'orders-1')).toMatchObject({ parked: 2, handled: 2 });
+    expect(
+      handler
+        .successes()
+        .filter((id) => id.startsWith('orders-1'))
+        .sort(),
+    ).toEqual(['orders-1@0', 'orders-1@3']);
+    const letters = (await lettersByKey(deadLetters, 'orders-view')).get('orders-1/(malformed)')!;
+    expect(letters).toHaveLength(2);
+    expect(letters.every((offset) => offset < 0)).toBe(true);
+    expect(again.partitions.find((p) => p.topicPartition === 'orders-1')).toMatchObject({ parked: 0, skipped: 4 });
+    expect((await lettersByKey(deadLetters, 'orders-view')).get('orders-1/(malformed)')).toEqual(letters);
+    const [entry] = (await deadLetters.listParkedKeys('orders-view')).filter((e) => e.key === '(malformed)');
+    expect(entry).toMatchObject({ parked: 2 });
+  });
+
+  it('parks an entry none of whose records has an offset without failing the other partitions of the event', async () => {
+    const { store, deadLetters } = await freshStores();
+    const handler = new ScriptedHandler();
+    const dispatcher = testDispatcher(testProcessor({ handler: handler.for() }), store);
+    const event = eventOf(topicLog({ partitions: 2, count: 3, keys: 3 }));
+    for (const raw of event.records['orders-1']! as unknown as Array<Record<string, unknown>>) delete raw.offset;
+
+    const result = await dispatch(dispatcher, event);
+    const again = await dispatch(dispatcher, event);
+
+    expect(result.response).toEqual({ batchItemFailures: [] });
+    expect(handler.successes().sort()).toEqual(['orders-0@0', 'orders-0@1', 'orders-0@2']);
+    expect((await lettersByKey(deadLetters, 'orders-view')).get('orders-1/(malformed)')).toHaveLength(3);
+    expect(again.response).toEqual({ batchItemFailures: [] });
+    const [entry] = await deadLetters.listParkedKeys('orders-view');
+    expect(entry).toMatchObject({ key: '(malformed)', parked: 3 });
   });
 
   it('fails the whole batch, and leaves no claim failure unhandled, when the layout cannot be read', async () => {
