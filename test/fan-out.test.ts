@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { defaultHash } from '../shared/hash.js';
-import { createDispatchHandler, createSegmentWorkerHandler } from '../shared/handlers.js';
 import { SegmentRouter } from '../shared/layout.js';
 import { silentLogger } from '../shared/logger.js';
 import {
@@ -15,22 +14,15 @@ import { ManualClock } from './support/clock.js';
 import { freshStores, lettersByKey } from './support/dead-letters.js';
 import { freshDynamoStore } from './support/dynamodb.js';
 import { eventOf, ScriptedHandler, testProcessor, topicLog, type LogRecord } from './support/harness.js';
-import { lambdaContext, LocalLambda } from './support/lambda.js';
+import { fanOutStack } from './support/fan-out.js';
+import { lambdaContext, type LocalLambda } from './support/lambda.js';
 
 describe('fan-out mode', () => {
   it('invokes the segment worker once per segment with only that segment’s records, all handled once in key order', async () => {
     const store = await freshDynamoStore();
     const handler = new ScriptedHandler();
     const processor = testProcessor({ handler: handler.for(), initialSegments: 4 });
-    const worker = createSegmentWorkerHandler(processor, { store, logger: silentLogger });
-    const lambda = new LocalLambda({ worker: (event, context) => worker(event as SegmentWorkerRequest, context) });
-    const dispatch = createDispatchHandler(processor, {
-      store,
-      mode: 'fan-out',
-      workerFunctionName: 'worker',
-      lambdaClient: lambda.asClient(),
-      logger: silentLogger,
-    });
+    const { lambda, dispatch } = fanOutStack({ processor, store });
     const log = topicLog({ partitions: 2, count: 40, keys: 12 });
 
     const response = await dispatch(eventOf(log), lambdaContext());
@@ -61,19 +53,13 @@ describe('fan-out mode', () => {
     const store = await freshDynamoStore();
     const handler = new ScriptedHandler();
     const processor = testProcessor({ handler: handler.for(), initialSegments: 2 });
-    const worker = createSegmentWorkerHandler(processor, { store, logger: silentLogger });
-    const lambda = new LocalLambda({
-      worker: async (event, context) => {
-        if ((event as SegmentWorkerRequest).segment.id === 0) throw new Error('worker crashed');
-        return worker(event as SegmentWorkerRequest, context);
-      },
-    });
-    const dispatch = createDispatchHandler(processor, {
+    const { dispatch } = fanOutStack({
+      processor,
       store,
-      mode: 'fan-out',
-      workerFunctionName: 'worker',
-      lambdaClient: lambda.asClient(),
-      logger: silentLogger,
+      worker: async (request, real) => {
+        if (request.segment.id === 0) throw new Error('worker crashed');
+        return real(request);
+      },
     });
     const log = topicLog({ partitions: 1, count: 30, keys: 30 });
     const lost = log.filter((r) => (defaultHash(r.key!) & 1) === 0).map((r) => r.offset);
@@ -102,16 +88,7 @@ describe('fan-out mode with dead letters', () => {
         if (record.offset === 1) throw new NonRetriableError('rejected by the worker');
       },
     });
-    const worker = createSegmentWorkerHandler(processor, { store, logger: silentLogger });
-    const lambda = new LocalLambda({ worker: (event, context) => worker(event as SegmentWorkerRequest, context) });
-    const dispatch = createDispatchHandler(processor, {
-      store,
-      mode: 'fan-out',
-      workerFunctionName: 'worker',
-      lambdaClient: lambda.asClient(),
-      logger: silentLogger,
-      metrics: false,
-    });
+    const { dispatch } = fanOutStack({ processor, store });
 
     const response = await dispatch(
       eventOf(
@@ -134,19 +111,7 @@ describe('fan-out mode at Lambda limits', () => {
     const store = await freshDynamoStore();
     const handler = new ScriptedHandler();
     const processor = testProcessor({ handler: handler.for(), initialSegments: options.segments ?? 1 });
-    const worker = createSegmentWorkerHandler(processor, { store, logger: silentLogger });
-    const lambda = new LocalLambda(
-      { worker: (event, context) => worker(event as SegmentWorkerRequest, context) },
-      options.faults,
-    );
-    const dispatch = createDispatchHandler(processor, {
-      store,
-      mode: 'fan-out',
-      workerFunctionName: 'worker',
-      lambdaClient: lambda.asClient(),
-      logger: silentLogger,
-      metrics: false,
-    });
+    const { lambda, dispatch } = fanOutStack({ processor, store, faults: options.faults });
     return { handler, lambda, dispatch };
   };
 
