@@ -72,6 +72,8 @@ interface KeyQueue {
   generation: number;
   /** Whether an attempt of the key is in progress. */
   running: boolean;
+  /** When the running attempt started (epoch ms), when attempts are bounded. */
+  startedAt: number;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -118,6 +120,8 @@ export class KeyOrderedRun<T extends KeyedItem> {
   private failure: unknown;
   private settle: { resolve: (outcomes: RecordOutcome[]) => void; reject: (error: unknown) => void } | undefined;
   private stopTimer: ReturnType<typeof setTimeout> | undefined;
+  /** One timer for the whole run checks running attempts against attemptTimeoutMs (no timer per record). */
+  private watch: ReturnType<typeof setInterval> | undefined;
   /** Keys with an attempt in progress. */
   private readonly active = new Set<KeyQueue>();
 
@@ -146,6 +150,7 @@ export class KeyOrderedRun<T extends KeyedItem> {
           heapIndex: -1,
           generation: 0,
           running: false,
+          startedAt: 0,
         };
         keys.set(item.key, created);
         this.unfinishedKeys++;
@@ -192,7 +197,36 @@ export class KeyOrderedRun<T extends KeyedItem> {
       this.stopTimer = setTimeout(() => this.stopWaiting(), Math.max(0, stop.at - stop.clock()));
     }
     this.pump();
-    return done.finally(() => clearTimeout(this.stopTimer));
+    return done.finally(() => {
+      clearTimeout(this.stopTimer);
+      clearInterval(this.watch);
+    });
+  }
+
+  /** Starts the run's one watchdog for attempt time bounds, if attempts are bounded. */
+  private watchAttempts(): void {
+    const timeoutMs = this.options.attemptTimeoutMs;
+    if (timeoutMs === undefined || this.watch) return;
+    // Checks often enough to stop within a tenth of the bound of it.
+    this.watch = setInterval(() => this.timeOut(timeoutMs), Math.max(5, Math.floor(timeoutMs / 10)));
+    this.watch.unref();
+  }
+
+  /**
+   * Fails the attempts running past their bound: with all of this run's attempts (the call may still be running, so
+   * it is not tried again beside itself), blocking the rest of the key. If the call finishes later, it counts for
+   * nothing.
+   */
+  private timeOut(timeoutMs: number): void {
+    const now = Date.now();
+    for (const queue of [...this.active]) {
+      if (now - queue.startedAt < timeoutMs) continue;
+      const index = queue.indices[queue.next]!;
+      const attempts = Math.max(queue.attempt, this.attemptsFor(this.items[index]!));
+      this.outcomes[index] = { status: 'failed', attempts, error: new RecordTimeoutError(timeoutMs) };
+      this.letGo(queue, (blockedBy) => ({ status: 'blocked', blockedBy }), queue.next + 1);
+    }
+    this.pump();
   }
 
   /** The run's time is up: nothing more starts, and records still running end `notStarted` now. */
@@ -260,36 +294,17 @@ export class KeyOrderedRun<T extends KeyedItem> {
     let succeeded = false;
     const generation = queue.generation;
     queue.running = true;
+    queue.startedAt = options.attemptTimeoutMs === undefined ? 0 : Date.now();
     this.active.add(queue);
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    this.watchAttempts();
     try {
-      const call = Promise.resolve(options.invoke(item, queue.attempt));
-      if (options.attemptTimeoutMs === undefined) await call;
-      else {
-        // A call that outlives its bound must not surface later as an unhandled rejection.
-        call.catch(() => {});
-        const timeoutMs = options.attemptTimeoutMs;
-        await Promise.race([
-          call,
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new RecordTimeoutError(timeoutMs)), timeoutMs);
-          }),
-        ]);
-      }
+      await options.invoke(item, queue.attempt);
       succeeded = true;
     } catch (caught) {
       error = caught;
-    } finally {
-      clearTimeout(timer);
     }
-    // The run stopped waiting for this attempt: what it did no longer counts.
+    // The run stopped waiting for this attempt (its time ran out, or the run's): what it did no longer counts.
     if (queue.generation !== generation) return;
-    if (error instanceof RecordTimeoutError) {
-      const attempts = Math.max(queue.attempt, this.attemptsFor(item));
-      this.outcomes[index] = { status: 'failed', attempts, error };
-      this.letGo(queue, (blockedBy) => ({ status: 'blocked', blockedBy }), queue.next + 1);
-      return this.pump();
-    }
     queue.running = false;
     this.active.delete(queue);
     this.running--;
