@@ -122,8 +122,6 @@ export class KeyOrderedRun<T extends KeyedItem> {
   private stopTimer: ReturnType<typeof setTimeout> | undefined;
   /** One timer for the whole run checks running attempts against attemptTimeoutMs (no timer per record). */
   private watch: ReturnType<typeof setInterval> | undefined;
-  /** Keys with an attempt in progress. */
-  private readonly active = new Set<KeyQueue>();
 
   constructor(private readonly options: KeyOrderOptions<T>) {
     this.ready = new KeyHeap((queue) => this.items[queue.indices[queue.next]!]!.offset);
@@ -219,7 +217,7 @@ export class KeyOrderedRun<T extends KeyedItem> {
    */
   private timeOut(timeoutMs: number): void {
     const now = Date.now();
-    for (const queue of [...this.active]) {
+    for (const queue of this.runningQueues()) {
       if (now - queue.startedAt < timeoutMs) continue;
       const index = queue.indices[queue.next]!;
       const attempts = Math.max(queue.attempt, this.attemptsFor(this.items[index]!));
@@ -232,7 +230,7 @@ export class KeyOrderedRun<T extends KeyedItem> {
   /** The run's time is up: nothing more starts, and records still running end `notStarted` now. */
   private stopWaiting(): void {
     this.stopped = true;
-    for (const queue of [...this.active]) this.letGo(queue, () => ({ status: 'notStarted' }));
+    for (const queue of this.runningQueues()) this.letGo(queue, () => ({ status: 'notStarted' }));
     this.pump();
   }
 
@@ -240,9 +238,18 @@ export class KeyOrderedRun<T extends KeyedItem> {
   private letGo(queue: KeyQueue, outcome: KeyEnd, from = queue.next): void {
     queue.generation++;
     queue.running = false;
-    this.active.delete(queue);
     this.running--;
     this.endKey(queue, from, outcome);
+  }
+
+  /**
+   * Keys with an attempt in progress. Walks every key: it runs only when the run stops waiting or its watchdog fires,
+   * which spares a set update on every attempt.
+   */
+  private runningQueues(): KeyQueue[] {
+    const running: KeyQueue[] = [];
+    for (const keys of this.byScope.values()) for (const queue of keys.values()) if (queue.running) running.push(queue);
+    return running;
   }
 
   private pump(): void {
@@ -295,7 +302,6 @@ export class KeyOrderedRun<T extends KeyedItem> {
     const generation = queue.generation;
     queue.running = true;
     queue.startedAt = options.attemptTimeoutMs === undefined ? 0 : Date.now();
-    this.active.add(queue);
     this.watchAttempts();
     try {
       await options.invoke(item, queue.attempt);
@@ -306,7 +312,6 @@ export class KeyOrderedRun<T extends KeyedItem> {
     // The run stopped waiting for this attempt (its time ran out, or the run's): what it did no longer counts.
     if (queue.generation !== generation) return;
     queue.running = false;
-    this.active.delete(queue);
     this.running--;
     if (succeeded) {
       this.outcomes[index] = { status: 'done', attempts: queue.attempt };
