@@ -228,16 +228,14 @@ export function createRedriveHandler(processor: Processor, options: RuntimeOptio
         report = {
           keys,
           redriven: keys.reduce((n, k) => n + k.redriven, 0),
-          parkedKeys: -1,
-          oldestParkedAgeSeconds: -1,
         };
       } else {
         report = await redriver.redriveDue({ remainingMs });
         if (options.metrics !== false) {
           console.log(
             embeddedMetrics(processor.name, {
-              ParkedKeys: report.parkedKeys,
-              OldestParkedAgeSeconds: report.oldestParkedAgeSeconds,
+              ParkedKeys: report.parkedKeys ?? 0,
+              OldestParkedAgeSeconds: report.oldestParkedAgeSeconds ?? 0,
               RecordsRedriven: report.redriven,
             }),
           );

@@ -47,12 +47,13 @@ export interface KeyRedrive {
   readonly detail?: string;
 }
 
-/** What a redrive run did, with the processor's dead-letter gauges as it found them. */
+/** What a redrive run did; a scheduled run also has the processor's dead-letter gauges as it found them. */
 export interface RedriveReport {
   readonly keys: readonly KeyRedrive[];
   readonly redriven: number;
-  readonly parkedKeys: number;
-  readonly oldestParkedAgeSeconds: number;
+  /** Parked keys over all partitions (a run on named keys does not count them). */
+  readonly parkedKeys?: number;
+  readonly oldestParkedAgeSeconds?: number;
 }
 
 /** Everything a redriver is built from. */
