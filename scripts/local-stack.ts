@@ -6,11 +6,8 @@
  * It prints live progress and ends with a verification summary; the exit code is 0 only if nothing was lost,
  * nothing checkpointed was handled again, no key ran out of order and the layout stayed whole.
  */
-import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
-  DEFAULT_DEAD_LETTER_POLICY,
-  DEFAULT_LAMBDA_RETRY_ATTEMPTS,
   DynamoDbDeadLetterStore,
   isParked,
   Redriver,
@@ -33,67 +30,21 @@ import type { RawKafkaEvent } from '../shared/kafka-event.js';
 import { EventSourceSimulator, TopicLog, type ParkedBatch } from './lib/event-source-simulator.js';
 import { KafkaPoller } from './lib/kafka-poller.js';
 import { runLocally, synthesizeLayoutDefinitions } from './lib/local-state-machines.js';
+import { LOCAL_STACK_HELP, parseLocalStackFlags, POISON_FAILURES } from './lib/local-stack-flags.js';
 import { Verifier } from './lib/verification.js';
 
-/** How often a poison record fails: past the attempt limit (parked), and once more in its first redrive. */
-const POISON_FAILURES = 12;
-
-const { values: flags } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '30' },
-    partitions: { type: 'string', default: '4' },
-    keys: { type: 'string', default: '200' },
-    segments: { type: 'string', default: '4' },
-    rate: { type: 'string', default: '500' },
-    'failure-rate': { type: 'string', default: '0.02' },
-    'batch-size': { type: 'string', default: '100' },
-    concurrency: { type: 'string', default: '32' },
-    'lambda-retries': { type: 'string', default: String(DEFAULT_LAMBDA_RETRY_ATTEMPTS) },
-    poison: { type: 'string', default: '3' },
-    topic: { type: 'string', default: 'orders' },
-    group: { type: 'string', default: 'tidemark-local' },
-    produce: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (flags.help) {
-  console.log(`npm start -- [--duration 30] [--partitions 4] [--keys 200] [--segments 4] [--rate 500]
-                [--failure-rate 0.02] [--batch-size 100] [--concurrency 32]
-  duration      seconds of production (delivery then finishes what is left)
-  rate          records produced per second, over all partitions
-  failure-rate  share of handler attempts that fail (retried; a key waits for its failed record)
-  lambda-retries  retries of a batch that made no progress before the simulated event source gives up
-                  (default ${DEFAULT_LAMBDA_RETRY_ATTEMPTS}, the construct's retryAttempts; -1 retries forever)
-  poison        records that fail ${POISON_FAILURES} attempts: parked as dead letters after ${DEFAULT_DEAD_LETTER_POLICY.afterAttempts}, then redriven
-
-With KAFKA_BROKERS=host:port[,host:port] the records come from that Kafka cluster instead of the generator:
-  --topic orders            the topic to consume (its partitions must number --partitions when producing)
-  --group tidemark-local    the consumer group; offsets are committed only as far as the responses allow
-  --produce                 also write the generated stream into the topic, so the run can check nothing was lost`);
+const parsed = parseLocalStackFlags(process.argv.slice(2));
+if ('help' in parsed) {
+  console.log(LOCAL_STACK_HELP);
   process.exit(0);
 }
-const settings = {
-  durationMs: Number(flags.duration) * 1000,
-  partitions: Number(flags.partitions),
-  keys: Number(flags.keys),
-  segments: Number(flags.segments),
-  rate: Number(flags.rate),
-  failureRate: Number(flags['failure-rate']),
-  batchSize: Number(flags['batch-size']),
-  concurrency: Number(flags.concurrency),
-  poison: Number(flags.poison),
-};
-const lambdaRetries = Number(flags['lambda-retries']);
-if (!Number.isInteger(lambdaRetries) || lambdaRetries < -1) {
-  console.error(`--lambda-retries must be a whole number >= -1, got ${flags['lambda-retries']}`);
+if ('error' in parsed) {
+  console.error(`npm start: ${parsed.error}`);
   process.exit(2);
 }
-for (const [name, value] of Object.entries(settings)) {
-  if (!Number.isFinite(value) || value < 0) {
-    console.error(`--${name} must be a number >= 0, got ${String(value)}`);
-    process.exit(2);
-  }
-}
+const settings = parsed.settings;
+const flags = { topic: settings.topic, group: settings.group, produce: settings.produce };
+const lambdaRetries = settings.lambdaRetries;
 
 const LAYOUT_TTL_MS = 1_000;
 const processorName = 'order-projection';
