@@ -31,7 +31,7 @@ import { EventSourceSimulator, TopicLog, type ParkedBatch } from './lib/event-so
 import { KafkaPoller } from './lib/kafka-poller.js';
 import { runLocally, synthesizeLayoutDefinitions } from './lib/local-state-machines.js';
 import { LOCAL_STACK_HELP, parseLocalStackFlags, POISON_FAILURES } from './lib/local-stack-flags.js';
-import { Verifier } from './lib/verification.js';
+import { stillParkedIds, Verifier } from './lib/verification.js';
 
 const parsed = parseLocalStackFlags(process.argv.slice(2));
 if ('help' in parsed) {
@@ -217,12 +217,7 @@ try {
   clearInterval(progress);
 
   const finalState = await store.readState(processorName);
-  const stillParked = new Set<string>();
-  for (const entry of await deadLetters.listParkedKeys(processorName)) {
-    for (const letter of await deadLetters.readLetters({ processor: processorName, ...entry })) {
-      stillParked.add(`${letter.topic}-${letter.partition}@${letter.offset}`);
-    }
-  }
+  const stillParked = await stillParkedIds(deadLetters, processorName);
   const summary = verifier.summary(source.produced(), source.parked(), stillParked);
   console.log(`\nLayout v${finalState.layout.version}: ${finalState.layout.segments.map(segmentName).join(' ')}`);
   console.log(`Event source: ${JSON.stringify(source.stats())}; handler attempts ${attempts}`);

@@ -158,6 +158,15 @@ export function parkedEntrySize(entry: Pick<ParkedKey, 'key' | 'lastError' | 'le
   );
 }
 
+/** An event entry as text, as a letter keeps it: JSON where it can be, else whatever `String` makes of it. */
+export function entryText(raw: unknown): string {
+  try {
+    return JSON.stringify(raw) ?? String(raw);
+  } catch {
+    return String(raw);
+  }
+}
+
 /** Whether a key still has letters to redrive. */
 export function isParked(entry: ParkedKey): boolean {
   return entry.parked > entry.resolved;

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  entryText,
   isParked,
   keyDigest,
   letterError,
@@ -24,11 +25,11 @@ import { SegmentState } from './layout.js';
 import { LayoutCache, type CachedLayout } from './layout-cache.js';
 import { LeaseKeeper } from './lease.js';
 import { describeError, type Logger } from './logger.js';
-import type { Processor } from './processor.js';
+import { routingKeyOf, type Processor } from './processor.js';
+import { mergeRanges } from './position.js';
 import { planParking, type ParkCandidate, type ParkingPlan } from './parking.js';
 import { openRun, type RunContext, type RunStream, type SegmentRunner, type WorkItem } from './segment-runner.js';
 import { segmentName } from './segment.js';
-import { sequencingKeyOf } from './sequencing-policy.js';
 import type { PartitionToken, TokenAdvance, UnfinishedRecord } from './token.js';
 import type { CheckpointChanges, Claim, Clock, FailureCount, TokenStore } from './token-store.js';
 
@@ -465,7 +466,6 @@ export class Dispatcher {
     const { slice, keeper, cached, counts } = entry;
     const { token } = keeper.claim;
     const items: WorkItem[] = [];
-    const topicAllowed = this.processor.topics.includes(slice.topic);
     for (const record of records) {
       // An offset delivered twice in one batch is handled once.
       if (record.offset <= entry.lastOffset) {
@@ -475,12 +475,7 @@ export class Dispatcher {
       entry.lastOffset = record.offset;
       let sequencingKey: string;
       try {
-        if (!topicAllowed) {
-          throw new ConfigurationError(
-            `topic "${record.topic}" is not one of processor "${this.processor.name}"'s topics (${this.processor.topics.join(', ')})`,
-          );
-        }
-        sequencingKey = sequencingKeyOf(this.processor.sequencing, record);
+        sequencingKey = routingKeyOf(this.processor, record);
       } catch (error) {
         // Parked (done in every cell) when an earlier delivery parked it.
         if (token.coversEverywhere(record.offset)) {
@@ -874,13 +869,7 @@ function firstOffsetOf(slice: PartitionSlice): number | undefined {
  * its entry, so the same record delivered again is parked once.
  */
 function unaddressedPosition(raw: unknown): number {
-  let text: string;
-  try {
-    text = JSON.stringify(raw) ?? String(raw);
-  } catch {
-    text = String(raw);
-  }
-  return -(1 + createHash('sha256').update(text).digest().readUIntBE(0, 6));
+  return -(1 + createHash('sha256').update(entryText(raw)).digest().readUIntBE(0, 6));
 }
 
 /** Attempt counts kept per partition item; past this the highest offsets start counting again (never lost). */
@@ -915,15 +904,7 @@ function sourceSkips(
   perCell: ReadonlyArray<{ ranges: readonly (readonly [number, number])[] }>,
   fields: Omit<SourceSkip, 'from' | 'to'>,
 ): SourceSkip[] {
-  const ranges = perCell.flatMap((cell) => cell.ranges.map(([from, to]) => [from, to] as [number, number]));
-  ranges.sort((a, b) => a[0] - b[0]);
-  const merged: Array<[number, number]> = [];
-  for (const [from, to] of ranges) {
-    const tail = merged.at(-1);
-    if (tail && from <= tail[1] + 1) tail[1] = Math.max(tail[1], to);
-    else merged.push([from, to]);
-  }
-  return merged.map(([from, to]) => ({ ...fields, from, to }));
+  return mergeRanges(perCell.flatMap((cell) => cell.ranges)).map(([from, to]) => ({ ...fields, from, to }));
 }
 
 /**

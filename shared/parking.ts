@@ -8,6 +8,7 @@ import {
   PARKED_MAP_MAX_BYTES,
   parkedEntrySize,
   ParkReason,
+  entryText,
   type DeadLetter,
   type LetterError,
 } from './dead-letter.js';
@@ -154,12 +155,7 @@ function letterFor(candidate: ParkCandidate, processor: string, epoch: number, n
   const { record } = candidate;
   if (!('unreadable' in record)) return letterOf(record, fields);
   // A record that could not be read keeps its entry as delivered, to be read again once the cause is fixed.
-  let raw: string;
-  try {
-    raw = JSON.stringify(record.unreadable) ?? String(record.unreadable);
-  } catch {
-    raw = String(record.unreadable);
-  }
+  const raw = entryText(record.unreadable);
   return {
     ...letterOf(
       {

@@ -133,7 +133,8 @@ export function meetPositions(a: Position, b: Position): Position {
   return { next, done };
 }
 
-function mergeRanges(ranges: OffsetRange[]): OffsetRange[] {
+/** Sorts ranges and joins those that overlap or touch. */
+export function mergeRanges(ranges: readonly OffsetRange[]): OffsetRange[] {
   const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
   const out: Array<[number, number]> = [];
   for (const [from, to] of sorted) {

@@ -6,7 +6,7 @@ import { MAX_SEGMENTS } from './layout.js';
 import type { Logger } from './logger.js';
 import { resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import type { Segment } from './segment.js';
-import { Sequencing, validateSequencingPolicy, type SequencingPolicy } from './sequencing-policy.js';
+import { Sequencing, sequencingKeyOf, validateSequencingPolicy, type SequencingPolicy } from './sequencing-policy.js';
 import { assertProcessorName } from './token-store.js';
 
 /** What a handler learns about the record it is given. */
@@ -81,6 +81,19 @@ export interface Processor {
   readonly initialSegments: number;
   readonly deadLetter: DeadLetterPolicy;
   readonly recordTimeoutMs: number | undefined;
+}
+
+/**
+ * The sequencing key a record is routed by. Throws ConfigurationError for a topic the processor does not consume
+ * and SequencingKeyError when the key cannot be derived: such a record is unroutable.
+ */
+export function routingKeyOf(processor: Processor, record: KafkaRecord): string {
+  if (!processor.topics.includes(record.topic)) {
+    throw new ConfigurationError(
+      `topic "${record.topic}" is not one of processor "${processor.name}"'s topics (${processor.topics.join(', ')})`,
+    );
+  }
+  return sequencingKeyOf(processor.sequencing, record);
 }
 
 /**

@@ -12,9 +12,8 @@ import { parseKafkaRecord } from './kafka-event.js';
 import { KafkaRecord } from './kafka-record.js';
 import { SegmentRouter, type LayoutSegment } from './layout.js';
 import type { Logger } from './logger.js';
-import type { HandlerContext, Processor } from './processor.js';
+import { routingKeyOf, type HandlerContext, type Processor } from './processor.js';
 import { retryDelay } from './retry-policy.js';
-import { sequencingKeyOf } from './sequencing-policy.js';
 import type { Clock, TokenStore } from './token-store.js';
 
 /** Settings of a redrive run. */
@@ -263,14 +262,7 @@ export class Redriver {
       value: letter.value,
       headers: letter.headers,
     });
-    if (letter.synthetic && letter.sequencingKey === SyntheticKey.Unroutable) {
-      if (!this.processor.topics.includes(record.topic)) {
-        throw new ConfigurationError(
-          `topic "${record.topic}" is not one of processor "${this.processor.name}"'s topics (${this.processor.topics.join(', ')})`,
-        );
-      }
-      sequencingKeyOf(this.processor.sequencing, record);
-    }
+    if (letter.synthetic && letter.sequencingKey === SyntheticKey.Unroutable) routingKeyOf(this.processor, record);
     return record;
   }
 }

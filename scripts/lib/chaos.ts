@@ -4,7 +4,6 @@ import {
   ProvisionedThroughputExceededException,
 } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_LAMBDA_RETRY_ATTEMPTS } from '../../shared/dead-letter-policy.js';
-import { isParked } from '../../shared/dead-letter.js';
 import type { DeadLetterStore } from '../../shared/dead-letter-store.js';
 import { Dispatcher } from '../../shared/dispatcher.js';
 import { DynamoDbDeadLetterStore } from '../../shared/dynamodb-dead-letter-store.js';
@@ -25,7 +24,7 @@ import { localClientConfig } from './dynamodb-local.js';
 import { EventSourceSimulator, TopicLog } from './event-source-simulator.js';
 import { runLocally, synthesizeLayoutDefinitions, type LayoutDefinitions } from './local-state-machines.js';
 import { seededRandom } from './random.js';
-import { Verifier, type VerificationSummary } from './verification.js';
+import { stillParkedIds, Verifier, type VerificationSummary } from './verification.js';
 
 /** The line `npm run chaos` ends with. */
 export interface ChaosTotals {
@@ -302,13 +301,7 @@ export async function chaosRun(options: {
   const produced = Array.from({ length: partitions }, (_, p) =>
     Array.from({ length: perPartition }, (_, offset) => ({ topicPartition: `orders-${p}`, offset })),
   ).flat();
-  const stillParked = new Set<string>();
-  for (const entry of await deadLetters.listParkedKeys(processorName)) {
-    if (!isParked(entry)) continue;
-    for (const letter of await deadLetters.readLetters({ processor: processorName, ...entry })) {
-      stillParked.add(`${letter.topic}-${letter.partition}@${letter.offset}`);
-    }
-  }
+  const stillParked = await stillParkedIds(deadLetters, processorName);
   const skippedBySource = (await deadLetters.listSkips(processorName)).reduce((n, k) => n + k.to - k.from + 1, 0);
   const summary = { ...verifier.summary(produced, simulator.parked, stillParked), skippedBySource };
   if (finished === 'timeout') verifier.problems.unshift(`run ${options.run} did not finish in time`);

@@ -4,6 +4,7 @@ import type { HandlerContext } from '../../shared/processor.js';
 import { segmentMatches } from '../../shared/segment.js';
 import type { PartitionToken } from '../../shared/token.js';
 import type { DeadLetterStore, RedriveLease } from '../../shared/dead-letter-store.js';
+import { isParked } from '../../shared/dead-letter.js';
 import type { CheckpointChanges, Claim, TokenStore } from '../../shared/token-store.js';
 import type { ParkedBatch } from './event-source-simulator.js';
 
@@ -21,6 +22,18 @@ export interface VerificationSummary {
   reprocessedAfterCheckpoint: number;
   orderViolations: number;
   layoutErrors: number;
+}
+
+/** `<topic-partition>@<offset>` of every letter still parked for the processor (what `summary` counts as not lost). */
+export async function stillParkedIds(deadLetters: DeadLetterStore, processor: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const entry of await deadLetters.listParkedKeys(processor)) {
+    if (!isParked(entry)) continue;
+    for (const letter of await deadLetters.readLetters({ processor, ...entry })) {
+      ids.add(`${letter.topic}-${letter.partition}@${letter.offset}`);
+    }
+  }
+  return ids;
 }
 
 /**
