@@ -16,6 +16,7 @@ import { freshDynamoStore, freshTokenTable, localDynamoDb } from './support/dyna
 import {
   dispatch,
   eventOf,
+  keyedLog,
   ScriptedHandler,
   testDispatcher,
   testProcessor,
@@ -599,7 +600,7 @@ describe('Dispatcher deadlines', () => {
       store,
     );
 
-    const result = await dispatch(dispatcher, eventOf(keyed(['a', 'b', 'c', 'b'])));
+    const result = await dispatch(dispatcher, eventOf(keyedLog(['a', 'b', 'c', 'b'])));
     const tokenAtAnswer = (await store.readState('orders-view')).partitions[0]!.token.serialize();
     release();
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -623,14 +624,10 @@ describe('Dispatcher deadlines', () => {
     );
 
     // 3.3 s left: records may start until 300 ms in, and the run stops waiting then.
-    const result = await dispatcher.dispatch(eventOf(keyed(['a', 'b', 'c', 'd'])), { remainingMs: () => 3_300 });
+    const result = await dispatcher.dispatch(eventOf(keyedLog(['a', 'b', 'c', 'd'])), { remainingMs: () => 3_300 });
 
     expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 2 } }]);
     expect(result.partitions[0]).toMatchObject({ handled: 3, notStarted: 1 });
     expect((await store.readState('orders-view')).partitions[0]!.token.lowWatermark()).toBe(2);
   });
 });
-
-function keyed(keys: string[]): LogRecord[] {
-  return keys.map((key, offset) => ({ topic: 'orders', partition: 0, offset, key }));
-}

@@ -11,6 +11,8 @@ import { freshStores, lettersByKey } from './support/dead-letters.js';
 import {
   dispatch,
   eventOf,
+  keyedLog,
+  recordAt,
   ScriptedHandler,
   testDispatcher,
   testProcessor,
@@ -19,9 +21,6 @@ import {
 
 /** The construct's deployed default: Lambda retries a batch that made no progress 10 times. */
 const LAMBDA_RETRIES = 10;
-
-const keyed = (partition: number, keys: string[]): LogRecord[] =>
-  keys.map((key, offset) => ({ topic: 'orders', partition, offset, key }));
 
 /** A topic log with these keys, one record each, in order. */
 function logOf(keys: string[]): TopicLog {
@@ -100,7 +99,7 @@ describe('parking failing records on DynamoDB Local', () => {
       }),
       store,
     );
-    const event = eventOf(keyed(0, ['k', 'k', 'j']));
+    const event = eventOf(keyedLog(['k', 'k', 'j']));
 
     const first = await dispatch(dispatcher, event);
     const second = await dispatch(dispatcher, event);
@@ -129,7 +128,7 @@ describe('parking failing records on DynamoDB Local', () => {
       store,
     );
 
-    const result = await dispatch(dispatcher, eventOf(keyed(0, ['x', 'k', 'y', 'k'])));
+    const result = await dispatch(dispatcher, eventOf(keyedLog(['x', 'k', 'y', 'k'])));
 
     expect(result.response.batchItemFailures).toEqual([]);
     expect(calls.sort()).toEqual([0, 1, 2]);
@@ -178,7 +177,7 @@ describe('parking failing records on DynamoDB Local', () => {
       testProcessor({ handler: handler.for(), deadLetter: { afterAttempts: 1 } }),
       store,
     );
-    await dispatch(dispatcher, eventOf(keyed(0, ['k', 'j'])));
+    await dispatch(dispatcher, eventOf(keyedLog(['k', 'j'])));
 
     const next = await dispatch(
       dispatcher,
@@ -208,7 +207,7 @@ describe('parking failing records on DynamoDB Local', () => {
       store,
     );
 
-    const result = await dispatch(dispatcher, eventOf(keyed(0, ['a', 'b', 'c', 'd', 'c'])));
+    const result = await dispatch(dispatcher, eventOf(keyedLog(['a', 'b', 'c', 'd', 'c'])));
 
     expect(result.response.batchItemFailures).toEqual([{ itemIdentifier: { partition: 'orders-0', offset: 2 } }]);
     expect(result.partitions[0]).toMatchObject({ parked: 2, unparkable: 1, handled: 1 });
@@ -253,7 +252,7 @@ describe('parking failing records on DynamoDB Local', () => {
       }),
       store,
     );
-    const event = eventOf(keyed(0, ['k', 'j', 'k']));
+    const event = eventOf(keyedLog(['k', 'j', 'k']));
 
     const crashed = await dispatch(dispatcher, event);
     expect(crashed.partitions[0]!.abandoned).toMatch(/crashed/);
@@ -279,7 +278,7 @@ describe('source skips on DynamoDB Local', () => {
       testProcessor({ handler: handler.for(), deadLetter: { afterAttempts: 50 } }),
       store,
     );
-    await dispatch(dispatcher, eventOf(keyed(0, ['a', 'b', 'c', 'd', 'e'])));
+    await dispatch(dispatcher, eventOf(keyedLog(['a', 'b', 'c', 'd', 'e'])));
 
     const later = await dispatcher.dispatch(
       eventOf([10, 11, 12].map((offset) => ({ topic: 'orders', partition: 0, offset, key: `k${offset}` }))),
@@ -295,7 +294,7 @@ describe('source skips on DynamoDB Local', () => {
   it('raises nothing for offsets that never existed after a fully successful checkpoint', async () => {
     const { store, deadLetters } = await freshStores();
     const dispatcher = testDispatcher(testProcessor({ handler: () => {} }), store);
-    await dispatch(dispatcher, eventOf(keyed(0, ['a', 'b', 'c'])));
+    await dispatch(dispatcher, eventOf(keyedLog(['a', 'b', 'c'])));
 
     const later = await dispatch(
       dispatcher,
@@ -350,8 +349,8 @@ describe('parked keys at their byte bound on DynamoDB Local', () => {
       store,
     );
 
-    await dispatch(dispatcher, eventOf([at(0, long), at(1, 'other')]));
-    const next = await dispatch(dispatcher, eventOf([at(2, long), at(3, 'other')]));
+    await dispatch(dispatcher, eventOf([recordAt(0, long), recordAt(1, 'other')]));
+    const next = await dispatch(dispatcher, eventOf([recordAt(2, long), recordAt(3, 'other')]));
 
     const [entry] = await deadLetters.listParkedKeys('orders-view');
     expect(entry).toMatchObject({ truncated: true, parked: 2 });
@@ -375,7 +374,7 @@ describe('parked keys at their byte bound on DynamoDB Local', () => {
       }),
       store,
     );
-    const event = eventOf(Array.from({ length: 150 }, (_, offset) => at(offset, `${offset}-${'k'.repeat(500)}`)));
+    const event = eventOf(Array.from({ length: 150 }, (_, offset) => recordAt(offset, `${offset}-${'k'.repeat(500)}`)));
 
     const first = await dispatch(dispatcher, event);
     const second = await dispatch(dispatcher, event);
@@ -391,7 +390,3 @@ describe('parked keys at their byte bound on DynamoDB Local', () => {
     ]);
   });
 });
-
-function at(offset: number, key: string): LogRecord {
-  return { topic: 'orders', partition: 0, offset, key };
-}

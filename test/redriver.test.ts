@@ -7,9 +7,7 @@ import type { HandlerContext } from '../shared/processor.js';
 import { Redriver } from '../shared/redriver.js';
 import { ManualClock } from './support/clock.js';
 import { freshStores, lettersByKey } from './support/dead-letters.js';
-import { dispatch, eventOf, testDispatcher, testProcessor, type LogRecord } from './support/harness.js';
-
-const at = (offset: number, key: string): LogRecord => ({ topic: 'orders', partition: 0, offset, key });
+import { dispatch, eventOf, recordAt, testDispatcher, testProcessor } from './support/harness.js';
 
 /** A handler whose poison keys fail until healed, recording every successful call. */
 function switchableHandler() {
@@ -33,7 +31,7 @@ async function parkedSetup(clock?: ManualClock) {
   const dispatcher = testDispatcher(processor, stores.store, clock ? { clock: clock.now } : {});
   const redriver = new Redriver({ processor, ...stores, logger: silentLogger, clock: clock?.now });
   const [entry] = await (async () => {
-    await dispatch(dispatcher, eventOf([at(0, 'k'), at(1, 'j'), at(2, 'k'), at(3, 'k')]));
+    await dispatch(dispatcher, eventOf([recordAt(0, 'k'), recordAt(1, 'j'), recordAt(2, 'k'), recordAt(3, 'k')]));
     return stores.deadLetters.listParkedKeys('orders-view');
   })();
   const ref = { processor: 'orders-view', topic: 'orders', partition: 0, digest: entry!.digest };
@@ -48,7 +46,7 @@ describe('Redriver on DynamoDB Local', () => {
     state.poisoned.clear();
 
     const result = await redriver.redriveKey(ref, { deadline: far() });
-    const live = await dispatch(dispatcher, eventOf([at(4, 'k'), at(5, 'j')]));
+    const live = await dispatch(dispatcher, eventOf([recordAt(4, 'k'), recordAt(5, 'j')]));
 
     expect(result).toMatchObject({ outcome: 'drained', redriven: 3, key: 'k' });
     expect(live.partitions[0]).toMatchObject({ handled: 2, parked: 0 });
@@ -69,7 +67,7 @@ describe('Redriver on DynamoDB Local', () => {
 
     const redriving = redriver.redriveKey(ref, { deadline: far() });
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const live = await dispatch(dispatcher, eventOf([at(4, 'k'), at(5, 'j'), at(6, 'k')]));
+    const live = await dispatch(dispatcher, eventOf([recordAt(4, 'k'), recordAt(5, 'j'), recordAt(6, 'k')]));
     const first = await redriving;
     const second = await redriver.redriveKey(ref, { deadline: far() });
 
@@ -151,7 +149,7 @@ describe('Redriver on DynamoDB Local', () => {
 
     const deleted = await deadLetters.deleteLetters(ref, [0, 2, 3, 99], { by: 'alice', reason: 'bad data' });
     state.poisoned.clear();
-    const live = await dispatch(dispatcher, eventOf([at(4, 'k')]));
+    const live = await dispatch(dispatcher, eventOf([recordAt(4, 'k')]));
 
     expect(deleted).toBe(3);
     expect(live.partitions[0]).toMatchObject({ handled: 1, parked: 0 });

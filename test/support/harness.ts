@@ -146,6 +146,16 @@ export function dispatch(dispatcher: Dispatcher, event: unknown, invocationId?: 
   return dispatcher.dispatch(event, { remainingMs: () => 60_000, invocationId });
 }
 
+/** One record of partition 0 of "orders". */
+export function recordAt(offset: number, key: string): LogRecord {
+  return { topic: 'orders', partition: 0, offset, key };
+}
+
+/** Records of partition 0 of "orders" with these keys, at offsets 0, 1, 2, ... */
+export function keyedLog(keys: readonly string[]): LogRecord[] {
+  return keys.map((key, offset) => recordAt(offset, key));
+}
+
 /** A log of `count` records per partition with keys cycling through `keys`. */
 export function topicLog(options: { partitions: number; count: number; keys: number; topic?: string }): LogRecord[] {
   const records: LogRecord[] = [];
