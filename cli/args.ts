@@ -3,7 +3,7 @@
  * {@link UsageError} naming the flag or argument and what is allowed (exit code 2, never a stack trace).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseTopicPartition } from '../shared/kafka-record.js';
+import { parseTopicPartition } from '../shared/kafka/kafka-record.js';
 
 /** A mistake in the command line: one line saying what is wrong, then the command's usage; exit code 2. */
 export class UsageError extends Error {

@@ -5,10 +5,10 @@
 import { userInfo } from 'node:os';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { DynamoDbDeadLetterStore } from '../shared/dynamodb-dead-letter-store.js';
-import { RedriveRefusedError, type ParkedKeyRef, type ParkedKeyState } from '../shared/dead-letter-store.js';
-import { isParked, isSyntheticKey, keyDigest, type DeadLetter } from '../shared/dead-letter.js';
-import type { RedriveReport } from '../shared/redriver.js';
+import { DynamoDbDeadLetterStore } from '../shared/dead-letters/dynamodb-dead-letter-store.js';
+import { RedriveRefusedError, type ParkedKeyRef, type ParkedKeyState } from '../shared/dead-letters/dead-letter-store.js';
+import { isParked, isSyntheticKey, keyDigest, type DeadLetter } from '../shared/dead-letters/dead-letter.js';
+import type { RedriveReport } from '../shared/dead-letters/redriver.js';
 import {
   endpointArg,
   firstPositional,

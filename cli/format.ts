@@ -1,5 +1,5 @@
 /** Text forms the CLI's views share: durations, keys and bytes. */
-import { isSyntheticKey } from '../shared/dead-letter.js';
+import { isSyntheticKey } from '../shared/dead-letters/dead-letter.js';
 
 /** A duration as a person reads it: `42s`, `5m 3s`, `3h 20m`, `2d 4h`. */
 export function duration(ms: number): string {

@@ -10,11 +10,11 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { DynamoDbDeadLetterStore } from '../shared/dynamodb-dead-letter-store.js';
-import { DynamoDbTokenStore } from '../shared/dynamodb-token-store.js';
+import { DynamoDbDeadLetterStore } from '../shared/dead-letters/dynamodb-dead-letter-store.js';
+import { DynamoDbTokenStore } from '../shared/tokens/dynamodb-token-store.js';
 import { TidemarkError } from '../shared/errors.js';
-import { changeExecutionName, planChange, planScaleStep } from '../shared/layout-change.js';
-import { LayoutOperation } from '../shared/layout.js';
+import { changeExecutionName, planChange, planScaleStep } from '../shared/coordination/layout-change.js';
+import { LayoutOperation } from '../shared/routing/layout.js';
 import {
   endpointArg,
   firstPositional,
@@ -223,7 +223,7 @@ async function dispatchCommand(
   }
 
   if (endpoint) {
-    const { runLocally, synthesizeLayoutDefinitions } = await import('../scripts/lib/local-state-machines.js');
+    const { runLocally, synthesizeLayoutDefinitions } = await import('../local/local-state-machines.js');
     // One machine, one clock: little skew to allow for, and short waits between drain checks.
     const coordinator = { store, layoutTtlMs, clockSkewMs: 100, pollSeconds: 1 };
     const definition = synthesizeLayoutDefinitions()[command as 'split' | 'merge' | 'scale'];

@@ -1,6 +1,6 @@
-import { isParked, type SourceSkip } from '../shared/dead-letter.js';
-import { segmentName } from '../shared/segment.js';
-import type { ProcessorState } from '../shared/token-store.js';
+import { isParked, type SourceSkip } from '../shared/dead-letters/dead-letter.js';
+import { segmentName } from '../shared/routing/segment.js';
+import type { ProcessorState } from '../shared/tokens/token-store.js';
 import { ago as agoAt, count, iso, shownKey } from './format.js';
 
 /** Parked keys listed per partition before the rest are only counted. */

@@ -8,9 +8,9 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDbTokenStore } from '../shared/dynamodb-token-store.js';
-import { MemoryTokenStore } from '../shared/memory-token-store.js';
-import { createTokenTable } from '../shared/token-table.js';
+import { DynamoDbTokenStore } from '../shared/tokens/dynamodb-token-store.js';
+import { MemoryTokenStore } from '../shared/tokens/memory-token-store.js';
+import { createTokenTable } from '../shared/tokens/token-table.js';
 import {
   DEFAULT_OPTIONS,
   QUICK_OPTIONS,
@@ -18,11 +18,11 @@ import {
   type BenchEnvironment,
   type BenchOptions,
   type BenchReport,
-} from './bench/benchmark.js';
-import { countDynamoDbRequests } from './bench/instruments.js';
-import { measureLimits, watchItemSizes, type LimitsReport } from './bench/limits.js';
-import { measureParkingCost, type ParkingCost } from './bench/parking-cost.js';
-import { localClientConfig, startDynamoDbLocal, type DynamoDbLocal } from './lib/dynamodb-local.js';
+} from '../bench/benchmark.js';
+import { countDynamoDbRequests } from '../bench/instruments.js';
+import { measureLimits, watchItemSizes, type LimitsReport } from '../bench/limits.js';
+import { measureParkingCost, type ParkingCost } from '../bench/parking-cost.js';
+import { localClientConfig, startDynamoDbLocal, type DynamoDbLocal } from '../local/dynamodb-local.js';
 
 const HELP = `npm run bench -- [options]
   --json                  print exactly one JSON object as the last stdout line (progress goes to stderr)

@@ -6,8 +6,8 @@
  * checkpoint, run out of order or left the layout broken.
  */
 import { parseArgs } from 'node:util';
-import { startDynamoDbLocal } from './lib/dynamodb-local.js';
-import { chaos } from './lib/chaos.js';
+import { startDynamoDbLocal } from '../local/dynamodb-local.js';
+import { chaos } from '../local/chaos.js';
 
 const { values } = parseArgs({
   options: {

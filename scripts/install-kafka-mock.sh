@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the Kafka mock broker (scripts/kafka-mock/mock-cluster.c, built by scripts/lib/kafka-mock.ts) needs:
+# Installs what the Kafka mock broker (scripts/kafka-mock/mock-cluster.c, built by test/support/kafka-mock.ts) needs:
 # a C compiler and librdkafka's development files (headers, including rdkafka_mock.h, and the shared library).
 # Idempotent: does nothing when a test program using the mock API already compiles and links.
 set -euo pipefail

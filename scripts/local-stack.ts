@@ -22,16 +22,16 @@ import {
   type Dispatcher,
   type TokenStore,
 } from '../shared/index.js';
-import { toRawRecord } from '../shared/fan-out.js';
-import { localClientConfig, startDynamoDbLocal } from './lib/dynamodb-local.js';
+import { toRawRecord } from '../shared/processing/fan-out.js';
+import { localClientConfig, startDynamoDbLocal } from '../local/dynamodb-local.js';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
-import type { KafkaBatchResponse } from '../shared/dispatcher.js';
-import type { RawKafkaEvent } from '../shared/kafka-event.js';
-import { EventSourceSimulator, TopicLog, type ParkedBatch } from './lib/event-source-simulator.js';
-import { KafkaPoller } from './lib/kafka-poller.js';
-import { runLocally, synthesizeLayoutDefinitions } from './lib/local-state-machines.js';
-import { LOCAL_STACK_HELP, parseLocalStackFlags, POISON_FAILURES } from './lib/local-stack-flags.js';
-import { stillParkedIds, Verifier } from './lib/verification.js';
+import type { KafkaBatchResponse } from '../shared/processing/dispatcher.js';
+import type { RawKafkaEvent } from '../shared/kafka/kafka-event.js';
+import { EventSourceSimulator, TopicLog, type ParkedBatch } from '../local/event-source-simulator.js';
+import { KafkaPoller } from '../local/kafka-poller.js';
+import { runLocally, synthesizeLayoutDefinitions } from '../local/local-state-machines.js';
+import { LOCAL_STACK_HELP, parseLocalStackFlags, POISON_FAILURES } from '../local/local-stack-flags.js';
+import { stillParkedIds, Verifier } from '../local/verification.js';
 
 const parsed = parseLocalStackFlags(process.argv.slice(2));
 if ('help' in parsed) {

@@ -27,16 +27,16 @@ export {
   parseTopicPartition,
   type KafkaHeader,
   type KafkaRecordFields,
-} from './kafka-record.js';
+} from './kafka/kafka-record.js';
 export {
   parseKafkaEvent,
   KafkaEventSource,
   type ParsedKafkaBatch,
   type RawKafkaEvent,
   type RawKafkaRecord,
-} from './kafka-event.js';
-export { javaStringHashCode, defaultHash, type HashFunction } from './hash.js';
-export { Sequencing, sequencingKeyOf, type SequencingPolicy } from './sequencing-policy.js';
+} from './kafka/kafka-event.js';
+export { javaStringHashCode, defaultHash, type HashFunction } from './routing/hash.js';
+export { Sequencing, sequencingKeyOf, type SequencingPolicy } from './routing/sequencing-policy.js';
 export {
   ROOT_SEGMENT,
   MAX_SEGMENT_DEPTH,
@@ -48,7 +48,7 @@ export {
   segmentName,
   parseSegmentName,
   type Segment,
-} from './segment.js';
+} from './routing/segment.js';
 export {
   SegmentState,
   LayoutOperation,
@@ -58,9 +58,9 @@ export {
   type Layout,
   type LayoutSegment,
   type LayoutChange,
-} from './layout.js';
-export { PartitionToken, type TokenCell } from './token.js';
-export { type Position, type OffsetRange } from './position.js';
+} from './routing/layout.js';
+export { PartitionToken, type TokenCell } from './tokens/token.js';
+export { type Position, type OffsetRange } from './tokens/position.js';
 export type {
   TokenStore,
   CheckpointChanges,
@@ -71,16 +71,16 @@ export type {
   PartitionState,
   ProcessorState,
   Clock,
-} from './token-store.js';
-export { DynamoDbTokenStore, type DynamoDbTokenStoreOptions } from './dynamodb-token-store.js';
-export { MemoryTokenStore } from './memory-token-store.js';
-export { createTokenTable, TOKEN_TABLE_KEYS } from './token-table.js';
-export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
+} from './tokens/token-store.js';
+export { DynamoDbTokenStore, type DynamoDbTokenStoreOptions } from './tokens/dynamodb-token-store.js';
+export { MemoryTokenStore } from './tokens/memory-token-store.js';
+export { createTokenTable, TOKEN_TABLE_KEYS } from './tokens/token-table.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './processing/retry-policy.js';
 export {
   DEFAULT_DEAD_LETTER_POLICY,
   DEFAULT_LAMBDA_RETRY_ATTEMPTS,
   type DeadLetterPolicy,
-} from './dead-letter-policy.js';
+} from './dead-letters/dead-letter-policy.js';
 export {
   ParkReason,
   SyntheticKey,
@@ -90,7 +90,7 @@ export {
   type LetterError,
   type ParkedKey,
   type SourceSkip,
-} from './dead-letter.js';
+} from './dead-letters/dead-letter.js';
 export {
   RedriveRefusedError,
   type DeadLetterStore,
@@ -99,22 +99,22 @@ export {
   type RedriveLease,
   type AuditEntry,
   type AuditNote,
-} from './dead-letter-store.js';
-export { DynamoDbDeadLetterStore, type DynamoDbDeadLetterStoreOptions } from './dynamodb-dead-letter-store.js';
+} from './dead-letters/dead-letter-store.js';
+export { DynamoDbDeadLetterStore, type DynamoDbDeadLetterStoreOptions } from './dead-letters/dynamodb-dead-letter-store.js';
 export {
   Redriver,
   DEFAULT_REDRIVE_SETTINGS,
   type RedriveSettings,
   type RedriveReport,
   type KeyRedrive,
-} from './redriver.js';
+} from './dead-letters/redriver.js';
 export {
   defineProcessor,
   type ProcessorDefinition,
   type Processor,
   type HandlerContext,
   type RecordHandler,
-} from './processor.js';
+} from './processing/processor.js';
 export {
   Dispatcher,
   DEFAULT_DISPATCHER_SETTINGS,
@@ -123,15 +123,15 @@ export {
   type PartitionReport,
   type KafkaBatchResponse,
   type BatchItemFailure,
-} from './dispatcher.js';
-export { InlineRunner, type SegmentRunner, type RunStream, type WorkItem, type RunContext } from './segment-runner.js';
-export { type RecordOutcome } from './key-scheduler.js';
+} from './processing/dispatcher.js';
+export { InlineRunner, type SegmentRunner, type RunStream, type WorkItem, type RunContext } from './processing/segment-runner.js';
+export { type RecordOutcome } from './processing/key-scheduler.js';
 export {
   LambdaFanOutRunner,
   runSegmentWorker,
   type SegmentWorkerRequest,
   type SegmentWorkerResponse,
-} from './fan-out.js';
+} from './processing/fan-out.js';
 export {
   createDispatchHandler,
   createSegmentWorkerHandler,
@@ -141,8 +141,8 @@ export {
   type RedriveRequest,
   ProcessingMode,
   type RuntimeOptions,
-} from './handlers.js';
-export { jsonLogger, silentLogger, type Logger } from './logger.js';
+} from './processing/handlers.js';
+export { jsonLogger, silentLogger, type Logger } from './observability/logger.js';
 export {
   LayoutCoordinator,
   planChange,
@@ -152,12 +152,12 @@ export {
   type ChangeState,
   type CoordinatorSettings,
   type LayoutPlan,
-} from './layout-change.js';
-export { createCoordinatorHandlers, createCoordinator, type CoordinatorOptions } from './coordinator-handlers.js';
+} from './coordination/layout-change.js';
+export { createCoordinatorHandlers, createCoordinator, type CoordinatorOptions } from './coordination/coordinator-handlers.js';
 export {
   batchMetrics,
   embeddedMetrics,
   METRICS_NAMESPACE,
   type BatchMetrics,
   type DeadLetterMetrics,
-} from './metrics.js';
+} from './observability/metrics.js';

@@ -20,7 +20,7 @@ import {
   TrackingProcessorConfigError,
   type TrackingProcessorProps,
 } from '../../cdk/tracking-processor.js';
-import { resolveDefinition } from '../../scripts/lib/local-state-machines.js';
+import { resolveDefinition } from '../../local/local-state-machines.js';
 import { thrownBy } from '../support/assertions.js';
 import {
   CLUSTER_ARN,

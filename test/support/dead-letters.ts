@@ -1,6 +1,6 @@
-import { DynamoDbDeadLetterStore } from '../../shared/dynamodb-dead-letter-store.js';
-import { DynamoDbTokenStore } from '../../shared/dynamodb-token-store.js';
-import type { Clock } from '../../shared/token-store.js';
+import { DynamoDbDeadLetterStore } from '../../shared/dead-letters/dynamodb-dead-letter-store.js';
+import { DynamoDbTokenStore } from '../../shared/tokens/dynamodb-token-store.js';
+import type { Clock } from '../../shared/tokens/token-store.js';
 import { freshTokenTable, localDynamoDb } from './dynamodb.js';
 
 /** A token store and a dead-letter store on one fresh table of DynamoDB Local. */

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
-import { localClientConfig } from '../../scripts/lib/dynamodb-local.js';
-import { DynamoDbTokenStore } from '../../shared/dynamodb-token-store.js';
-import { createTokenTable } from '../../shared/token-table.js';
-import type { Clock } from '../../shared/token-store.js';
+import { localClientConfig } from '../../local/dynamodb-local.js';
+import { DynamoDbTokenStore } from '../../shared/tokens/dynamodb-token-store.js';
+import { createTokenTable } from '../../shared/tokens/token-table.js';
+import type { Clock } from '../../shared/tokens/token-store.js';
 
 let client: DynamoDBClient | undefined;
 

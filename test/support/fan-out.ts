@@ -1,8 +1,8 @@
-import type { SegmentWorkerRequest } from '../../shared/fan-out.js';
-import { createDispatchHandler, createSegmentWorkerHandler } from '../../shared/handlers.js';
-import { silentLogger } from '../../shared/logger.js';
-import type { Processor } from '../../shared/processor.js';
-import type { TokenStore } from '../../shared/token-store.js';
+import type { SegmentWorkerRequest } from '../../shared/processing/fan-out.js';
+import { createDispatchHandler, createSegmentWorkerHandler } from '../../shared/processing/handlers.js';
+import { silentLogger } from '../../shared/observability/logger.js';
+import type { Processor } from '../../shared/processing/processor.js';
+import type { TokenStore } from '../../shared/tokens/token-store.js';
 import { LocalLambda } from './lambda.js';
 
 /**

@@ -1,11 +1,11 @@
-import { Dispatcher, type DispatcherSettings, type DispatchResult } from '../../shared/dispatcher.js';
-import { toRawRecord } from '../../shared/fan-out.js';
-import type { RawKafkaEvent } from '../../shared/kafka-event.js';
-import { KafkaRecord } from '../../shared/kafka-record.js';
-import { silentLogger, type Logger } from '../../shared/logger.js';
-import { defineProcessor, type HandlerContext, type ProcessorDefinition } from '../../shared/processor.js';
-import { InlineRunner, type SegmentRunner } from '../../shared/segment-runner.js';
-import type { TokenStore } from '../../shared/token-store.js';
+import { Dispatcher, type DispatcherSettings, type DispatchResult } from '../../shared/processing/dispatcher.js';
+import { toRawRecord } from '../../shared/processing/fan-out.js';
+import type { RawKafkaEvent } from '../../shared/kafka/kafka-event.js';
+import { KafkaRecord } from '../../shared/kafka/kafka-record.js';
+import { silentLogger, type Logger } from '../../shared/observability/logger.js';
+import { defineProcessor, type HandlerContext, type ProcessorDefinition } from '../../shared/processing/processor.js';
+import { InlineRunner, type SegmentRunner } from '../../shared/processing/segment-runner.js';
+import type { TokenStore } from '../../shared/tokens/token-store.js';
 
 /** A record in a test's topic log. */
 export interface LogRecord {

@@ -1,4 +1,4 @@
-import { KafkaEventSource, type RawKafkaEvent, type RawKafkaRecord } from '../../shared/kafka-event.js';
+import { KafkaEventSource, type RawKafkaEvent, type RawKafkaRecord } from '../../shared/kafka/kafka-event.js';
 
 /** A key or value as a test writes it: text as is, bytes as is, anything else as JSON. */
 export type Payload = string | Buffer | Record<string, unknown> | unknown[];

@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { lambdaContext } from '../../scripts/lib/lambda-context.js';
+import { lambdaContext } from '../../local/lambda-context.js';
 
 export { lambdaContext };
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';

@@ -1,5 +1,5 @@
-import type { Dispatcher } from '../../shared/dispatcher.js';
-import type { TokenStore } from '../../shared/token-store.js';
+import type { Dispatcher } from '../../shared/processing/dispatcher.js';
+import type { TokenStore } from '../../shared/tokens/token-store.js';
 import { dispatch, eventOf, ScriptedHandler, testDispatcher, testProcessor, type LogRecord } from './harness.js';
 
 /**

@@ -1,0 +1,355 @@
+import {
+  DynamoDBClient,
+  ConditionalCheckFailedException,
+  ProvisionedThroughputExceededException,
+} from '@aws-sdk/client-dynamodb';
+import { DEFAULT_LAMBDA_RETRY_ATTEMPTS } from '../shared/dead-letters/dead-letter-policy.js';
+import type { DeadLetterStore } from '../shared/dead-letters/dead-letter-store.js';
+import { Dispatcher } from '../shared/processing/dispatcher.js';
+import { DynamoDbDeadLetterStore } from '../shared/dead-letters/dynamodb-dead-letter-store.js';
+import { DynamoDbTokenStore } from '../shared/tokens/dynamodb-token-store.js';
+import { javaStringHashCode } from '../shared/routing/hash.js';
+import { planChange, planScaleStep } from '../shared/coordination/layout-change.js';
+import { assertCompleteCover, LayoutOperation } from '../shared/routing/layout.js';
+import { silentLogger } from '../shared/observability/logger.js';
+import { defineProcessor, type HandlerContext } from '../shared/processing/processor.js';
+import { Redriver } from '../shared/dead-letters/redriver.js';
+import { InlineRunner } from '../shared/processing/segment-runner.js';
+import { Sequencing } from '../shared/routing/sequencing-policy.js';
+import { segmentName } from '../shared/routing/segment.js';
+import { createTokenTable } from '../shared/tokens/token-table.js';
+import type { TokenStore } from '../shared/tokens/token-store.js';
+import type { KafkaRecord } from '../shared/kafka/kafka-record.js';
+import { localClientConfig } from './dynamodb-local.js';
+import { EventSourceSimulator, TopicLog } from './event-source-simulator.js';
+import { runLocally, synthesizeLayoutDefinitions, type LayoutDefinitions } from './local-state-machines.js';
+import { seededRandom } from './random.js';
+import { stillParkedIds, Verifier, type VerificationSummary } from './verification.js';
+
+/** The line `npm run chaos` ends with. */
+export interface ChaosTotals {
+  runs: number;
+  records: number;
+  /** Records parked as dead letters (malformed, unroutable, and poison that failed past the attempt limit). */
+  deadLettered: number;
+  /** Dead letters handled successfully by a redrive. */
+  redriven: number;
+  /** Offsets the event source moved past although delivered and not done (recorded as skips). */
+  skippedBySource: number;
+  lost: number;
+  reprocessedAfterCheckpoint: number;
+  orderViolations: number;
+  layoutErrors: number;
+}
+
+/** One invocation's fate: it may be killed (crash) or paused (frozen past its lease) part-way. */
+class Fate {
+  killed = false;
+  pausedUntil = 0;
+
+  /** Waits while paused; throws once killed. Called before every store call and handler call of the invocation. */
+  async gate(): Promise<void> {
+    const pause = this.pausedUntil - Date.now();
+    if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+    if (this.killed) throw new Error('the invocation was killed');
+  }
+}
+
+/** The store as one invocation sees it: every call passes its fate's gate first. */
+function gatedStore(store: TokenStore, fate: Fate): TokenStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        await fate.gate();
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+/** A DynamoDB client that throttles and fails conditions now and then, before the request is sent. */
+function faultyClient(
+  endpoint: string,
+  random: () => number,
+  rates: { throttle: number; condition: number },
+): DynamoDBClient {
+  const client = new DynamoDBClient({ ...localClientConfig(endpoint), maxAttempts: 3, retryMode: 'standard' });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const command = context.commandName ?? '';
+      if (random() < rates.throttle) {
+        throw new ProvisionedThroughputExceededException({ message: 'injected throttling', $metadata: {} });
+      }
+      if (command === 'UpdateItemCommand' && random() < rates.condition) {
+        throw new ConditionalCheckFailedException({ message: 'injected condition failure', $metadata: {} });
+      }
+      return next(args);
+    },
+    { step: 'finalizeRequest', name: 'tidemarkChaos', priority: 'low' },
+  );
+  return client;
+}
+
+/** Runs one randomized schedule; returns its verification summary. */
+export async function chaosRun(options: {
+  endpoint: string;
+  tableName: string;
+  run: number;
+  seed: number;
+  definitions: LayoutDefinitions;
+  timeoutMs?: number;
+  trace?: boolean;
+}): Promise<VerificationSummary & { skippedBySource: number; problems: string[]; trace?: string[] }> {
+  const random = seededRandom(options.seed * 1_000_003 + options.run);
+  const pick = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)]!;
+  const processorName = `chaos-${options.seed}-${options.run}`;
+  const partitions = 1 + Math.floor(random() * 3);
+  const perPartition = 10 + Math.floor(random() * 40);
+  const keys = 1 + Math.floor(random() * 8);
+  const failRate = pick([0, 0.05, 0.15]);
+  const poison = new Map<string, number>();
+  // Half the runs order by a header that some records lack: those are unroutable and parked.
+  const byHeader = random() < 0.5;
+  const verifier = new Verifier(javaStringHashCode, { trace: options.trace });
+  const leaseMs = 1_000;
+  const layoutTtlMs = 150;
+
+  const client = faultyClient(options.endpoint, random, {
+    throttle: pick([0, 0.02, 0.05]),
+    condition: pick([0, 0.01, 0.03]),
+  });
+  const store = verifier.watch(new DynamoDbTokenStore({ tableName: options.tableName, client }));
+  // The coordinator writes through a client that only throttles (the SDK retries it).
+  const coordinatorStore = new DynamoDbTokenStore({
+    tableName: options.tableName,
+    client: faultyClient(options.endpoint, random, { throttle: 0.02, condition: 0 }),
+  });
+  await store.initialise(processorName, pick([1, 2, 3, 4]));
+  const deadLetters: DeadLetterStore = verifier.watchDeadLetters(
+    new DynamoDbDeadLetterStore({
+      tableName: options.tableName,
+      client: faultyClient(options.endpoint, random, { throttle: 0.02, condition: 0 }),
+    }),
+  );
+
+  const log = new TopicLog('orders', partitions);
+  for (let p = 0; p < partitions; p++) {
+    for (let i = 0; i < perPartition; i++) {
+      const name = `k${Math.floor(random() * keys)}`;
+      const key = random() < 0.1 ? null : Buffer.from(name).toString('base64');
+      const roll = random();
+      log.append(p, {
+        timestamp: Date.now(),
+        timestampType: 'CREATE_TIME',
+        key,
+        // A few records cannot be read at all: they are parked under the partition's (malformed) key.
+        value: roll < 0.02 ? '%%% not base64' : Buffer.from('{}').toString('base64'),
+        headers: byHeader && roll > 0.97 ? [] : [{ k: [...Buffer.from(name)] }],
+      });
+      // Most poison heals within a delivery or two; some outlasts the attempt limit, is parked and redriven.
+      if (random() < 0.05) poison.set(`orders-${p}@${i}`, 1 + Math.floor(random() * 5));
+      else if (random() < 0.03) poison.set(`orders-${p}@${i}`, 10 + Math.floor(random() * 4));
+    }
+  }
+
+  const fates: Fate[] = [];
+  const chaosProcessor = (recordHandler: ReturnType<typeof handler>) =>
+    defineProcessor({
+      name: processorName,
+      topics: ['orders'],
+      handler: recordHandler,
+      sequencing: byHeader ? Sequencing.header('k') : Sequencing.key(),
+      concurrency: 1 + Math.floor(random() * 6),
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
+      // The default attempt limit; redrives come quickly so a run sees them.
+      deadLetter: { redriveBaseDelayMs: 20, redriveMaxDelayMs: 200 },
+    });
+  const handler = (fate: Fate) => async (record: KafkaRecord, context: HandlerContext) => {
+    await fate.gate();
+    // A downstream store that fences on the epoch rejects a zombie's effects: they do not count.
+    if (!verifier.started(record, context)) throw new Error('fenced: a newer claim exists');
+    // Now and then a call hangs past the invocation's own timeout: the run stops waiting for it (recordTimeoutMs,
+    // derived from the time left) and checkpoints the rest; its late end must change nothing.
+    const pause = random();
+    await new Promise((resolve) => setTimeout(resolve, pause < 0.004 ? 4_000 : pause < 0.024 ? 60 : 1));
+    const id = `${record.topicPartition}@${record.offset}`;
+    const left = poison.get(id) ?? 0;
+    if (left > 0) {
+      poison.set(id, left - 1);
+      throw new Error(`poison ${id}`);
+    }
+    if (random() < failRate) throw new Error('transient failure');
+    verifier.finished(record, context);
+  };
+
+  const simulator = new EventSourceSimulator(
+    log,
+    async (event, invocation) => {
+      const fate = new Fate();
+      fates.push(fate);
+      const roll = random();
+      // A crash part-way through, or a freeze past the lease after which the holder wakes and tries to write.
+      if (roll < 0.04) setTimeout(() => (fate.killed = true), Math.floor(random() * 30));
+      else if (roll < 0.07)
+        setTimeout(() => (fate.pausedUntil = Date.now() + leaseMs + 300), Math.floor(random() * 20));
+      const processor = chaosProcessor(handler(fate));
+      const dispatcher = new Dispatcher({
+        processor,
+        store: gatedStore(store, fate),
+        runner: new InlineRunner({ clock: Date.now }),
+        logger: silentLogger,
+        settings: {
+          leaseMs,
+          leaseSafetyMs: 200,
+          layoutTtlMs,
+          claimWaitMs: 1_500,
+          checkpointReserveMs: 100,
+          drainWaitMs: pick([0, 300]),
+          // Small chunks make records start while the rest of every batch is still parsed.
+          parseChunk: pick([1, 3, 256]),
+        },
+      });
+      const result = await dispatcher.dispatch(event, {
+        remainingMs: invocation.remainingMs,
+        invocationId: invocation.requestId,
+      });
+      return result.response;
+    },
+    {
+      batchSize: 1 + Math.floor(random() * 15),
+      batchingWindowMs: 2,
+      maxRetryAttempts: DEFAULT_LAMBDA_RETRY_ATTEMPTS,
+      duplicateRate: pick([0, 0.1, 0.3]),
+      rewindRate: pick([0, 0.05]),
+      timeoutMs: 3_000,
+    },
+    random,
+  ).start();
+
+  // A split, merge or scale while the traffic flows.
+  const coordinator = { store: coordinatorStore, layoutTtlMs, clockSkewMs: 50, drainTimeoutMs: 4_000, pollSeconds: 1 };
+  const change = (async () => {
+    if (random() < 0.3) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 100)));
+    const layout = await coordinatorStore.readLayout(processorName);
+    const kind = pick(['split', 'merge', 'scale'] as const);
+    let input: Record<string, unknown>;
+    if (kind === 'scale') input = { processor: processorName, target: 1 + Math.floor(random() * 6) };
+    else {
+      const segment = segmentName(pick(layout.segments));
+      try {
+        planChange(layout, kind === 'split' ? LayoutOperation.Split : LayoutOperation.Merge, segment);
+      } catch {
+        return;
+      }
+      input = { processor: processorName, segment };
+    }
+    if (kind === 'scale' && !planScaleStep(layout, input.target as number)) return;
+    await runLocally(options.definitions[kind], input, {
+      coordinator,
+      executionName: `${processorName}-${kind}`,
+      waitMs: 30,
+    }).result.catch(() => undefined);
+  })();
+
+  // The scheduled redrive, run often: parked keys are retried with backoff while traffic flows.
+  const redriver = new Redriver({
+    processor: chaosProcessor(handler(new Fate())),
+    store: coordinatorStore,
+    deadLetters,
+    logger: silentLogger,
+    settings: { leaseMs: 2_000, reserveMs: 100 },
+  });
+  let delivering = true;
+  const redriving = (async () => {
+    // After delivery ends, redrive until nothing is due that could still succeed (malformed and unroutable
+    // letters never do) or a few seconds have passed.
+    for (let quietSince = 0; ;) {
+      const report = await redriver.redriveDue({ remainingMs: () => 5_000 }).catch(() => undefined);
+      if (!delivering) {
+        if (report && report.keys.every((k) => k.outcome !== 'drained' && k.redriven === 0)) quietSince ||= Date.now();
+        else quietSince = 0;
+        // Longer than the longest redrive delay: every key that could still succeed was tried in that time.
+        if (quietSince && Date.now() - quietSince > 300) return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+
+  const timeout = new Promise<'timeout'>((resolve) =>
+    setTimeout(() => resolve('timeout'), options.timeoutMs ?? 60_000).unref(),
+  );
+  const finished = await Promise.race([
+    Promise.all([simulator.finish(), change])
+      .then(() => (delivering = false))
+      .then(() => redriving)
+      .then(() => 'done' as const),
+    timeout,
+  ]);
+  delivering = false;
+  // Let zombies wake and try their late writes before judging.
+  await new Promise((resolve) =>
+    setTimeout(resolve, fates.some((f) => f.pausedUntil > Date.now()) ? leaseMs + 400 : 0),
+  );
+  try {
+    assertCompleteCover((await coordinatorStore.readLayout(processorName)).segments);
+  } catch (error) {
+    verifier.layoutError(`run ${options.run}: ${(error as Error).message}`);
+  }
+  const produced = Array.from({ length: partitions }, (_, p) =>
+    Array.from({ length: perPartition }, (_, offset) => ({ topicPartition: `orders-${p}`, offset })),
+  ).flat();
+  const stillParked = await stillParkedIds(deadLetters, processorName);
+  const skippedBySource = (await deadLetters.listSkips(processorName)).reduce((n, k) => n + k.to - k.from + 1, 0);
+  const summary = { ...verifier.summary(produced, simulator.parked, stillParked), skippedBySource };
+  if (finished === 'timeout') verifier.problems.unshift(`run ${options.run} did not finish in time`);
+  client.destroy();
+  return { ...summary, problems: verifier.problems, ...(verifier.trace ? { trace: verifier.trace } : {}) };
+}
+
+/** Runs `runs` schedules from `seed` against a DynamoDB endpoint; returns the totals. */
+export async function chaos(options: {
+  endpoint: string;
+  runs: number;
+  seed: number;
+  trace?: boolean;
+  onRun?: (run: number, summary: VerificationSummary & { problems: string[]; trace?: string[] }) => void;
+}): Promise<ChaosTotals> {
+  const tableName = `tidemark-chaos-${options.seed}-${Date.now()}`;
+  await createTokenTable(new DynamoDBClient(localClientConfig(options.endpoint)), tableName);
+  const definitions = synthesizeLayoutDefinitions();
+  const totals: ChaosTotals = {
+    runs: 0,
+    records: 0,
+    deadLettered: 0,
+    redriven: 0,
+    skippedBySource: 0,
+    lost: 0,
+    reprocessedAfterCheckpoint: 0,
+    orderViolations: 0,
+    layoutErrors: 0,
+  };
+  for (let run = 0; run < options.runs; run++) {
+    const summary = await chaosRun({
+      endpoint: options.endpoint,
+      tableName,
+      run,
+      seed: options.seed,
+      definitions,
+      trace: options.trace,
+    });
+    totals.runs++;
+    totals.records += summary.produced;
+    totals.deadLettered += summary.deadLettered;
+    totals.redriven += summary.redriven;
+    totals.skippedBySource += summary.skippedBySource;
+    totals.lost += summary.lost;
+    totals.reprocessedAfterCheckpoint += summary.reprocessedAfterCheckpoint;
+    totals.orderViolations += summary.orderViolations;
+    totals.layoutErrors += summary.layoutErrors;
+    options.onRun?.(run, summary);
+  }
+  return totals;
+}

@@ -1,0 +1,55 @@
+import middy from '@middy/core';
+import { ConfigurationError } from '../errors.js';
+import { DynamoDbTokenStore } from '../tokens/dynamodb-token-store.js';
+import { LayoutCoordinator, type BeginInput, type ChangeState, type CoordinatorSettings } from './layout-change.js';
+import type { Clock, TokenStore } from '../tokens/token-store.js';
+
+/** How coordinator handlers reach the token store; each option falls back to the environment the construct sets. */
+export interface CoordinatorOptions extends Partial<CoordinatorSettings> {
+  /** @default a DynamoDbTokenStore on process.env.TIDEMARK_TABLE_NAME */
+  readonly store?: TokenStore;
+  readonly clock?: Clock;
+}
+
+const ENV: Record<keyof CoordinatorSettings, string> = {
+  layoutTtlMs: 'TIDEMARK_LAYOUT_TTL_MS',
+  clockSkewMs: 'TIDEMARK_CLOCK_SKEW_MS',
+  drainTimeoutMs: 'TIDEMARK_DRAIN_TIMEOUT_MS',
+  pollSeconds: 'TIDEMARK_DRAIN_POLL_SECONDS',
+  staleChangeGraceMs: 'TIDEMARK_STALE_CHANGE_GRACE_MS',
+};
+
+/** Builds the coordinator from options and environment. */
+export function createCoordinator(
+  options: CoordinatorOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): LayoutCoordinator {
+  const settings: { -readonly [K in keyof CoordinatorSettings]?: number } = {};
+  for (const [name, variable] of Object.entries(ENV) as Array<[keyof CoordinatorSettings, string]>) {
+    const value = options[name] ?? (env[variable] === undefined ? undefined : Number(env[variable]));
+    if (value === undefined) continue;
+    if (!Number.isFinite(value) || value < 0)
+      throw new ConfigurationError(`${name} must be a number >= 0, got ${String(value)}`);
+    settings[name] = value;
+  }
+  const tableName = env.TIDEMARK_TABLE_NAME;
+  if (!options.store && !tableName)
+    throw new ConfigurationError('no token store: pass `store` or set TIDEMARK_TABLE_NAME');
+  const store = options.store ?? new DynamoDbTokenStore({ tableName: tableName!, clock: options.clock });
+  return new LayoutCoordinator(store, { settings, clock: options.clock });
+}
+
+/** The Lambda handlers of the split/merge/scale state machines' task states. */
+export function createCoordinatorHandlers(options: CoordinatorOptions = {}) {
+  let coordinator: LayoutCoordinator | undefined;
+  const get = () => (coordinator ??= createCoordinator(options));
+  return {
+    begin: middy<BeginInput, ChangeState>().handler((input) => get().begin(input)),
+    check: middy<ChangeState, ChangeState>().handler((state) => get().check(state)),
+    apply: middy<ChangeState, ChangeState>().handler((state) => get().apply(state)),
+    rollback: middy<ChangeState, ChangeState>().handler((state) => get().rollback(state)),
+    plan: middy<{ processor: string; target: number; step?: number; executionName: string }, unknown>().handler(
+      (input) => get().planScale(input),
+    ),
+  };
+}

@@ -1,0 +1,265 @@
+import middy from '@middy/core';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { Agent } from 'node:https';
+import type { Context } from 'aws-lambda';
+import {
+  Dispatcher,
+  resolveDispatcherSettings,
+  type DispatcherSettings,
+  type KafkaBatchResponse,
+} from './dispatcher.js';
+import { ConfigurationError } from '../errors.js';
+import { DynamoDbTokenStore } from '../tokens/dynamodb-token-store.js';
+import {
+  LambdaFanOutRunner,
+  runSegmentWorker,
+  type SegmentWorkerRequest,
+  type SegmentWorkerResponse,
+} from './fan-out.js';
+import { jsonLogger, type Logger } from '../observability/logger.js';
+import { DynamoDbDeadLetterStore } from '../dead-letters/dynamodb-dead-letter-store.js';
+import type { DeadLetterStore, ParkedKeyRef } from '../dead-letters/dead-letter-store.js';
+import { isSyntheticKey, keyDigest } from '../dead-letters/dead-letter.js';
+import { parseTopicPartition } from '../kafka/kafka-record.js';
+import { batchMetrics, embeddedMetrics } from '../observability/metrics.js';
+import { Redriver, type RedriveReport } from '../dead-letters/redriver.js';
+import type { Processor } from './processor.js';
+import { InlineRunner } from './segment-runner.js';
+import type { Clock, TokenStore } from '../tokens/token-store.js';
+
+/**
+ * middy's early timeout would answer Lambda with an error while the dispatch still runs and may checkpoint; the
+ * dispatch keeps its own deadline (`checkpointReserveMs` before the end) and answers itself.
+ */
+const NO_EARLY_TIMEOUT = { timeoutEarlyInMillis: 0 } as const;
+
+/** Where records run: in the dispatcher's own process, or in one segment-worker invocation per segment. */
+export const ProcessingMode = { Inline: 'inline', FanOut: 'fan-out' } as const;
+export type ProcessingMode = (typeof ProcessingMode)[keyof typeof ProcessingMode];
+
+/**
+ * How a handler reaches its token store and workers. Each option falls back to an environment variable set by the
+ * CDK construct, then to a default.
+ */
+export interface RuntimeOptions extends Partial<DispatcherSettings> {
+  /** @default a DynamoDbTokenStore on `tableName` */
+  readonly store?: TokenStore;
+  /** @default process.env.TIDEMARK_TABLE_NAME (required unless `store` is given) */
+  readonly tableName?: string;
+  /** @default process.env.TIDEMARK_MODE, else 'inline' */
+  readonly mode?: ProcessingMode;
+  /** The segment worker's name or ARN (fan-out mode). @default process.env.TIDEMARK_WORKER_FUNCTION */
+  readonly workerFunctionName?: string;
+  readonly lambdaClient?: LambdaClient;
+  /** @default jsonLogger() */
+  readonly logger?: Logger;
+  /** @default Date.now */
+  readonly clock?: Clock;
+  /** Print CloudWatch EMF metrics (namespace `Tidemark`) after every batch. @default true */
+  readonly metrics?: boolean;
+  /** Where dead letters are read and resolved (redrive). @default a DynamoDbDeadLetterStore on `tableName` */
+  readonly deadLetters?: DeadLetterStore;
+}
+
+const ENV_SETTINGS: Record<keyof DispatcherSettings, string> = {
+  leaseMs: 'TIDEMARK_LEASE_MS',
+  layoutTtlMs: 'TIDEMARK_LAYOUT_TTL_MS',
+  claimWaitMs: 'TIDEMARK_CLAIM_WAIT_MS',
+  checkpointReserveMs: 'TIDEMARK_CHECKPOINT_RESERVE_MS',
+  leaseSafetyMs: 'TIDEMARK_LEASE_SAFETY_MS',
+  maxRanges: 'TIDEMARK_MAX_RANGES',
+  drainWaitMs: 'TIDEMARK_DRAIN_WAIT_MS',
+  parseChunk: 'TIDEMARK_PARSE_CHUNK',
+};
+
+/** Resolves options against the environment; a ConfigurationError names what is missing or wrong. */
+export function resolveRuntime(options: RuntimeOptions = {}, env: NodeJS.ProcessEnv = process.env) {
+  const settings: { -readonly [K in keyof DispatcherSettings]?: number } = {};
+  for (const [name, variable] of Object.entries(ENV_SETTINGS) as Array<[keyof DispatcherSettings, string]>) {
+    const value = options[name] ?? (env[variable] === undefined ? undefined : Number(env[variable]));
+    if (value !== undefined) settings[name] = value;
+  }
+  const mode = options.mode ?? ((env.TIDEMARK_MODE as ProcessingMode | undefined) || ProcessingMode.Inline);
+  if (mode !== ProcessingMode.Inline && mode !== ProcessingMode.FanOut) {
+    throw new ConfigurationError(`mode must be "inline" or "fan-out", got "${String(mode)}"`);
+  }
+  const tableName = options.tableName ?? env.TIDEMARK_TABLE_NAME;
+  if (!options.store && !tableName) {
+    throw new ConfigurationError('no token store: pass `store` or `tableName`, or set TIDEMARK_TABLE_NAME');
+  }
+  const clock = options.clock ?? Date.now;
+  const store = options.store ?? new DynamoDbTokenStore({ tableName: tableName!, clock });
+  const workerFunctionName = options.workerFunctionName ?? env.TIDEMARK_WORKER_FUNCTION;
+  if (mode === ProcessingMode.FanOut && !workerFunctionName) {
+    throw new ConfigurationError(
+      'fan-out mode needs the segment worker: pass `workerFunctionName` or set TIDEMARK_WORKER_FUNCTION',
+    );
+  }
+  return {
+    settings: resolveDispatcherSettings(settings),
+    mode,
+    store,
+    clock,
+    logger: options.logger ?? jsonLogger(),
+    workerFunctionName,
+    lambdaClient: options.lambdaClient,
+  };
+}
+
+/**
+ * The client that invokes segment workers: no automatic retry (a request that may have reached a worker is never
+ * sent twice; the runner retries only throttling, answered before a worker starts), and a socket pool large enough
+ * that a batch over many segments invokes them all at once instead of in waves of the default 50.
+ */
+function workerClient(): LambdaClient {
+  return new LambdaClient({
+    maxAttempts: 1,
+    requestHandler: { httpsAgent: new Agent({ keepAlive: true, maxSockets: 1_024 }) },
+  });
+}
+
+/** Builds the dispatcher a handler uses (exposed for the local stack, which drives it without Lambda). */
+export function createDispatcher(processor: Processor, options: RuntimeOptions = {}): Dispatcher {
+  return dispatcherFor(processor, resolveRuntime(options));
+}
+
+function dispatcherFor(processor: Processor, runtime: ReturnType<typeof resolveRuntime>): Dispatcher {
+  const runner =
+    runtime.mode === ProcessingMode.FanOut
+      ? new LambdaFanOutRunner({
+          client: runtime.lambdaClient ?? workerClient(),
+          clock: runtime.clock,
+          functionName: runtime.workerFunctionName!,
+          logger: runtime.logger,
+        })
+      : new InlineRunner({ clock: runtime.clock });
+  return new Dispatcher({
+    processor,
+    store: runtime.store,
+    runner,
+    settings: runtime.settings,
+    clock: runtime.clock,
+    logger: runtime.logger,
+  });
+}
+
+/**
+ * The Lambda handler for the Kafka event source: returns the partial batch response. Use with
+ * `FunctionResponseTypes: [ReportBatchItemFailures]` on the event source mapping.
+ */
+export function createDispatchHandler(processor: Processor, options: RuntimeOptions = {}) {
+  const runtime = resolveRuntime(options);
+  const dispatcher = dispatcherFor(processor, runtime);
+  const { logger } = runtime;
+  return middy<unknown, KafkaBatchResponse, Error, Context>(NO_EARLY_TIMEOUT).handler(async (event, context) => {
+    const result = await dispatcher.dispatch(event, {
+      remainingMs: () => context.getRemainingTimeInMillis(),
+      invocationId: context.awsRequestId,
+    });
+    logger.info('batch processed', { layoutVersion: result.layoutVersion, partitions: result.partitions });
+    if (options.metrics !== false) console.log(embeddedMetrics(processor.name, batchMetrics(result)));
+    return result.response;
+  });
+}
+
+/** The Lambda handler of the segment worker (fan-out mode). */
+export function createSegmentWorkerHandler(processor: Processor, options: RuntimeOptions = {}) {
+  const runtime = resolveRuntime({ ...options, mode: ProcessingMode.Inline });
+  return middy<SegmentWorkerRequest, SegmentWorkerResponse, Error, Context>(NO_EARLY_TIMEOUT).handler(
+    async (request, context) => {
+      if (request.processor !== processor.name) {
+        throw new ConfigurationError(`worker of "${processor.name}" was sent work of "${String(request.processor)}"`);
+      }
+      return runSegmentWorker(request, {
+        processor,
+        store: runtime.store,
+        clock: runtime.clock,
+        logger: runtime.logger,
+        leaseMs: runtime.settings.leaseMs,
+        leaseSafetyMs: runtime.settings.leaseSafetyMs,
+        checkpointReserveMs: Math.min(1_000, runtime.settings.checkpointReserveMs),
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      });
+    },
+  );
+}
+
+/** What the redrive function is invoked with: nothing (the schedule), or the keys to redrive now. */
+export interface RedriveRequest {
+  readonly action?: 'redrive-due' | 'redrive-keys';
+  /** With `redrive-keys`: each a partition and the key (or its digest). */
+  readonly keys?: ReadonlyArray<{ readonly topicPartition: string; readonly key?: string; readonly digest?: string }>;
+}
+
+/**
+ * The Lambda handler that redrives dead letters: on the schedule every key that is due, or (invoked by
+ * `tidemark dead-letters retry --function`) the keys it is given. Prints the processor's dead-letter gauges as EMF.
+ */
+export function createRedriveHandler(processor: Processor, options: RuntimeOptions & { keysPerRun?: number } = {}) {
+  const runtime = resolveRuntime({ ...options, mode: ProcessingMode.Inline });
+  const keysPerRun =
+    options.keysPerRun ??
+    (process.env.TIDEMARK_REDRIVE_KEYS_PER_RUN ? Number(process.env.TIDEMARK_REDRIVE_KEYS_PER_RUN) : undefined);
+  const deadLetters =
+    options.deadLetters ??
+    new DynamoDbDeadLetterStore({
+      tableName: options.tableName ?? process.env.TIDEMARK_TABLE_NAME!,
+      clock: runtime.clock,
+    });
+  const redriver = new Redriver({
+    processor,
+    store: runtime.store,
+    deadLetters,
+    logger: runtime.logger,
+    clock: runtime.clock,
+    settings: { leaseMs: runtime.settings.leaseMs, ...(keysPerRun === undefined ? {} : { keysPerRun }) },
+  });
+  return middy<RedriveRequest | undefined, RedriveReport, Error, Context>(NO_EARLY_TIMEOUT).handler(
+    async (request, context) => {
+      const remainingMs = () => context.getRemainingTimeInMillis();
+      let report: RedriveReport;
+      if (request?.action === 'redrive-keys') {
+        const keys = [];
+        const deadline = runtime.clock() + remainingMs() - 5_000;
+        for (const target of request.keys ?? []) {
+          const ref = parkedKeyRef(processor.name, target);
+          keys.push(await redriver.redriveKey(ref, { deadline }));
+        }
+        report = {
+          keys,
+          redriven: keys.reduce((n, k) => n + k.redriven, 0),
+        };
+      } else {
+        report = await redriver.redriveDue({ remainingMs });
+        if (options.metrics !== false) {
+          console.log(
+            embeddedMetrics(processor.name, {
+              ParkedKeys: report.parkedKeys ?? 0,
+              OldestParkedAgeSeconds: report.oldestParkedAgeSeconds ?? 0,
+              RecordsRedriven: report.redriven,
+            }),
+          );
+        }
+      }
+      runtime.logger.info('redrive run', { redriven: report.redriven, keys: report.keys });
+      return report;
+    },
+  );
+}
+
+/** A parked key named by partition and key (or digest); a ConfigurationError names what is wrong. */
+export function parkedKeyRef(
+  processor: string,
+  target: { readonly topicPartition: string; readonly key?: string; readonly digest?: string },
+): ParkedKeyRef {
+  const partition = parseTopicPartition(target.topicPartition);
+  if (!partition) {
+    throw new ConfigurationError(
+      `"${target.topicPartition}" is not a partition: use <topic>-<partition>, e.g. orders-3`,
+    );
+  }
+  if (target.digest === undefined && target.key === undefined) {
+    throw new ConfigurationError('name the parked key by its key or its digest');
+  }
+  return { processor, ...partition, digest: target.digest ?? keyDigest(target.key!, isSyntheticKey(target.key!)) };
+}

@@ -1,0 +1,162 @@
+import { resolveDeadLetterPolicy, type DeadLetterPolicy } from '../dead-letters/dead-letter-policy.js';
+import { ConfigurationError } from '../errors.js';
+import { defaultHash, type HashFunction } from '../routing/hash.js';
+import type { KafkaRecord } from '../kafka/kafka-record.js';
+import { MAX_SEGMENTS } from '../routing/layout.js';
+import type { Logger } from '../observability/logger.js';
+import { resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
+import type { Segment } from '../routing/segment.js';
+import { Sequencing, sequencingKeyOf, validateSequencingPolicy, type SequencingPolicy } from '../routing/sequencing-policy.js';
+import { assertProcessorName } from '../tokens/token-store.js';
+
+/** What a handler learns about the record it is given. */
+export interface HandlerContext {
+  readonly processor: string;
+  /** The segment the record was routed to, and the layout version that routing used. */
+  readonly segment: Segment;
+  readonly layoutVersion: number;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly sequencingKey: string;
+  /** 1 on the first try, then 2, 3, ... within this delivery (or this redrive). */
+  readonly attempt: number;
+  /**
+   * True when a parked dead letter is handled again by a redrive (its key's later records wait behind it); the
+   * record's offset is already behind the partition's token.
+   */
+  readonly redrive: boolean;
+  /**
+   * The fencing epoch of the partition claim (of the key's redrive lease, in a redrive): it grows with every grant. A handler writing to a store that can
+   * compare it (a conditional write on "epoch <= :epoch") can reject a zombie that woke after losing its lease.
+   */
+  readonly epoch: number;
+  /** Epoch milliseconds after which work of this batch can no longer be checkpointed. */
+  readonly deadline: number;
+  readonly logger: Logger;
+}
+
+/**
+ * Handles one record. Throw to fail it: it is retried, its key blocked and the record reported back; after
+ * `deadLetter.afterAttempts` attempts (at once for a `NonRetriableError`) it is parked with the key's later records.
+ */
+export type RecordHandler = (record: KafkaRecord, context: HandlerContext) => Promise<void> | void;
+
+/** A team's processor, as written: name, topics, handler and how records are ordered and retried. */
+export interface ProcessorDefinition {
+  /** Names the processor in the token store: letters, digits, '.', '_' or '-'. */
+  readonly name: string;
+  /** The topics the processor consumes; records of any other topic are reported failed. */
+  readonly topics: readonly string[];
+  readonly handler: RecordHandler;
+  /** What must stay in order. @default Sequencing.key() */
+  readonly sequencing?: SequencingPolicy;
+  /** Records handled at once per invocation (inline) or per segment worker (fan-out). @default 16 */
+  readonly concurrency?: number;
+  /** @default DEFAULT_RETRY_POLICY (3 attempts, 100 ms doubling to 2 s, full jitter) */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Maps a sequencing key to a 32-bit hash. @default Java String.hashCode, as Axon does */
+  readonly hash?: HashFunction;
+  /** Segments created the first time the processor runs. @default 4 */
+  readonly initialSegments?: number;
+  /**
+   * Longest wait for one handler call. Past it the call counts as failed with all of its delivery's attempts (it
+   * may still be running, so it is not retried beside itself), its key is blocked, and the batch checkpoints the rest.
+   * @default half of the invocation's time left when its records start (at least 1 s)
+   */
+  readonly recordTimeoutMs?: number;
+  /** When failing, malformed and unroutable records are parked, and how parked keys are redriven. @default DEFAULT_DEAD_LETTER_POLICY */
+  readonly deadLetter?: Partial<DeadLetterPolicy>;
+}
+
+/** A checked processor definition with every default filled in. */
+export interface Processor {
+  readonly name: string;
+  readonly topics: readonly string[];
+  readonly handler: RecordHandler;
+  readonly sequencing: SequencingPolicy;
+  readonly concurrency: number;
+  readonly retry: RetryPolicy;
+  readonly hash: HashFunction;
+  readonly initialSegments: number;
+  readonly deadLetter: DeadLetterPolicy;
+  readonly recordTimeoutMs: number | undefined;
+}
+
+/**
+ * The sequencing key a record is routed by. Throws ConfigurationError for a topic the processor does not consume
+ * and SequencingKeyError when the key cannot be derived: such a record is unroutable.
+ */
+export function routingKeyOf(processor: Processor, record: KafkaRecord): string {
+  if (!processor.topics.includes(record.topic)) {
+    throw new ConfigurationError(
+      `topic "${record.topic}" is not one of processor "${processor.name}"'s topics (${processor.topics.join(', ')})`,
+    );
+  }
+  return sequencingKeyOf(processor.sequencing, record);
+}
+
+/**
+ * Defines a processor: checks every setting (a ConfigurationError names what was given and what is allowed) and
+ * fills in defaults. Pass the result to `createDispatchHandler` and `createSegmentWorkerHandler`.
+ *
+ * @example
+ * export const orders = defineProcessor({
+ *   name: 'order-projection',
+ *   topics: ['orders'],
+ *   handler: async (record) => project(record.json()),
+ * });
+ */
+export function defineProcessor(definition: ProcessorDefinition): Processor {
+  assertProcessorName(definition.name);
+  const topics = definition.topics;
+  if (
+    !Array.isArray(topics) ||
+    topics.length === 0 ||
+    !topics.every((t) => typeof t === 'string' && /^[A-Za-z0-9._-]{1,249}$/.test(t))
+  ) {
+    throw new ConfigurationError(
+      `processor "${definition.name}": topics must be a non-empty list of Kafka topic names, got ${JSON.stringify(topics)}`,
+    );
+  }
+  if (typeof definition.handler !== 'function') {
+    throw new ConfigurationError(
+      `processor "${definition.name}": handler must be a function, got ${typeof definition.handler}`,
+    );
+  }
+  const concurrency = definition.concurrency ?? 16;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
+    throw new ConfigurationError(
+      `processor "${definition.name}": concurrency must be an integer from 1 to 10000, got ${String(concurrency)}`,
+    );
+  }
+  const initialSegments = definition.initialSegments ?? 4;
+  if (!Number.isInteger(initialSegments) || initialSegments < 1 || initialSegments > MAX_SEGMENTS) {
+    throw new ConfigurationError(
+      `processor "${definition.name}": initialSegments must be an integer from 1 to ${MAX_SEGMENTS}, got ${String(initialSegments)}`,
+    );
+  }
+  const timeout = definition.recordTimeoutMs;
+  if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 900_000)) {
+    throw new ConfigurationError(
+      `processor "${definition.name}": recordTimeoutMs must be an integer from 1 to 900000 (15 minutes), got ${String(timeout)}`,
+    );
+  }
+  if (definition.hash !== undefined && typeof definition.hash !== 'function') {
+    throw new ConfigurationError(
+      `processor "${definition.name}": hash must be a function, got ${typeof definition.hash}`,
+    );
+  }
+  return Object.freeze({
+    name: definition.name,
+    topics: Object.freeze([...topics]),
+    handler: definition.handler,
+    sequencing: validateSequencingPolicy(definition.sequencing ?? Sequencing.key()),
+    concurrency,
+    retry: resolveRetryPolicy(definition.retry),
+    hash: definition.hash ?? defaultHash,
+    initialSegments,
+    deadLetter: resolveDeadLetterPolicy(definition.deadLetter),
+    recordTimeoutMs: definition.recordTimeoutMs,
+  });
+}

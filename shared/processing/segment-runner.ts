@@ -1,0 +1,123 @@
+import type { KafkaRecord } from '../kafka/kafka-record.js';
+import {
+  KeyOrderedRun,
+  runInKeyOrder,
+  type KeyOrderOptions,
+  type KeyedItem,
+  type RecordOutcome,
+} from './key-scheduler.js';
+import type { LayoutSegment } from '../routing/layout.js';
+import type { Logger } from '../observability/logger.js';
+import type { HandlerContext, Processor } from './processor.js';
+import type { ClaimRef, Clock } from '../tokens/token-store.js';
+
+/** A record ready to run: routed to a live segment, not covered by the token, under a partition claim. */
+export interface WorkItem extends KeyedItem {
+  /** The record's `"<topic>-<partition>"`: records are ordered per partition and sequencing key. */
+  readonly scope: string;
+  readonly record: KafkaRecord;
+  readonly sequencingKey: string;
+  readonly hash: number;
+  readonly segment: LayoutSegment;
+  /** The layout version the record was routed with. */
+  readonly layoutVersion: number;
+  readonly claim: ClaimRef;
+  /** Handler attempts the record had in earlier deliveries (it is parked once they reach `deadLetter.afterAttempts`). */
+  readonly priorAttempts: number;
+}
+
+/** What a runner needs to know about the invocation it runs in. */
+export interface RunContext {
+  readonly processor: Processor;
+  /** Epoch ms: no attempt starts after this. */
+  readonly deadline: number;
+  /** Asked before every attempt: whether the item's claim is still live. */
+  readonly canStart: (item: WorkItem) => boolean | Promise<boolean>;
+  readonly logger: Logger;
+}
+
+/**
+ * Runs routed records and says what happened to each, in the items' order. Inline and fan-out modes are two
+ * runners behind this one interface; everything before (routing, skipping) and after (checkpoint) is shared.
+ */
+export interface SegmentRunner {
+  run(items: readonly WorkItem[], context: RunContext): Promise<RecordOutcome[]>;
+  /**
+   * Starts a run that takes records while the rest of the batch is still being read, so work begins early. A
+   * runner without it gets every record at once through `run`.
+   */
+  open?(context: RunContext): RunStream;
+}
+
+/** A run under way: records are added as they are routed (each key's in offset order). */
+export interface RunStream {
+  add(items: readonly WorkItem[]): void;
+  /** Nothing more will be added: one outcome per added item, in the order they were added. */
+  close(): Promise<RecordOutcome[]>;
+  /** Starts nothing more (the rest ends `notStarted`); resolves once nothing added runs any more. */
+  abandon(): Promise<unknown>;
+}
+
+/** Opens a run on any runner: streams where it can, otherwise collects the items and runs them at the end. */
+export function openRun(runner: SegmentRunner, context: RunContext): RunStream {
+  if (runner.open) return runner.open(context);
+  const collected: WorkItem[] = [];
+  return {
+    add: (items) => {
+      for (const item of items) collected.push(item);
+    },
+    close: () => runner.run(collected, context),
+    // Nothing has started: the runner gets the items only at close.
+    abandon: () => Promise.resolve(),
+  };
+}
+
+/** Runs records in this process: each key in offset order, keys at once up to the processor's concurrency. */
+export class InlineRunner implements SegmentRunner {
+  constructor(
+    private readonly options: { clock: Clock; sleep?: (ms: number) => Promise<void>; random?: () => number },
+  ) {}
+
+  run(items: readonly WorkItem[], context: RunContext): Promise<RecordOutcome[]> {
+    return runInKeyOrder(items, this.keyOrderOptions(context));
+  }
+
+  open(context: RunContext): RunStream {
+    return new KeyOrderedRun(this.keyOrderOptions(context));
+  }
+
+  private keyOrderOptions(context: RunContext): KeyOrderOptions<WorkItem> {
+    const { processor, deadline } = context;
+    const clock = this.options.clock;
+    return {
+      concurrency: processor.concurrency,
+      retry: processor.retry,
+      // Attempts count over deliveries: a record parks after exactly `afterAttempts`.
+      maxAttempts: (item) => Math.max(1, processor.deadLetter.afterAttempts - item.priorAttempts),
+      // A hung call must not keep the batch from its checkpoint: half the time left by default.
+      attemptTimeoutMs: processor.recordTimeoutMs ?? Math.max(1_000, Math.floor((deadline - clock()) / 2)),
+      stopWaitingAt: { at: deadline, clock },
+      canStart: (item) => clock() < deadline && context.canStart(item),
+      hasTimeFor: (delayMs) => clock() + delayMs < deadline,
+      sleep: this.options.sleep,
+      random: this.options.random,
+      invoke: async (item, attempt) => {
+        const handlerContext: HandlerContext = {
+          processor: processor.name,
+          segment: { id: item.segment.id, mask: item.segment.mask },
+          layoutVersion: item.layoutVersion,
+          topic: item.record.topic,
+          partition: item.record.partition,
+          offset: item.record.offset,
+          sequencingKey: item.sequencingKey,
+          attempt,
+          redrive: false,
+          epoch: item.claim.epoch,
+          deadline,
+          logger: context.logger,
+        };
+        await processor.handler(item.record, handlerContext);
+      },
+    };
+  }
+}
