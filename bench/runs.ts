@@ -4,7 +4,8 @@
  * the first offset it reports back).
  */
 import pLimit from 'p-limit';
-import { Dispatcher, type DispatcherSettings } from '../shared/processing/dispatcher.js';
+import { Dispatcher } from '../shared/processing/dispatcher.js';
+import type { DispatcherSettings } from '../shared/settings.js';
 import { parseKafkaEvent } from '../shared/kafka/kafka-event.js';
 import type { KafkaRecord } from '../shared/kafka/kafka-record.js';
 import { silentLogger } from '../shared/observability/logger.js';

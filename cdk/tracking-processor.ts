@@ -18,10 +18,13 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_LAMBDA_RETRY_ATTEMPTS } from '../shared/dead-letters/dead-letter-policy.js';
-import { resolveDispatcherSettings, type DispatcherSettings } from '../shared/processing/dispatcher.js';
 import { ConfigurationError } from '../shared/errors.js';
 import type { ProcessingMode } from '../shared/processing/handlers.js';
-import { DEFAULT_COORDINATOR_SETTINGS } from '../shared/coordination/layout-change.js';
+import {
+  DEFAULT_COORDINATOR_SETTINGS,
+  resolveDispatcherSettings,
+  type DispatcherSettings,
+} from '../shared/settings.js';
 import { METRICS_NAMESPACE } from '../shared/observability/metrics.js';
 import { TOKEN_TABLE_KEYS, tokenKeys } from '../shared/tokens/token-table.js';
 import { LayoutStateMachines, type CoordinatorFunctions } from './layout-state-machines.js';

@@ -117,8 +117,6 @@ export {
 } from './processing/processor.js';
 export {
   Dispatcher,
-  DEFAULT_DISPATCHER_SETTINGS,
-  type DispatcherSettings,
   type DispatchResult,
   type PartitionReport,
   type KafkaBatchResponse,
@@ -142,15 +140,23 @@ export {
   ProcessingMode,
   type RuntimeOptions,
 } from './processing/handlers.js';
+export {
+  DEFAULT_DISPATCHER_SETTINGS,
+  DEFAULT_COORDINATOR_SETTINGS,
+  CONCURRENCY,
+  resolveDispatcherSettings,
+  resolveCoordinatorSettings,
+  type DispatcherSettings,
+  type CoordinatorSettings,
+} from './settings.js';
+export type { LambdaContext, LambdaHandler } from './processing/lambda-handler.js';
 export { jsonLogger, silentLogger, type Logger } from './observability/logger.js';
 export {
   LayoutCoordinator,
   planChange,
   planScaleStep,
   changeExecutionName,
-  DEFAULT_COORDINATOR_SETTINGS,
   type ChangeState,
-  type CoordinatorSettings,
   type LayoutPlan,
 } from './coordination/layout-change.js';
 export { createCoordinatorHandlers, createCoordinator, type CoordinatorOptions } from './coordination/coordinator-handlers.js';

@@ -1,7 +1,8 @@
 import middy from '@middy/core';
 import { ConfigurationError } from '../errors.js';
 import { DynamoDbTokenStore } from '../tokens/dynamodb-token-store.js';
-import { LayoutCoordinator, type BeginInput, type ChangeState, type CoordinatorSettings } from './layout-change.js';
+import { LayoutCoordinator, type BeginInput, type ChangeState } from './layout-change.js';
+import { COORDINATOR_ENV, ENV, resolveCoordinatorSettings, settingsFromEnv, type CoordinatorSettings } from '../settings.js';
 import type { Clock, TokenStore } from '../tokens/token-store.js';
 
 /** How coordinator handlers reach the token store; each option falls back to the environment the construct sets. */
@@ -11,28 +12,13 @@ export interface CoordinatorOptions extends Partial<CoordinatorSettings> {
   readonly clock?: Clock;
 }
 
-const ENV: Record<keyof CoordinatorSettings, string> = {
-  layoutTtlMs: 'TIDEMARK_LAYOUT_TTL_MS',
-  clockSkewMs: 'TIDEMARK_CLOCK_SKEW_MS',
-  drainTimeoutMs: 'TIDEMARK_DRAIN_TIMEOUT_MS',
-  pollSeconds: 'TIDEMARK_DRAIN_POLL_SECONDS',
-  staleChangeGraceMs: 'TIDEMARK_STALE_CHANGE_GRACE_MS',
-};
-
 /** Builds the coordinator from options and environment. */
 export function createCoordinator(
   options: CoordinatorOptions = {},
   env: NodeJS.ProcessEnv = process.env,
 ): LayoutCoordinator {
-  const settings: { -readonly [K in keyof CoordinatorSettings]?: number } = {};
-  for (const [name, variable] of Object.entries(ENV) as Array<[keyof CoordinatorSettings, string]>) {
-    const value = options[name] ?? (env[variable] === undefined ? undefined : Number(env[variable]));
-    if (value === undefined) continue;
-    if (!Number.isFinite(value) || value < 0)
-      throw new ConfigurationError(`${name} must be a number >= 0, got ${String(value)}`);
-    settings[name] = value;
-  }
-  const tableName = env.TIDEMARK_TABLE_NAME;
+  const settings = resolveCoordinatorSettings(settingsFromEnv(COORDINATOR_ENV, options, env));
+  const tableName = env[ENV.tableName];
   if (!options.store && !tableName)
     throw new ConfigurationError('no token store: pass `store` or set TIDEMARK_TABLE_NAME');
   const store = options.store ?? new DynamoDbTokenStore({ tableName: tableName!, clock: options.clock });

@@ -1,4 +1,5 @@
 import { ConfigurationError, LayoutConflictError, LayoutError } from '../errors.js';
+import { DEFAULT_COORDINATOR_SETTINGS, type CoordinatorSettings } from '../settings.js';
 import {
   LayoutOperation,
   MAX_SEGMENTS,
@@ -141,30 +142,6 @@ export interface ChangeState {
   readonly step?: number;
 }
 
-/** Settings of the coordinator. */
-export interface CoordinatorSettings {
-  /** The dispatchers' layout cache bound; the drain waits at least this long. @default 5000 */
-  readonly layoutTtlMs: number;
-  /** Allowance for clock differences between Lambdas. @default 1000 */
-  readonly clockSkewMs: number;
-  /** Roll back when claims have not drained by then. @default 120000 */
-  readonly drainTimeoutMs: number;
-  /** Seconds between drain checks. @default 5 */
-  readonly pollSeconds: number;
-  /**
-   * A change still pending this long after its deadline was abandoned (its execution was stopped or kept
-   * failing): the next change rolls it back first, so no segment stays draining for ever. @default 300000
-   */
-  readonly staleChangeGraceMs: number;
-}
-
-export const DEFAULT_COORDINATOR_SETTINGS: CoordinatorSettings = Object.freeze({
-  layoutTtlMs: 5_000,
-  clockSkewMs: 1_000,
-  drainTimeoutMs: 120_000,
-  pollSeconds: 5,
-  staleChangeGraceMs: 300_000,
-});
 
 /**
  * The steps of a split or merge, each called by one task of the state machine:

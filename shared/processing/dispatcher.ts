@@ -18,6 +18,7 @@ import {
   MalformedRecordError,
   StaleLayoutError,
 } from '../errors.js';
+import { resolveDispatcherSettings, type DispatcherSettings } from '../settings.js';
 import { parseKafkaRecord, readableOffset, readKafkaEventEnvelope } from '../kafka/kafka-event.js';
 import { parseTopicPartition, type KafkaRecord } from '../kafka/kafka-record.js';
 import type { RecordOutcome } from './key-scheduler.js';
@@ -75,63 +76,6 @@ export interface DispatchResult {
   readonly response: KafkaBatchResponse;
   readonly partitions: readonly PartitionReport[];
   readonly layoutVersion: number;
-}
-
-/** Runtime settings of the dispatcher. Every one has a default. */
-export interface DispatcherSettings {
-  /** Claim lease; renewed inline while work runs. @default 30000 */
-  readonly leaseMs: number;
-  /** How long a container may route with a layout it read. @default 5000 */
-  readonly layoutTtlMs: number;
-  /** How long to wait for another live holder of a partition (a duplicate delivery) before handing it back. @default 10000 */
-  readonly claimWaitMs: number;
-  /** Time kept at the end of the invocation to checkpoint. @default 3000 */
-  readonly checkpointReserveMs: number;
-  /** Stop starting work this long before the lease ends. @default 2000 */
-  readonly leaseSafetyMs: number;
-  /** Out-of-order ranges kept per token cell. @default 200 */
-  readonly maxRanges: number;
-  /**
-   * How long to wait for a split or merge to finish before handing back records of a draining segment (never past
-   * the invocation's deadline). Hand-backs count against Lambda's retry limit like failures, so the default outlasts
-   * a whole drain: the coordinator's drain timeout (2 minutes) and its clock allowance. @default 150000
-   */
-  readonly drainWaitMs: number;
-  /**
-   * Records parsed between two turns of the event loop. Records start while later ones are parsed; a turn lets
-   * claims' answers and finished handlers through. @default 256
-   */
-  readonly parseChunk: number;
-}
-
-/** The defaults of {@link DispatcherSettings}. */
-export const DEFAULT_DISPATCHER_SETTINGS: DispatcherSettings = Object.freeze({
-  leaseMs: 30_000,
-  layoutTtlMs: 5_000,
-  claimWaitMs: 10_000,
-  checkpointReserveMs: 3_000,
-  leaseSafetyMs: 2_000,
-  maxRanges: 200,
-  drainWaitMs: 150_000,
-  parseChunk: 256,
-});
-
-/** Checks dispatcher settings; a ConfigurationError names the bad value and what is allowed. */
-export function resolveDispatcherSettings(partial: Partial<DispatcherSettings> = {}): DispatcherSettings {
-  const settings = { ...DEFAULT_DISPATCHER_SETTINGS, ...partial };
-  for (const [name, value] of Object.entries(settings)) {
-    if (!Number.isInteger(value) || value < 0) {
-      throw new ConfigurationError(`${name} must be a whole number >= 0, got ${String(value)}`);
-    }
-  }
-  if (settings.leaseMs < 1_000 || settings.leaseSafetyMs * 2 >= settings.leaseMs) {
-    throw new ConfigurationError(
-      `leaseMs must be >= 1000 and more than twice leaseSafetyMs (${settings.leaseSafetyMs}), got ${settings.leaseMs}`,
-    );
-  }
-  if (settings.maxRanges < 1) throw new ConfigurationError(`maxRanges must be >= 1, got ${settings.maxRanges}`);
-  if (settings.parseChunk < 1) throw new ConfigurationError(`parseChunk must be >= 1, got ${settings.parseChunk}`);
-  return Object.freeze(settings);
 }
 
 /** Everything a dispatcher is built from. */

@@ -1,13 +1,15 @@
 import middy from '@middy/core';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Agent } from 'node:https';
-import type { Context } from 'aws-lambda';
+import type { LambdaContext, LambdaHandler } from './lambda-handler.js';
+import { Dispatcher, type KafkaBatchResponse } from './dispatcher.js';
 import {
-  Dispatcher,
+  DISPATCHER_ENV,
+  ENV,
   resolveDispatcherSettings,
+  settingsFromEnv,
   type DispatcherSettings,
-  type KafkaBatchResponse,
-} from './dispatcher.js';
+} from '../settings.js';
 import { ConfigurationError } from '../errors.js';
 import { DynamoDbTokenStore } from '../tokens/dynamodb-token-store.js';
 import {
@@ -61,35 +63,20 @@ export interface RuntimeOptions extends Partial<DispatcherSettings> {
   readonly deadLetters?: DeadLetterStore;
 }
 
-const ENV_SETTINGS: Record<keyof DispatcherSettings, string> = {
-  leaseMs: 'TIDEMARK_LEASE_MS',
-  layoutTtlMs: 'TIDEMARK_LAYOUT_TTL_MS',
-  claimWaitMs: 'TIDEMARK_CLAIM_WAIT_MS',
-  checkpointReserveMs: 'TIDEMARK_CHECKPOINT_RESERVE_MS',
-  leaseSafetyMs: 'TIDEMARK_LEASE_SAFETY_MS',
-  maxRanges: 'TIDEMARK_MAX_RANGES',
-  drainWaitMs: 'TIDEMARK_DRAIN_WAIT_MS',
-  parseChunk: 'TIDEMARK_PARSE_CHUNK',
-};
-
 /** Resolves options against the environment; a ConfigurationError names what is missing or wrong. */
 export function resolveRuntime(options: RuntimeOptions = {}, env: NodeJS.ProcessEnv = process.env) {
-  const settings: { -readonly [K in keyof DispatcherSettings]?: number } = {};
-  for (const [name, variable] of Object.entries(ENV_SETTINGS) as Array<[keyof DispatcherSettings, string]>) {
-    const value = options[name] ?? (env[variable] === undefined ? undefined : Number(env[variable]));
-    if (value !== undefined) settings[name] = value;
-  }
-  const mode = options.mode ?? ((env.TIDEMARK_MODE as ProcessingMode | undefined) || ProcessingMode.Inline);
+  const settings = settingsFromEnv(DISPATCHER_ENV, options, env);
+  const mode = options.mode ?? ((env[ENV.mode] as ProcessingMode | undefined) || ProcessingMode.Inline);
   if (mode !== ProcessingMode.Inline && mode !== ProcessingMode.FanOut) {
     throw new ConfigurationError(`mode must be "inline" or "fan-out", got "${String(mode)}"`);
   }
-  const tableName = options.tableName ?? env.TIDEMARK_TABLE_NAME;
+  const tableName = options.tableName ?? env[ENV.tableName];
   if (!options.store && !tableName) {
     throw new ConfigurationError('no token store: pass `store` or `tableName`, or set TIDEMARK_TABLE_NAME');
   }
   const clock = options.clock ?? Date.now;
   const store = options.store ?? new DynamoDbTokenStore({ tableName: tableName!, clock });
-  const workerFunctionName = options.workerFunctionName ?? env.TIDEMARK_WORKER_FUNCTION;
+  const workerFunctionName = options.workerFunctionName ?? env[ENV.workerFunction];
   if (mode === ProcessingMode.FanOut && !workerFunctionName) {
     throw new ConfigurationError(
       'fan-out mode needs the segment worker: pass `workerFunctionName` or set TIDEMARK_WORKER_FUNCTION',
@@ -102,6 +89,7 @@ export function resolveRuntime(options: RuntimeOptions = {}, env: NodeJS.Process
     clock,
     logger: options.logger ?? jsonLogger(),
     workerFunctionName,
+    tableName,
     lambdaClient: options.lambdaClient,
   };
 }
@@ -147,11 +135,14 @@ function dispatcherFor(processor: Processor, runtime: ReturnType<typeof resolveR
  * The Lambda handler for the Kafka event source: returns the partial batch response. Use with
  * `FunctionResponseTypes: [ReportBatchItemFailures]` on the event source mapping.
  */
-export function createDispatchHandler(processor: Processor, options: RuntimeOptions = {}) {
+export function createDispatchHandler(
+  processor: Processor,
+  options: RuntimeOptions = {},
+): LambdaHandler<unknown, KafkaBatchResponse> {
   const runtime = resolveRuntime(options);
   const dispatcher = dispatcherFor(processor, runtime);
   const { logger } = runtime;
-  return middy<unknown, KafkaBatchResponse, Error, Context>(NO_EARLY_TIMEOUT).handler(async (event, context) => {
+  return middy<unknown, KafkaBatchResponse, Error, LambdaContext>(NO_EARLY_TIMEOUT).handler(async (event, context) => {
     const result = await dispatcher.dispatch(event, {
       remainingMs: () => context.getRemainingTimeInMillis(),
       invocationId: context.awsRequestId,
@@ -163,9 +154,12 @@ export function createDispatchHandler(processor: Processor, options: RuntimeOpti
 }
 
 /** The Lambda handler of the segment worker (fan-out mode). */
-export function createSegmentWorkerHandler(processor: Processor, options: RuntimeOptions = {}) {
+export function createSegmentWorkerHandler(
+  processor: Processor,
+  options: RuntimeOptions = {},
+): LambdaHandler<SegmentWorkerRequest, SegmentWorkerResponse> {
   const runtime = resolveRuntime({ ...options, mode: ProcessingMode.Inline });
-  return middy<SegmentWorkerRequest, SegmentWorkerResponse, Error, Context>(NO_EARLY_TIMEOUT).handler(
+  return middy<SegmentWorkerRequest, SegmentWorkerResponse, Error, LambdaContext>(NO_EARLY_TIMEOUT).handler(
     async (request, context) => {
       if (request.processor !== processor.name) {
         throw new ConfigurationError(`worker of "${processor.name}" was sent work of "${String(request.processor)}"`);
@@ -195,17 +189,14 @@ export interface RedriveRequest {
  * The Lambda handler that redrives dead letters: on the schedule every key that is due, or (invoked by
  * `tidemark dead-letters retry --function`) the keys it is given. Prints the processor's dead-letter gauges as EMF.
  */
-export function createRedriveHandler(processor: Processor, options: RuntimeOptions & { keysPerRun?: number } = {}) {
+export function createRedriveHandler(
+  processor: Processor,
+  options: RuntimeOptions & { keysPerRun?: number } = {},
+): LambdaHandler<RedriveRequest | undefined, RedriveReport> {
   const runtime = resolveRuntime({ ...options, mode: ProcessingMode.Inline });
-  const keysPerRun =
-    options.keysPerRun ??
-    (process.env.TIDEMARK_REDRIVE_KEYS_PER_RUN ? Number(process.env.TIDEMARK_REDRIVE_KEYS_PER_RUN) : undefined);
+  const { keysPerRun } = settingsFromEnv({ keysPerRun: ENV.redriveKeysPerRun }, options, process.env);
   const deadLetters =
-    options.deadLetters ??
-    new DynamoDbDeadLetterStore({
-      tableName: options.tableName ?? process.env.TIDEMARK_TABLE_NAME!,
-      clock: runtime.clock,
-    });
+    options.deadLetters ?? new DynamoDbDeadLetterStore({ tableName: runtime.tableName!, clock: runtime.clock });
   const redriver = new Redriver({
     processor,
     store: runtime.store,
@@ -214,7 +205,7 @@ export function createRedriveHandler(processor: Processor, options: RuntimeOptio
     clock: runtime.clock,
     settings: { leaseMs: runtime.settings.leaseMs, ...(keysPerRun === undefined ? {} : { keysPerRun }) },
   });
-  return middy<RedriveRequest | undefined, RedriveReport, Error, Context>(NO_EARLY_TIMEOUT).handler(
+  return middy<RedriveRequest | undefined, RedriveReport, Error, LambdaContext>(NO_EARLY_TIMEOUT).handler(
     async (request, context) => {
       const remainingMs = () => context.getRemainingTimeInMillis();
       let report: RedriveReport;

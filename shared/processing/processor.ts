@@ -1,3 +1,4 @@
+import { assertProcessorName } from '../settings.js';
 import { resolveDeadLetterPolicy, type DeadLetterPolicy } from '../dead-letters/dead-letter-policy.js';
 import { ConfigurationError } from '../errors.js';
 import { defaultHash, type HashFunction } from '../routing/hash.js';
@@ -7,7 +8,6 @@ import type { Logger } from '../observability/logger.js';
 import { resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import type { Segment } from '../routing/segment.js';
 import { Sequencing, sequencingKeyOf, validateSequencingPolicy, type SequencingPolicy } from '../routing/sequencing-policy.js';
-import { assertProcessorName } from '../tokens/token-store.js';
 
 /** What a handler learns about the record it is given. */
 export interface HandlerContext {

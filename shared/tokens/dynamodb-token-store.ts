@@ -1,3 +1,4 @@
+import { assertProcessorName } from '../settings.js';
 import {
   ConditionalCheckFailedException,
   DynamoDBClient,
@@ -30,7 +31,6 @@ import { parseTopicPartition, topicPartitionId } from '../kafka/kafka-record.js'
 import { PartitionToken, TOKEN_MAX_BYTES } from './token.js';
 import { LAYOUT_REPLICAS, tokenKeys } from './token-table.js';
 import {
-  assertProcessorName,
   claimRefusal,
   fenced,
   layoutConflict,

@@ -1,3 +1,4 @@
+import { assertProcessorName } from '../settings.js';
 import { ConfigurationError, FencedError, UnknownProcessorError } from '../errors.js';
 import {
   assertLayout,
@@ -10,7 +11,6 @@ import {
 import type { DeadLetter, ParkedKey, SourceSkip } from '../dead-letters/dead-letter.js';
 import { PartitionToken, TOKEN_MAX_BYTES } from './token.js';
 import {
-  assertProcessorName,
   claimRefusal,
   fenced,
   layoutConflict,

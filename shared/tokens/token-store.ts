@@ -226,15 +226,6 @@ export function fenced(
   });
 }
 
-/** Processor names end up in item keys: keep them readable and free of the key separator. */
-export function assertProcessorName(processor: string): void {
-  if (!/^[A-Za-z0-9._-]{1,100}$/.test(processor)) {
-    throw new ConfigurationError(
-      `processor name "${processor}" is not allowed: use 1 to 100 letters, digits, '.', '_' or '-'`,
-    );
-  }
-}
-
 /** Why a conditional layout write lost, from the layout as it stands now. */
 export function layoutConflict(
   current: Layout,

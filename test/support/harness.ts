@@ -1,4 +1,5 @@
-import { Dispatcher, type DispatcherSettings, type DispatchResult } from '../../shared/processing/dispatcher.js';
+import { Dispatcher, type DispatchResult } from '../../shared/processing/dispatcher.js';
+import type { DispatcherSettings } from '../../shared/settings.js';
 import { toRawRecord } from '../../shared/processing/fan-out.js';
 import type { RawKafkaEvent } from '../../shared/kafka/kafka-event.js';
 import { KafkaRecord } from '../../shared/kafka/kafka-record.js';

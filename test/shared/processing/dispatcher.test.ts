@@ -2,7 +2,7 @@ import { PutCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import type { KafkaRecord } from '../../../shared/kafka/kafka-record.js';
 import { DynamoDbTokenStore } from '../../../shared/tokens/dynamodb-token-store.js';
-import { resolveDispatcherSettings } from '../../../shared/processing/dispatcher.js';
+import { resolveDispatcherSettings } from '../../../shared/settings.js';
 import { ConfigurationError, LayoutError, MalformedEventError, UnknownProcessorError } from '../../../shared/errors.js';
 import { SegmentRouter } from '../../../shared/routing/layout.js';
 import { defaultHash } from '../../../shared/routing/hash.js';
