@@ -8,7 +8,7 @@ import {
   type ParkReason,
   type SourceSkip,
 } from './dead-letter.js';
-import type { TimestampType } from '../kafka/kafka-record.js';
+import { topicPartitionId, type TimestampType } from '../kafka/kafka-record.js';
 import type { FailureCount } from '../tokens/token-store.js';
 import { tokenKeys } from '../tokens/token-table.js';
 
@@ -113,7 +113,7 @@ export function failuresOf(text: unknown): Map<number, FailureCount> {
 /** A letter as an item of the token table. */
 export function letterItem(letter: DeadLetter): Item {
   return {
-    ...tokenKeys.letter(letter.processor, `${letter.topic}-${letter.partition}`, letter.digest, letter.offset),
+    ...tokenKeys.letter(letter.processor, topicPartitionId(letter.topic, letter.partition), letter.digest, letter.offset),
     kind: 'letter',
     processor: letter.processor,
     topic: letter.topic,
@@ -173,7 +173,7 @@ export function letterFrom(item: Item): DeadLetter {
 /** A source skip as an item. */
 export function skipItem(skip: SourceSkip): Item {
   return {
-    ...tokenKeys.skip(skip.processor, `${skip.topic}-${skip.partition}`, skip.from),
+    ...tokenKeys.skip(skip.processor, topicPartitionId(skip.topic, skip.partition), skip.from),
     kind: 'skip',
     ...skip,
   };

@@ -18,6 +18,7 @@ import {
 } from './dead-letter-store.js';
 import { PARKED_ERROR_CHARS, type DeadLetter, type LetterError, type SourceSkip } from './dead-letter.js';
 import { ConfigurationError, FencedError } from '../errors.js';
+import { topicPartitionId } from '../kafka/kafka-record.js';
 import { DynamoDbTokenStore } from '../tokens/dynamodb-token-store.js';
 import { tokenKeys } from '../tokens/token-table.js';
 import type { Clock } from '../tokens/token-store.js';
@@ -390,7 +391,7 @@ export class DynamoDbDeadLetterStore implements DeadLetterStore {
 }
 
 function topicPartition(ref: Pick<ParkedKeyRef, 'topic' | 'partition'>): string {
-  return `${ref.topic}-${ref.partition}`;
+  return topicPartitionId(ref.topic, ref.partition);
 }
 
 function partitionKey(ref: ParkedKeyRef) {

@@ -9,7 +9,7 @@ import {
 import { isParked, letterError, SyntheticKey, type DeadLetter } from './dead-letter.js';
 import { ConfigurationError, FencedError, isRetriable } from '../errors.js';
 import { parseKafkaRecord } from '../kafka/kafka-event.js';
-import { KafkaRecord } from '../kafka/kafka-record.js';
+import { KafkaRecord, topicPartitionId } from '../kafka/kafka-record.js';
 import { SegmentRouter, type LayoutSegment } from '../routing/layout.js';
 import type { Logger } from '../observability/logger.js';
 import { routingKeyOf, type HandlerContext, type Processor } from '../processing/processor.js';
@@ -131,7 +131,7 @@ export class Redriver {
    * out. With `dueBy`, only a key due by then is taken.
    */
   async redriveKey(ref: ParkedKeyRef, options: { deadline: number; dueBy?: number }): Promise<KeyRedrive> {
-    const topicPartition = `${ref.topic}-${ref.partition}`;
+    const topicPartition = topicPartitionId(ref.topic, ref.partition);
     let lease: RedriveLease;
     try {
       lease = await this.deadLetters.takeLease(ref, {
@@ -250,7 +250,7 @@ export class Redriver {
 
   /** The record a letter keeps; one parked because it could not be read or routed must pass that check now. */
   private recordOf(letter: DeadLetter): KafkaRecord {
-    const topicPartition = `${letter.topic}-${letter.partition}`;
+    const topicPartition = topicPartitionId(letter.topic, letter.partition);
     if (letter.raw !== undefined) return parseKafkaRecord(JSON.parse(letter.raw), topicPartition, 0);
     const record = new KafkaRecord({
       topic: letter.topic,

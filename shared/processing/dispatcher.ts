@@ -12,7 +12,6 @@ import {
 } from '../dead-letters/dead-letter.js';
 import {
   ClaimHeldError,
-  ConfigurationError,
   FencedError,
   isRetriable,
   MalformedRecordError,
@@ -879,11 +878,11 @@ function sliceOf(topicPartition: string, raw: readonly unknown[]): PartitionSlic
     last = Math.max(last, offset);
   }
   const target = partitionTarget(topicPartition);
-  const cut = topicPartition.lastIndexOf('-');
   return {
     topicPartition,
-    topic: target?.topic ?? topicPartition.slice(0, cut),
-    partition: target?.partition ?? Number(topicPartition.slice(cut + 1)),
+    // An entry key that names no partition is never claimed, so these are never written: the key itself and -1.
+    topic: target?.topic ?? topicPartition,
+    partition: target?.partition ?? -1,
     named: target !== undefined,
     raw,
     ascending,

@@ -2,7 +2,7 @@ import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { letterError } from '../dead-letters/dead-letter.js';
 import { FencedError, isRetriable, TidemarkError } from '../errors.js';
 import { parseKafkaRecord, type RawKafkaRecord } from '../kafka/kafka-event.js';
-import type { KafkaRecord } from '../kafka/kafka-record.js';
+import { topicPartitionId, type KafkaRecord } from '../kafka/kafka-record.js';
 import type { RecordOutcome } from './key-scheduler.js';
 import { SegmentState } from '../routing/layout.js';
 import { LeaseKeeper } from '../tokens/lease.js';
@@ -283,7 +283,7 @@ export async function runSegmentWorker(
   const { processor, clock } = dependencies;
   const keepers = new Map(
     request.claims.map((claim) => [
-      `${claim.topic}-${claim.partition}`,
+      topicPartitionId(claim.topic, claim.partition),
       new LeaseKeeper(dependencies.store, claim, {
         leaseMs: dependencies.leaseMs,
         safetyMs: dependencies.leaseSafetyMs,
@@ -297,7 +297,7 @@ export async function runSegmentWorker(
   const outcomes: WorkerOutcome[] = [];
   const items: WorkItem[] = [];
   request.records.forEach((entry, index) => {
-    const topicPartition = `${entry.record.topic}-${entry.record.partition}`;
+    const topicPartition = topicPartitionId(entry.record.topic, entry.record.partition);
     const claim = keepers.get(topicPartition)?.claim;
     try {
       if (!claim) throw new FencedError(`no claim was sent for ${topicPartition}`);

@@ -9,6 +9,7 @@ import {
   type LayoutSegment,
 } from '../routing/layout.js';
 import type { DeadLetter, ParkedKey, SourceSkip } from '../dead-letters/dead-letter.js';
+import { topicPartitionId } from '../kafka/kafka-record.js';
 import { PartitionToken, TOKEN_MAX_BYTES } from './token.js';
 import {
   claimRefusal,
@@ -185,7 +186,7 @@ export class MemoryTokenStore implements TokenStore {
     const changes = options.changes;
     let written = 0;
     if (changes) {
-      const topicPartition = `${claim.topic}-${claim.partition}`;
+      const topicPartition = topicPartitionId(claim.topic, claim.partition);
       // A letter that exists was parked before (see the DynamoDB store): it is neither written nor counted again.
       const fresh = changes.letters.filter(
         (letter) => !this.letters.get(`${claim.processor} ${topicPartition} ${letter.digest}`)?.has(letter.offset),

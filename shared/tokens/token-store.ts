@@ -1,7 +1,8 @@
-import { ClaimHeldError, ConfigurationError, FencedError, LayoutConflictError, StaleLayoutError } from '../errors.js';
+import { ClaimHeldError, FencedError, LayoutConflictError, StaleLayoutError } from '../errors.js';
 import type { DeadLetter, ParkedKey, SourceSkip } from '../dead-letters/dead-letter.js';
 import type { Layout, LayoutChange, LayoutSegment } from '../routing/layout.js';
 import type { PartitionToken } from './token.js';
+import { topicPartitionId } from '../kafka/kafka-record.js';
 
 /** Milliseconds since the epoch. Stores take a clock so tests can move time without sleeping. */
 export type Clock = () => number;
@@ -193,7 +194,7 @@ export function claimRefusal(
   current: { owner?: string; epoch?: number; leaseUntil?: number; layoutVersion?: number },
   now: number,
 ): Error {
-  const where = `${request.topic}-${request.partition} of "${request.processor}"`;
+  const where = `${topicPartitionId(request.topic, request.partition)} of "${request.processor}"`;
   if (current.layoutVersion !== undefined && current.layoutVersion > request.layoutVersion) {
     return new StaleLayoutError(
       `layout v${request.layoutVersion} is stale for ${where}: v${current.layoutVersion} was already used; refresh the layout`,
@@ -214,7 +215,7 @@ export function fenced(
   current: { owner?: string; epoch?: number; leaseUntil?: number } | undefined,
   now: number,
 ): FencedError {
-  const where = `${claim.topic}-${claim.partition} of "${claim.processor}"`;
+  const where = `${topicPartitionId(claim.topic, claim.partition)} of "${claim.processor}"`;
   const reason =
     current === undefined
       ? 'its item is gone'

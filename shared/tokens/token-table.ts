@@ -5,6 +5,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { topicPartitionId } from '../kafka/kafka-record.js';
 
 /**
  * The token table's key schema: a string partition key `pk` and sort key `sk`. One table can hold many
@@ -34,7 +35,7 @@ export const tokenKeys = {
     sk: `HISTORY#${String(version).padStart(10, '0')}`,
   }),
   partition: (processor: string, topic: string, partition: number) => ({
-    pk: `PROCESSOR#${processor}#PARTITION#${topic}-${partition}`,
+    pk: `PROCESSOR#${processor}#PARTITION#${topicPartitionId(topic, partition)}`,
     sk: 'TOKEN',
   }),
   /** A parked key's letters share a partition key, sorted by offset: one query reads them in order. */
