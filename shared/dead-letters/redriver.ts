@@ -96,9 +96,13 @@ export class Redriver {
     this.random = dependencies.random ?? Math.random;
   }
 
-  /** Redrives every key that is due (oldest first, at most `keysPerRun`) within `remainingMs`. */
-  async redriveDue(options: { remainingMs: () => number }): Promise<RedriveReport> {
+  /**
+   * Redrives every key that is due (oldest first, at most `keysPerRun`) within `remainingMs`. `requestId` (the
+   * redrive invocation's Lambda request id) is handed to handlers as `HandlerContext.requestId`.
+   */
+  async redriveDue(options: { remainingMs: () => number; requestId?: string }): Promise<RedriveReport> {
     const now = this.clock();
+    const requestId = options.requestId ?? randomUUID();
     const entries = await this.deadLetters.listParkedKeys(this.processor.name);
     const parked = entries.filter(isParked);
     const due = parked
@@ -115,7 +119,7 @@ export class Redriver {
         partition: entry.partition,
         digest: entry.digest,
       };
-      keys.push(await this.redriveKey(ref, { deadline, dueBy: now }));
+      keys.push(await this.redriveKey(ref, { deadline, dueBy: now, requestId }));
     }
     const oldest = parked.reduce((min, entry) => Math.min(min, entry.since), Number.POSITIVE_INFINITY);
     return {
@@ -128,9 +132,13 @@ export class Redriver {
 
   /**
    * Redrives one key's letters in offset order until none is left, one fails, or time (`deadline`, epoch ms) runs
-   * out. With `dueBy`, only a key due by then is taken.
+   * out. With `dueBy`, only a key due by then is taken. `requestId` is handed to handlers (default: a random UUID).
    */
-  async redriveKey(ref: ParkedKeyRef, options: { deadline: number; dueBy?: number }): Promise<KeyRedrive> {
+  async redriveKey(
+    ref: ParkedKeyRef,
+    options: { deadline: number; dueBy?: number; requestId?: string },
+  ): Promise<KeyRedrive> {
+    const requestId = options.requestId ?? randomUUID();
     const topicPartition = topicPartitionId(ref.topic, ref.partition);
     let lease: RedriveLease;
     try {
@@ -169,7 +177,7 @@ export class Redriver {
           await this.deadLetters.release(lease, { nextAttemptAt: now });
           return result('stopped', redriven, 'out of time');
         }
-        const failure = await this.handle(letter, lease, router, layout.version, options.deadline);
+        const failure = await this.handle(letter, lease, router, layout.version, options.deadline, requestId);
         if (failure) {
           const attempts = lease.entry.attempts + 1;
           const nextAttemptAt = nextRedriveAt(this.processor.deadLetter, attempts, this.clock(), this.random);
@@ -212,6 +220,7 @@ export class Redriver {
     router: SegmentRouter<LayoutSegment>,
     layoutVersion: number,
     deadline: number,
+    requestId: string,
   ): Promise<{ error: unknown; attempts: number } | undefined> {
     let record: KafkaRecord;
     try {
@@ -233,6 +242,7 @@ export class Redriver {
         redrive: true,
         epoch: lease.epoch,
         deadline,
+        requestId,
         logger: this.logger,
       };
       try {

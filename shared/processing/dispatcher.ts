@@ -188,7 +188,9 @@ export class Dispatcher {
   }
 
   /**
-   * Handles one event. `remainingMs` is the invocation's time left (Lambda's `getRemainingTimeInMillis`).
+   * Handles one event. `remainingMs` is the invocation's time left (Lambda's `getRemainingTimeInMillis`);
+   * `invocationId` is its Lambda request id (`awsRequestId`): it names the claims' owners, is recorded on source
+   * skips and is handed to inline handlers as `HandlerContext.requestId` (a random id when not given).
    * Throws only when the event as a whole is unusable or the layout is invalid: Lambda then retries the batch.
    *
    * Claims are taken before any record is parsed, and records start running while later ones are still parsed:
@@ -217,6 +219,7 @@ export class Dispatcher {
       processor: this.processor,
       deadline,
       logger: this.logger,
+      requestId: invocationId,
       canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
     };
     let stream: RunStream | undefined;

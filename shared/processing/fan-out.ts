@@ -1,4 +1,5 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { randomUUID } from 'node:crypto';
 import { letterError } from '../dead-letters/dead-letter.js';
 import { FencedError, isRetriable, TidemarkError } from '../errors.js';
 import { parseKafkaRecord, type RawKafkaRecord } from '../kafka/kafka-event.js';
@@ -278,6 +279,8 @@ export async function runSegmentWorker(
     /** The worker invocation's own time left. */
     remainingMs: () => number;
     checkpointReserveMs: number;
+    /** The worker invocation's Lambda request id, handed to handlers as `HandlerContext.requestId`. @default a random UUID */
+    requestId?: string;
   },
 ): Promise<SegmentWorkerResponse> {
   const { processor, clock } = dependencies;
@@ -329,6 +332,7 @@ export async function runSegmentWorker(
       processor,
       deadline,
       logger: dependencies.logger,
+      requestId: dependencies.requestId ?? randomUUID(),
       canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
     });
     items.forEach((item, i) => {

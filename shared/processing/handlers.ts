@@ -173,6 +173,7 @@ export function createSegmentWorkerHandler(
         leaseSafetyMs: runtime.settings.leaseSafetyMs,
         checkpointReserveMs: Math.min(1_000, runtime.settings.checkpointReserveMs),
         remainingMs: () => context.getRemainingTimeInMillis(),
+        requestId: context.awsRequestId,
       });
     },
   );
@@ -214,14 +215,14 @@ export function createRedriveHandler(
         const deadline = runtime.clock() + remainingMs() - 5_000;
         for (const target of request.keys ?? []) {
           const ref = parkedKeyRef(processor.name, target);
-          keys.push(await redriver.redriveKey(ref, { deadline }));
+          keys.push(await redriver.redriveKey(ref, { deadline, requestId: context.awsRequestId }));
         }
         report = {
           keys,
           redriven: keys.reduce((n, k) => n + k.redriven, 0),
         };
       } else {
-        report = await redriver.redriveDue({ remainingMs });
+        report = await redriver.redriveDue({ remainingMs, requestId: context.awsRequestId });
         if (options.metrics !== false) {
           console.log(
             embeddedMetrics(processor.name, {

@@ -33,6 +33,12 @@ export interface HandlerContext {
   readonly epoch: number;
   /** Epoch milliseconds after which work of this batch can no longer be checkpointed. */
   readonly deadline: number;
+  /**
+   * Lambda's `awsRequestId` of the invocation that runs the handler: the dispatch invocation in inline mode, the
+   * segment worker's in fan-out mode, the redrive invocation's in a redrive. Use it to find the invocation's logs
+   * or to correlate the handler's own writes with the invocation that made them.
+   */
+  readonly requestId: string;
   readonly logger: Logger;
 }
 

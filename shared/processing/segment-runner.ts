@@ -34,6 +34,8 @@ export interface RunContext {
   /** Asked before every attempt: whether the item's claim is still live. */
   readonly canStart: (item: WorkItem) => boolean | Promise<boolean>;
   readonly logger: Logger;
+  /** Lambda's request id of the invocation the records run in, handed to handlers as `HandlerContext.requestId`. */
+  readonly requestId: string;
 }
 
 /**
@@ -114,6 +116,7 @@ export class InlineRunner implements SegmentRunner {
           redrive: false,
           epoch: item.claim.epoch,
           deadline,
+          requestId: context.requestId,
           logger: context.logger,
         };
         await processor.handler(item.record, handlerContext);

@@ -516,12 +516,12 @@ describe('Dispatcher on DynamoDB Local', () => {
     expect(handler.calls).toEqual([]);
   });
 
-  it('tells the handler its segment, partition, offset, attempt and fencing epoch', async () => {
+  it('tells the handler its segment, partition, offset, attempt, fencing epoch and request id', async () => {
     const store = await freshDynamoStore();
     const handler = new ScriptedHandler([['orders-0@0', 1]]);
     const dispatcher = testDispatcher(testProcessor({ handler: handler.for(), initialSegments: 1 }), store);
 
-    await dispatch(dispatcher, eventOf([{ topic: 'orders', partition: 0, offset: 0, key: 'k' }]));
+    await dispatch(dispatcher, eventOf([{ topic: 'orders', partition: 0, offset: 0, key: 'k' }]), 'request-7');
 
     expect(handler.calls.map((c) => ({ ...c.context, logger: undefined, deadline: undefined }))).toEqual(
       [1, 2].map((attempt) => ({
@@ -536,6 +536,7 @@ describe('Dispatcher on DynamoDB Local', () => {
         redrive: false,
         epoch: 1,
         deadline: undefined,
+        requestId: 'request-7',
         logger: undefined,
       })),
     );

@@ -49,6 +49,34 @@ describe('fan-out mode', () => {
     for (const offsets of perKey.values()) expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
   });
 
+  it('tells each handler the request id of the worker invocation that ran it, on a topic whose name has dashes', async () => {
+    const store = await freshDynamoStore();
+    const handler = new ScriptedHandler();
+    const processor = testProcessor({ handler: handler.for(), topics: ['orders-eu-1'], initialSegments: 4 });
+    const { lambda, dispatch } = fanOutStack({ processor, store });
+    const log = topicLog({ partitions: 2, count: 20, keys: 8, topic: 'orders-eu-1' });
+
+    const response = await dispatch(eventOf(log), lambdaContext(60_000, 'dispatch-request'));
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(handler.calls).toHaveLength(log.length);
+    // LocalLambda gives its n-th invocation the request id worker-n.
+    const workerOf = new Map<string, string>();
+    lambda.invocations.forEach((invocation, i) => {
+      for (const entry of (invocation.payload as SegmentWorkerRequest).records)
+        workerOf.set(
+          `${entry.record.topic}-${String(entry.record.partition)}@${String(entry.record.offset)}`,
+          `worker-${i + 1}`,
+        );
+    });
+    expect(lambda.invocations).toHaveLength(4);
+    for (const call of handler.calls) {
+      expect(call.topicPartition).toMatch(/^orders-eu-1-[01]$/);
+      expect(call.context.requestId).toBe(workerOf.get(`${call.topicPartition}@${call.offset}`));
+    }
+    expect(new Set(handler.calls.map((c) => c.context.requestId)).size).toBe(4);
+  });
+
   it('hands back the records of a worker that fails, and handles the rest', async () => {
     const store = await freshDynamoStore();
     const handler = new ScriptedHandler();

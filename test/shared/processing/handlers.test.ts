@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NonRetriableError } from '../../../shared/errors.js';
-import { createRedriveHandler } from '../../../shared/processing/handlers.js';
+import { createDispatchHandler, createRedriveHandler } from '../../../shared/processing/handlers.js';
+import type { HandlerContext } from '../../../shared/processing/processor.js';
+import { MemoryTokenStore } from '../../../shared/tokens/memory-token-store.js';
 import { silentLogger } from '../../../shared/observability/logger.js';
 import type { RedriveReport } from '../../../shared/dead-letters/redriver.js';
 import { freshStores, lettersByKey } from '../../support/dead-letters.js';
@@ -12,8 +14,10 @@ afterEach(() => vi.restoreAllMocks());
 async function parked() {
   const stores = await freshStores();
   let healed = false;
+  const contexts: HandlerContext[] = [];
   const processor = testProcessor({
-    handler: (record) => {
+    handler: (record, context) => {
+      contexts.push(context);
       if (!healed && record.offset === 0) throw new NonRetriableError('not yet');
     },
     deadLetter: { redriveBaseDelayMs: 0, redriveMaxDelayMs: 0 },
@@ -22,10 +26,49 @@ async function parked() {
     testDispatcher(processor, stores.store),
     eventOf([0, 1].map((offset) => ({ topic: 'orders', partition: 0, offset, key: 'k' }))),
   );
-  return { ...stores, processor, heal: () => (healed = true) };
+  return { ...stores, processor, contexts, heal: () => (healed = true) };
 }
 
+describe('the dispatch Lambda handler', () => {
+  it("tells inline handlers the dispatch invocation's request id", async () => {
+    const seen: string[] = [];
+    const processor = testProcessor({
+      handler: (_record, context: HandlerContext) => void seen.push(context.requestId),
+    });
+    const handler = createDispatchHandler(processor, {
+      store: new MemoryTokenStore(),
+      logger: silentLogger,
+      metrics: false,
+    });
+
+    await handler(
+      eventOf([0, 1, 2].map((offset) => ({ topic: 'orders', partition: 0, offset, key: `k${offset}` }))),
+      lambdaContext(60_000, 'first'),
+    );
+    await handler(eventOf([{ topic: 'orders', partition: 1, offset: 0, key: 'k' }]), lambdaContext(60_000, 'second'));
+
+    expect(seen).toEqual(['first', 'first', 'first', 'second']);
+  });
+});
+
 describe('the redrive Lambda handler', () => {
+  it("tells the handler it redrives with the redrive invocation's request id", async () => {
+    const { store, deadLetters, processor, heal, contexts } = await parked();
+    heal();
+    const handler = createRedriveHandler(processor, { store, deadLetters, logger: silentLogger, metrics: false });
+    contexts.length = 0;
+
+    await handler(
+      { action: 'redrive-keys', keys: [{ topicPartition: 'orders-0', key: 'k' }] },
+      lambdaContext(60_000, 'redrive-1'),
+    );
+
+    expect(contexts.map((c) => [c.offset, c.redrive, c.requestId])).toEqual([
+      [0, true, 'redrive-1'],
+      [1, true, 'redrive-1'],
+    ]);
+  });
+
   it('redrives the keys it is named, by partition and key', async () => {
     const { store, deadLetters, processor, heal } = await parked();
     heal();
