@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -12,7 +14,10 @@ import {
   TrackingProcessorConfigError,
   type KafkaNetwork,
   type TrackingProcessorProps,
-} from './tracking-processor.js';
+} from './index.js';
+
+/** The processor this example deploys unless `-c processor=<path>` names another module. */
+export const EXAMPLE_PROCESSOR = fileURLToPath(new URL('../functions/processor.ts', import.meta.url));
 
 /** Used when no `kafka` context is given, so `cdk synth` works on a clean clone. Not deployable. */
 export const PLACEHOLDER = {
@@ -60,8 +65,10 @@ export class TidemarkExampleStack extends Stack {
     const reservedConcurrency = context.integer('workerReservedConcurrency');
     const redriveScheduleMinutes = context.integer('redriveScheduleMinutes');
     const settings: TrackingProcessorProps = {
-      processorName: context.text('processorName') ?? 'order-projection',
-      topics: context.list('topics') ?? context.list('topic') ?? ['orders'],
+      processor: resolve(context.text('processor') ?? EXAMPLE_PROCESSOR),
+      // Given, they are checked against the processor module; left out, they are read from it.
+      processorName: context.text('processorName'),
+      topics: context.list('topics') ?? context.list('topic'),
       ...cluster,
       mode: context.text('mode') as TrackingProcessorProps['mode'],
       concurrency: context.integer('concurrency'),

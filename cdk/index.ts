@@ -1,3 +1,10 @@
-export * from './tracking-processor.js';
-export * from './layout-state-machines.js';
-export { TidemarkExampleStack } from './example-stack.js';
+/**
+ * `tidemark/cdk`: the {@link TrackingProcessor} construct, which deploys one Tidemark processor from the module that
+ * defines it.
+ * @packageDocumentation
+ */
+export { TrackingProcessor } from './tracking-processor.js';
+export { TrackingProcessorConfigError } from './config-error.js';
+export type { ProcessorModule } from './processor-module.js';
+export { LayoutStateMachines, type CoordinatorFunctions, type LayoutStateMachinesProps } from './layout-state-machines.js';
+export * from './props.js';

@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Stack } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLE_PROCESSOR } from '../../cdk/example-stack.js';
 import { TrackingProcessor } from '../../cdk/tracking-processor.js';
 import { logicalId, mskCluster, offlineApp, render } from '../support/cdk.js';
 
 const SHARED = fileURLToPath(new URL('../../shared/index.ts', import.meta.url));
 
 /** The processor names that only functions/processor.ts and the fixture's module contain. */
-const PROCESSOR_NAMES = ['TIDEMARK_PROCESSOR_NAME', 'custom-fixture'];
+const PROCESSOR_NAMES = ['order-projection', 'custom-fixture'];
 
 /** What loading a bundle in a fresh Node.js process and calling its handler gives. */
 interface Outcome {
@@ -25,7 +26,7 @@ interface Outcome {
 let outcomes: Record<string, Outcome>;
 
 beforeAll(() => {
-  // A processor of the team's own, outside the repository, to bundle in place of functions/processor.ts.
+  // A processor of the team's own, outside the repository, besides the example's functions/processor.ts.
   // A fixed path, so the entry files the construct generates for it are the same every run.
   const fixtures = join(tmpdir(), 'tidemark-bundling-fixture');
   mkdirSync(fixtures, { recursive: true });
@@ -39,16 +40,12 @@ beforeAll(() => {
   const app = offlineApp({}, { bundle: true });
   const stack = new Stack(app, 'Bundled');
   const custom = new TrackingProcessor(stack, 'Custom', {
-    // Not the fixture's name: had functions/processor.ts been bundled, it would report this one (from the environment).
-    processorName: 'from-environment',
-    topics: ['orders'],
+    processor: processorEntry,
     msk: mskCluster(stack),
     mode: 'fan-out',
-    processorEntry,
   });
   const standard = new TrackingProcessor(stack, 'Standard', {
-    processorName: 'order-projection',
-    topics: ['orders'],
+    processor: EXAMPLE_PROCESSOR,
     msk: mskCluster(stack),
     mode: 'fan-out',
   });
@@ -121,10 +118,10 @@ describe('bundling with esbuild', () => {
     );
   });
 
-  it('builds the redrive function from the processor given as processorEntry, and the standard one otherwise', () => {
+  it('builds each redrive function from its own processor module', () => {
     expect([outcomes['custom redrive']!.processorNames, outcomes['standard redrive']!.processorNames]).toEqual([
       ['custom-fixture'],
-      ['TIDEMARK_PROCESSOR_NAME'],
+      ['order-projection'],
     ]);
   });
 
@@ -138,7 +135,7 @@ describe('bundling with esbuild', () => {
     ]);
   });
 
-  it('runs the processor given as processorEntry in both the dispatcher and the worker', () => {
+  it('runs a processor module outside the repository in both the dispatcher and the worker', () => {
     expect([outcomes['custom dispatch']!.error?.name, outcomes['custom worker']!.error]).toEqual([
       'MalformedEventError',
       { name: 'ConfigurationError', message: 'worker of "custom-fixture" was sent work of "another"' },

@@ -2,8 +2,8 @@ import { Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { PLACEHOLDER, TidemarkExampleStack } from '../../cdk/example-stack.js';
-import { TrackingProcessorConfigError } from '../../cdk/tracking-processor.js';
+import { TrackingProcessorConfigError } from '../../cdk/config-error.js';
+import { EXAMPLE_PROCESSOR, PLACEHOLDER, TidemarkExampleStack } from '../../cdk/example-stack.js';
 import { thrownBy } from '../support/assertions.js';
 import {
   CLUSTER_ARN,
@@ -13,6 +13,7 @@ import {
   logicalId,
   offlineApp,
   permissionsOf,
+  processorModule,
   resourcesOf,
   roleOf,
 } from '../support/cdk.js';
@@ -31,7 +32,7 @@ const SELF_MANAGED = {
   kafka: 'self-managed',
   bootstrapServers: 'b-1.example.com:9096,b-2.example.com:9096',
   secretArn: SECRET_ARN,
-  topics: 'payments',
+  processor: processorModule({ name: 'payments', topics: ['payments'] }),
 };
 
 /** The example stack as `cdk synth -c …` builds it (cdk.json's flags, the context given, no bundling). */
@@ -219,6 +220,16 @@ describe('example stack', () => {
       'a redrive schedule of zero minutes',
       { ...MSK, redriveScheduleMinutes: '0' },
       'deadLetters.schedule: got "0 minutes"; allowed: a whole number of minutes from 1 to 1440 (a day)',
+    ],
+    [
+      'topics the processor module does not consume',
+      { ...MSK, topics: 'payments' },
+      `topics: got ["payments"]; allowed: the processor module's value, ["orders"] (${EXAMPLE_PROCESSOR}); drop topics from the props or make them agree`,
+    ],
+    [
+      'a processor name other than the module’s',
+      { ...MSK, processorName: 'billing' },
+      `processorName: got "billing"; allowed: the processor module's value, "order-projection" (${EXAMPLE_PROCESSOR}); drop processorName from the props or make them agree`,
     ],
     [
       'a batch size out of range',

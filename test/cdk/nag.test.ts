@@ -7,11 +7,12 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import { FailureDestination, TrackingProcessor, type TrackingProcessorProps } from '../../cdk/tracking-processor.js';
-import { ROOT_CA_ARN, logicalId, mskCluster, offlineStack, selfManagedCluster } from '../support/cdk.js';
+import { FailureDestination, type TrackingProcessorProps } from '../../cdk/props.js';
+import { TrackingProcessor } from '../../cdk/tracking-processor.js';
+import { ROOT_CA_ARN, logicalId, mskCluster, offlineStack, processorModule, selfManagedCluster } from '../support/cdk.js';
 
 /** The configurations checked: both cluster kinds, both modes and every kind of failure destination. */
-const CONFIGURATIONS: Record<string, (stack: Stack) => Omit<TrackingProcessorProps, 'processorName' | 'topics'>> = {
+const CONFIGURATIONS: Record<string, (stack: Stack) => Omit<TrackingProcessorProps, 'processor'>> = {
   'MSK in fan-out mode with the default failure bucket': (stack) => ({
     msk: mskCluster(stack),
     mode: 'fan-out',
@@ -47,8 +48,7 @@ const CONFIGURATIONS: Record<string, (stack: Stack) => Omit<TrackingProcessorPro
 function build(configuration: keyof typeof CONFIGURATIONS) {
   const stack = offlineStack();
   const processor = new TrackingProcessor(stack, 'Processor', {
-    processorName: 'orders',
-    topics: ['orders'],
+    processor: processorModule({ name: 'orders', topics: ['orders'] }),
     ...CONFIGURATIONS[configuration]!(stack),
   });
   return { stack, processor };

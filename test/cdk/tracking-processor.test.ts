@@ -1,7 +1,7 @@
-import { Duration, RemovalPolicy, type Stack } from 'aws-cdk-lib';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Template } from 'aws-cdk-lib/assertions';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -13,13 +13,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { STATE_NAMES } from '../../cdk/layout-state-machines.js';
-import {
-  FailureDestination,
-  TABLE_ACTIONS,
-  TrackingProcessor,
-  TrackingProcessorConfigError,
-  type TrackingProcessorProps,
-} from '../../cdk/tracking-processor.js';
+import { TrackingProcessorConfigError } from '../../cdk/config-error.js';
+import { FailureDestination, type TrackingProcessorProps } from '../../cdk/props.js';
+import { TABLE_ACTIONS } from '../../cdk/table-actions.js';
+import { TrackingProcessor } from '../../cdk/tracking-processor.js';
 import { resolveDefinition } from '../../local/local-state-machines.js';
 import { thrownBy } from '../support/assertions.js';
 import {
@@ -28,9 +25,11 @@ import {
   grants,
   logicalId,
   mskCluster,
+  offlineApp,
   offlineStack,
   permissionsOf,
   processorItems,
+  processorModule,
   render,
   resourcesOf,
   roleOf,
@@ -46,6 +45,8 @@ function customised() {
   const stack = offlineStack();
   const alarmTopic = sns.Topic.fromTopicArn(stack, 'Alarms', 'arn:aws:sns:eu-west-1:123456789012:alarms');
   const processor = new TrackingProcessor(stack, 'Orders', {
+    processor: processorModule({ name: 'order-projection', topics: ['orders'], concurrency: 32 }),
+    // Given as well: checked against the module.
     processorName: 'order-projection',
     topics: ['orders'],
     msk: mskCluster(stack),
@@ -82,8 +83,7 @@ function customised() {
 function defaults() {
   const stack = offlineStack();
   const processor = new TrackingProcessor(stack, 'Payments', {
-    processorName: 'payments',
-    topics: ['payments', 'refunds'],
+    processor: processorModule({ name: 'payments', topics: ['payments', 'refunds'] }),
     selfManagedKafka: selfManagedCluster(stack),
     table: {
       tableName: 'payments-tokens',
@@ -314,9 +314,6 @@ describe('functions', () => {
     const table = logicalId(a.processor.table);
     const processorEnv = {
       NODE_OPTIONS: '--enable-source-maps',
-      TIDEMARK_PROCESSOR_NAME: 'order-projection',
-      TIDEMARK_TOPICS: 'orders',
-      TIDEMARK_CONCURRENCY: '32',
       TIDEMARK_TABLE_NAME: table,
       TIDEMARK_LOG_LEVEL: 'debug',
       TIDEMARK_LEASE_MS: '60000',
@@ -873,33 +870,35 @@ describe('dead letters', () => {
     ]);
   });
 
-  it('writes a redrive entry that imports a custom processor with createRedriveHandler', () => {
-    const fixtures = join(tmpdir(), 'tidemark-redrive-entry-fixture');
-    mkdirSync(fixtures, { recursive: true });
-    const processorEntry = join(fixtures, 'custom-processor.ts');
-    writeFileSync(processorEntry, 'export const processor = undefined;\n');
-    const stack = offlineStack();
-    new TrackingProcessor(stack, 'P', {
-      processorName: 'p',
-      topics: ['orders'],
-      msk: mskCluster(stack),
-      processorEntry,
-    });
-    const entries = fileURLToPath(new URL('../../.tidemark/entries/', import.meta.url));
-    const generated = readdirSync(entries)
-      .map((dir) => join(entries, dir))
-      .filter((dir) => readFileSync(join(dir, 'dispatch.ts'), 'utf8').includes(processorEntry.slice(1)));
+  /** The generated entry directories under `root`, after a processor is built in `app`. */
+  const entriesAfter = (app: App, root: string) => {
+    const stack = new Stack(app, 'Entries');
+    const processor = processorModule({ name: 'p', topics: ['orders'] });
+    new TrackingProcessor(stack, 'P', { processor, msk: mskCluster(stack) });
+    const dir = join(root, 'tidemark', createHash('sha256').update(processor).digest('hex').slice(0, 16));
+    return { processor, dir, files: readdirSync(dir).sort() };
+  };
 
-    expect(generated).toHaveLength(1);
-    expect(readdirSync(generated[0]!).sort()).toEqual(['dispatch.ts', 'redrive.ts', 'segment-worker.ts']);
-    expect(readFileSync(join(generated[0]!, 'redrive.ts'), 'utf8').split('\n').slice(1)).toEqual([
-      expect.stringMatching(/^import \{ createRedriveHandler \} from '(\.\.\/)+shared\/index\.ts';$/),
-      expect.stringMatching(
-        /^import \{ processor \} from '.*\/tidemark-redrive-entry-fixture\/custom-processor\.ts';$/,
-      ),
+  it('writes its entries under the cloud assembly directory, importing the runtime and the module by path', () => {
+    const repo = fileURLToPath(new URL('../../', import.meta.url));
+    mkdirSync(join(repo, 'cdk.out'), { recursive: true });
+    const outdir = mkdtempSync(join(repo, 'cdk.out', 'entries-'));
+    const { processor, dir, files } = entriesAfter(offlineApp({}, { outdir }), outdir);
+
+    expect(files).toEqual(['dispatch.mjs', 'redrive.mjs', 'segment-worker.mjs']);
+    expect(readFileSync(join(dir, 'redrive.mjs'), 'utf8').split('\n').slice(1)).toEqual([
+      `import { createRedriveHandler } from ${JSON.stringify(fileURLToPath(new URL('../../shared/index.ts', import.meta.url)))};`,
+      `import { processor } from ${JSON.stringify(processor)};`,
       'export const handler = createRedriveHandler(processor);',
       '',
     ]);
+  });
+
+  it('writes them under the app’s node_modules/.cache when the cloud assembly is outside the app', () => {
+    const cache = fileURLToPath(new URL('../../node_modules/.cache/', import.meta.url));
+    const { files } = entriesAfter(offlineApp(), cache);
+
+    expect(files).toEqual(['dispatch.mjs', 'redrive.mjs', 'segment-worker.mjs']);
   });
 });
 
@@ -907,8 +906,7 @@ describe('failure destinations', () => {
   const destinationOf = (destination: (stack: Stack) => FailureDestination, kafka: 'msk' | 'self' = 'msk') => {
     const stack = offlineStack();
     const processor = new TrackingProcessor(stack, 'P', {
-      processorName: 'p',
-      topics: ['orders'],
+      processor: processorModule({ name: 'p', topics: ['orders'] }),
       ...(kafka === 'msk' ? { msk: mskCluster(stack) } : { selfManagedKafka: selfManagedCluster(stack) }),
       eventSource: { onFailure: destination(stack) },
     });
@@ -1005,14 +1003,22 @@ describe('failure destinations', () => {
 });
 
 describe('configuration errors', () => {
+  const THROWS_AT_LOAD = processorModule({
+    name: 'orders',
+    topics: ['orders'],
+    extra: "throw new Error('needs AWS at load time');\n",
+  });
+  const NO_PROCESSOR = join(dirname(THROWS_AT_LOAD), 'no-processor.ts');
+  writeFileSync(NO_PROCESSOR, 'export const handler = async () => {};\n');
+  const BAD_NAME = processorModule({ name: 'order view', topics: ['orders'] });
+
   /** Builds a processor with `overrides` on a valid MSK configuration and returns what it threw. */
   const attempt = (overrides: (stack: Stack) => Partial<TrackingProcessorProps>) => {
     const stack = offlineStack();
     return thrownBy(
       () =>
         new TrackingProcessor(stack, 'P', {
-          processorName: 'orders',
-          topics: ['orders'],
+          processor: processorModule({ name: 'orders', topics: ['orders'] }),
           msk: mskCluster(stack),
           ...overrides(stack),
         }),
@@ -1021,15 +1027,19 @@ describe('configuration errors', () => {
 
   it.each<[string, (stack: Stack) => Partial<TrackingProcessorProps>, string]>([
     [
-      'a processor name with a space',
-      () => ({ processorName: 'order view' }),
-      `processorName: got "order view"; allowed: 1 to 100 letters, digits, '.', '_' or '-'`,
+      'a processor name other than the module’s',
+      () => ({ processorName: 'billing' }),
+      `processorName: got "billing"; allowed: the processor module's value, "orders" (${processorModule({ name: 'orders', topics: ['orders'] })}); drop processorName from the props or make them agree`,
     ],
-    ['no topics', () => ({ topics: [] }), 'topics: got []; allowed: one or more Kafka topic names'],
     [
-      'a topic named twice',
-      () => ({ topics: ['orders', 'orders'] }),
-      'topics: got ["orders","orders"]; allowed: each topic once',
+      'topics other than the module’s',
+      () => ({ topics: ['payments'] }),
+      `topics: got ["payments"]; allowed: the processor module's value, ["orders"] (${processorModule({ name: 'orders', topics: ['orders'] })}); drop topics from the props or make them agree`,
+    ],
+    [
+      'a concurrency other than the module’s',
+      () => ({ concurrency: 4 }),
+      `concurrency: got 4; allowed: the processor module's value, 16 (${processorModule({ name: 'orders', topics: ['orders'] })}); drop concurrency from the props or make them agree`,
     ],
     [
       'both MSK and a self-managed cluster',
@@ -1210,9 +1220,24 @@ describe('configuration errors', () => {
       'logRetention: got 31; allowed: a RetentionDays value, e.g. 1, 7, 14, 30, 90, 365',
     ],
     [
-      'a processor entry that does not exist',
-      () => ({ processorEntry: 'functions/missing.ts' }),
-      'processorEntry: got "functions/missing.ts"; allowed: an existing .ts, .mts, .js, .mjs module that exports `processor`',
+      'a processor module that does not exist',
+      () => ({ processor: 'functions/missing.ts' }),
+      'processor: got "functions/missing.ts"; allowed: the path of an existing .ts, .mts, .cts, .js, .mjs, .cjs module that exports `processor` (from defineProcessor)',
+    ],
+    [
+      'a processor module that throws while loading',
+      () => ({ processor: THROWS_AT_LOAD }),
+      `processor: got ${JSON.stringify(THROWS_AT_LOAD)}; allowed: a module that loads without error; loading it threw Error: needs AWS at load time`,
+    ],
+    [
+      'a module that does not export processor',
+      () => ({ processor: NO_PROCESSOR }),
+      `processor: got ${JSON.stringify(NO_PROCESSOR)}; allowed: a module that exports \`processor\` (the result of defineProcessor); it exports handler`,
+    ],
+    [
+      'a processor module whose definition is invalid',
+      () => ({ processor: BAD_NAME }),
+      `processor: got ${JSON.stringify(BAD_NAME)}; allowed: a module that loads without error; loading it threw ConfigurationError: processor name "order view" is not allowed: use 1 to 100 letters, digits, '.', '_' or '-'`,
     ],
   ])('refuses %s, saying what was given and what is allowed', (_case, overrides, message) => {
     const error = attempt(overrides);

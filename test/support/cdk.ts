@@ -1,10 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { MskCluster, SelfManagedKafkaCluster } from '../../cdk/tracking-processor.js';
+import type { MskCluster, SelfManagedKafkaCluster } from '../../cdk/props.js';
 
 /** The feature flags of cdk.json, so tests synthesize what `cdk synth` does. */
 export const CDK_JSON_CONTEXT = (
@@ -14,8 +18,12 @@ export const CDK_JSON_CONTEXT = (
 ).context;
 
 /** An app that synthesizes offline: cdk.json's flags, no bundling (unless `bundle`), plus any context given. */
-export function offlineApp(context: Record<string, unknown> = {}, options: { bundle?: boolean } = {}): App {
+export function offlineApp(
+  context: Record<string, unknown> = {},
+  options: { bundle?: boolean; outdir?: string } = {},
+): App {
   return new App({
+    ...(options.outdir ? { outdir: options.outdir } : {}),
     context: {
       ...CDK_JSON_CONTEXT,
       ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
@@ -144,4 +152,32 @@ export function resourcesOf(template: Template, type: string): Record<string, Re
       .filter(([, r]) => r.Type === type)
       .map(([id, r]) => [id, r.Properties ?? {}]),
   );
+}
+
+const RUNTIME = fileURLToPath(new URL('../../shared/index.ts', import.meta.url));
+
+/** What a test processor module defines; the handler does nothing. */
+export interface TestProcessorModule {
+  readonly name: string;
+  readonly topics: readonly string[];
+  readonly concurrency?: number;
+  /** Extra source appended to the module (e.g. a top-level throw). */
+  readonly extra?: string;
+}
+
+/**
+ * Writes a processor module outside the repository, as a team's would be, and returns its path: the same
+ * definition gives the same path, so the construct's probe runs once per definition.
+ */
+export function processorModule(definition: TestProcessorModule): string {
+  const { extra = '', ...fields } = definition;
+  const source =
+    `import { defineProcessor } from ${JSON.stringify(RUNTIME)};\n` +
+    `export const processor = defineProcessor({ ...${JSON.stringify(fields)}, handler: async () => {} });\n` +
+    extra;
+  const dir = join(tmpdir(), 'tidemark-test-processors');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${createHash('sha256').update(source).digest('hex').slice(0, 12)}.ts`);
+  writeFileSync(file, source);
+  return file;
 }

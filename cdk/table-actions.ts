@@ -1,0 +1,35 @@
+/**
+ * DynamoDB actions each function needs, read off the token store calls its code makes (a TransactWriteItems is
+ * authorised per item, by the action of each item's operation):
+ * - dispatcher: readLayout (GetItem), initialise (PutItem), claim/register/renew/checkpoint/release (UpdateItem); a
+ *   checkpoint that parks records or records a source skip is a TransactWriteItems of the partition Update and a Put
+ *   of each letter or skip item (PutItem);
+ * - worker: reads the dispatcher's lease (GetItem), never writes;
+ * - redrive: readLayout and the partition state (GetItem, Query, BatchGetItem), a key's letters (Query), taking and
+ *   renewing the lease on a parked key's entry of the partition item (UpdateItem), resolving a letter (a
+ *   TransactWriteItems of the letter's Delete and the partition Update, with PutItem and ConditionCheckItem for the
+ *   other items such a transaction may hold);
+ * - begin: readLayout, beginLayoutChange (UpdateItem), and first rolling back an abandoned change (the apply
+ *   transaction);
+ * - check: readState (Query, BatchGetItem);
+ * - apply, rollback: readLayout, finishLayoutChange (TransactWriteItems of an Update and a Put);
+ * - plan: readLayout.
+ */
+export const TABLE_ACTIONS = {
+  dispatch: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  worker: ['dynamodb:GetItem'],
+  redrive: [
+    'dynamodb:BatchGetItem',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:Query',
+    'dynamodb:UpdateItem',
+  ],
+  begin: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  check: ['dynamodb:BatchGetItem', 'dynamodb:Query'],
+  apply: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  rollback: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  plan: ['dynamodb:GetItem'],
+} as const;
