@@ -150,6 +150,21 @@ export {
   type CoordinatorSettings,
 } from './settings.js';
 export type { LambdaContext, LambdaHandler } from './processing/lambda-handler.js';
+/**
+ * Observing a processor: {@link ProcessorObserver} is told of claims, checkpoints, parks, hand-backs, failed attempts
+ * and redrives, each after the write it reports succeeded; pass it as `observer` to the handler factories.
+ */
+export {
+  HandBackReason,
+  type ProcessorObserver,
+  type PartitionEvent,
+  type ClaimEvent,
+  type CheckpointEvent,
+  type ParkEvent,
+  type HandBackEvent,
+  type RecordFailedEvent,
+  type RedriveEvent,
+} from './processing/observer.js';
 export { jsonLogger, silentLogger, type Logger } from './observability/logger.js';
 export {
   LayoutCoordinator,

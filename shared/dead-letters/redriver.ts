@@ -6,7 +6,8 @@ import {
   type ParkedKeyRef,
   type RedriveLease,
 } from './dead-letter-store.js';
-import { isParked, letterError, SyntheticKey, type DeadLetter } from './dead-letter.js';
+import { isParked, letterError, SyntheticKey, type DeadLetter, type LetterError } from './dead-letter.js';
+import { notifyObserver, type ProcessorObserver } from '../processing/observer.js';
 import { ConfigurationError, FencedError, isRetriable } from '../errors.js';
 import { parseKafkaRecord } from '../kafka/kafka-event.js';
 import { KafkaRecord, topicPartitionId } from '../kafka/kafka-record.js';
@@ -65,6 +66,8 @@ export interface RedriverDependencies {
   readonly clock?: Clock;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
+  /** Told of every failed attempt (`onRecordFailed`) and every letter resolved or failed (`onRedrive`). */
+  readonly observer?: ProcessorObserver;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -84,6 +87,7 @@ export class Redriver {
   private readonly clock: Clock;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
+  private readonly observer: ProcessorObserver | undefined;
 
   constructor(dependencies: RedriverDependencies) {
     this.processor = dependencies.processor;
@@ -94,6 +98,7 @@ export class Redriver {
     this.clock = dependencies.clock ?? Date.now;
     this.sleep = dependencies.sleep ?? defaultSleep;
     this.random = dependencies.random ?? Math.random;
+    this.observer = dependencies.observer;
   }
 
   /**
@@ -192,6 +197,7 @@ export class Redriver {
             if (!(error instanceof FencedError)) throw error;
             return result('stopped', redriven, error.message);
           }
+          this.observeRedrive(letter, lease, requestId, 'failed', letterError(failure.error));
           this.logger.warn('redrive of a parked key failed; retried later', {
             topicPartition,
             sequencingKey: letter.sequencingKey,
@@ -208,6 +214,7 @@ export class Redriver {
           // Handled but not recorded: a later redrive handles it again (at least once, as live records).
           return result('stopped', redriven, error.message);
         }
+        this.observeRedrive(letter, lease, requestId, 'resolved');
         redriven++;
       }
     }
@@ -249,6 +256,21 @@ export class Redriver {
         await this.processor.handler(record, context);
         return undefined;
       } catch (error) {
+        notifyObserver(this.observer, this.logger, 'onRecordFailed', () => ({
+          processor: this.processor.name,
+          topic: record.topic,
+          partition: record.partition,
+          topicPartition: record.topicPartition,
+          requestId,
+          offset: record.offset,
+          sequencingKey: letter.sequencingKey,
+          segment: { id: segment.id, mask: segment.mask },
+          layoutVersion,
+          attempt,
+          epoch: lease.epoch,
+          redrive: true,
+          error,
+        }));
         const delay = retryDelay(this.processor.retry, attempt, this.random);
         if (attempt >= this.processor.retry.maxAttempts || !isRetriable(error) || this.clock() + delay >= deadline) {
           return { error, attempts: attempt };
@@ -256,6 +278,30 @@ export class Redriver {
         await this.sleep(delay);
       }
     }
+  }
+
+  /** Tells the observer that a letter was resolved, or that its failure was recorded. */
+  private observeRedrive(
+    letter: DeadLetter,
+    lease: RedriveLease,
+    requestId: string,
+    outcome: 'resolved' | 'failed',
+    error?: LetterError,
+  ): void {
+    notifyObserver(this.observer, this.logger, 'onRedrive', () => ({
+      processor: this.processor.name,
+      topic: letter.topic,
+      partition: letter.partition,
+      topicPartition: topicPartitionId(letter.topic, letter.partition),
+      requestId,
+      digest: letter.digest,
+      sequencingKey: letter.sequencingKey,
+      offset: letter.offset,
+      outcome,
+      epoch: lease.epoch,
+      reason: letter.reason,
+      ...(error ? { error } : {}),
+    }));
   }
 
   /** The record a letter keeps; one parked because it could not be read or routed must pass that check now. */

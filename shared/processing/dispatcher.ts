@@ -7,6 +7,7 @@ import {
   PARKED_KEY_BYTES,
   ParkReason,
   SyntheticKey,
+  type DeadLetter,
   type LetterError,
   type SourceSkip,
 } from '../dead-letters/dead-letter.js';
@@ -31,6 +32,7 @@ import { planParking, type ParkCandidate, type ParkingPlan } from '../dead-lette
 import { openRun, type RunContext, type RunStream, type SegmentRunner, type WorkItem } from './segment-runner.js';
 import { segmentName } from '../routing/segment.js';
 import type { PartitionToken, TokenAdvance, UnfinishedRecord } from '../tokens/token.js';
+import { HandBackReason, notifyObserver, type ProcessorObserver } from './observer.js';
 import type { CheckpointChanges, Claim, Clock, FailureCount, TokenStore } from '../tokens/token-store.js';
 
 /** One entry of a Kafka partial batch response. */
@@ -86,6 +88,8 @@ export interface DispatcherDependencies {
   readonly clock?: Clock;
   readonly logger: Logger;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Told of claims, checkpoints, parks, hand-backs and failed attempts; never changes processing. */
+  readonly observer?: ProcessorObserver;
 }
 
 /** One partition's slice of a batch, filled as the event is parsed. */
@@ -108,7 +112,7 @@ interface PartitionSlice {
   /** Whether the entry key names a partition (`<topic>-<partition>`); only then is a claim taken. */
   readonly named: boolean;
   /** The claim, taken before parsing (undefined when the entry key names no partition). */
-  pending: Promise<Acquired | { abandoned: string }> | undefined;
+  pending: Promise<Acquired | Abandoned> | undefined;
   /** The routed records, once the claim is granted. */
   claimed: ClaimedSlice | undefined;
   /** Lowest and highest readable offset of the entry. */
@@ -127,6 +131,12 @@ interface PartitionTarget {
 interface Acquired {
   readonly keeper: LeaseKeeper<Claim>;
   readonly cached: CachedLayout;
+}
+
+/** A claim given up on: the partition is handed back whole. */
+interface Abandoned {
+  readonly abandoned: string;
+  readonly reason: HandBackReason;
 }
 
 /** A record of a draining segment, held back until the change is applied or the wait ends. */
@@ -171,6 +181,7 @@ export class Dispatcher {
   private readonly logger: Logger;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly layouts: LayoutCache;
+  private readonly observer: ProcessorObserver | undefined;
 
   constructor(dependencies: DispatcherDependencies) {
     this.processor = dependencies.processor;
@@ -180,6 +191,7 @@ export class Dispatcher {
     this.clock = dependencies.clock ?? Date.now;
     this.logger = dependencies.logger;
     this.sleep = dependencies.sleep ?? defaultSleep;
+    this.observer = dependencies.observer;
     this.layouts = new LayoutCache(this.store, this.processor.name, {
       ttlMs: this.settings.layoutTtlMs,
       initialSegments: this.processor.initialSegments,
@@ -220,6 +232,7 @@ export class Dispatcher {
       deadline,
       logger: this.logger,
       requestId: invocationId,
+      ...(this.observer ? { observer: this.observer } : {}),
       canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
     };
     let stream: RunStream | undefined;
@@ -283,6 +296,10 @@ export class Dispatcher {
       await settled;
       await stream?.abandon().catch(() => {});
       await Promise.all(claims.map((pending) => this.releaseAcquired(pending)));
+      const detail = describeError(error).message;
+      for (const slice of slices) {
+        this.handBack(slice, invocationId, HandBackReason.EventRefused, deliveredOffsets(slice), { detail });
+      }
       throw error;
     }
     const work: ClaimedSlice[] = [];
@@ -303,7 +320,12 @@ export class Dispatcher {
           : acquired && 'abandoned' in acquired
             ? acquired.abandoned
             : 'no claim';
-      reports.push(abandon(slice, reason));
+      const report = abandon(slice, reason);
+      reports.push(report);
+      const given = acquired && 'abandoned' in acquired ? acquired : undefined;
+      this.handBack(slice, invocationId, given?.reason ?? HandBackReason.NotClaimed, deliveredOffsets(slice), {
+        detail: given?.abandoned ?? reason,
+      });
     }
 
     try {
@@ -346,7 +368,7 @@ export class Dispatcher {
     invocationId: string,
     attemptId: string,
     deadline: number,
-  ): Promise<Acquired | { abandoned: string }> {
+  ): Promise<Acquired | Abandoned> {
     // Unique per dispatch: two deliveries that share a request id (a duplicate) must not both hold the claim.
     const owner = `${invocationId}/${attemptId}/${slice.topicPartition}`;
     const waitUntil = Math.min(this.clock() + this.settings.claimWaitMs, deadline);
@@ -362,6 +384,14 @@ export class Dispatcher {
           leaseMs: this.settings.leaseMs,
           ...(slice.first <= slice.last ? { batch: { first: slice.first, last: slice.last } } : {}),
         });
+        this.notify('onClaim', () => ({
+          ...this.partitionOf(slice, invocationId),
+          epoch: claim.epoch,
+          owner: claim.owner,
+          layoutVersion: claim.layoutVersion,
+          leaseUntil: claim.leaseUntil,
+          ...(slice.first <= slice.last ? { batch: { first: slice.first, last: slice.last } } : {}),
+        }));
         // The claim may have landed after the layout went stale: route with a fresh one (see the split protocol).
         if (!this.layouts.isFresh(cached)) cached = await this.layouts.refresh();
         const keeper = new LeaseKeeper(this.store, claim, {
@@ -379,20 +409,20 @@ export class Dispatcher {
         }
         if (error instanceof ClaimHeldError) {
           const now = this.clock();
-          if (now >= waitUntil) return { abandoned: error.message };
+          if (now >= waitUntil) return { abandoned: error.message, reason: HandBackReason.ClaimHeld };
           await this.sleep(
             Math.min(25 * 2 ** Math.min(attempt, 5), waitUntil - now, Math.max(1, error.holder.leaseUntil - now)),
           );
           continue;
         }
         this.logger.error('claim failed; partition handed back', { error, topicPartition: slice.topicPartition });
-        return { abandoned: describeError(error).message };
+        return { abandoned: describeError(error).message, reason: HandBackReason.ClaimFailed };
       }
     }
   }
 
   /** Gives a claim back unused (a refused event, a partition with nothing to run); its lease would also expire. */
-  private async releaseAcquired(pending: Promise<Acquired | { abandoned: string }>): Promise<void> {
+  private async releaseAcquired(pending: Promise<Acquired | Abandoned>): Promise<void> {
     // A claim that failed outright holds nothing; its error is the caller's to report.
     const acquired = await pending.catch(() => undefined);
     if (acquired === undefined || 'abandoned' in acquired) return;
@@ -637,13 +667,106 @@ export class Dispatcher {
       // Give the claim back so the redelivery need not wait out the lease.
       if (!fencedOut) await this.store.release(claim).catch(() => {});
       const nothing = { parked: 0, unparkable: 0, skippedBySource: 0 };
-      return { ...base, ...nothing, redeliverFrom: firstOffsetOf(slice), abandoned: describeError(error).message };
+      const detail = describeError(error).message;
+      const reason = fencedOut ? HandBackReason.Fenced : HandBackReason.CheckpointFailed;
+      this.handBack(slice, invocationId, reason, deliveredOffsets(slice), { detail, epoch: claim.epoch });
+      return { ...base, ...nothing, redeliverFrom: firstOffsetOf(slice), abandoned: detail };
     }
     const redeliverFrom = addressed.length ? Math.min(...addressed.map((u) => u.offset)) : undefined;
     const skippedBySource = skips.reduce((total, skip) => total + skip.to - skip.from + 1, 0);
     // Records parked before (without an offset, delivered again) count as skipped, not as parked twice.
     const again = plan.letters.length - parked;
-    return { ...base, parked, skipped: base.skipped + again, skippedBySource, redeliverFrom };
+    const report = { ...base, parked, skipped: base.skipped + again, skippedBySource, redeliverFrom };
+    this.observeCheckpoint(entry, invocationId, { report, token: advance.token, lettersParked: parked, skips, plan });
+    if (redeliverFrom !== undefined) {
+      const offsets = [...new Set(addressed.map((u) => u.offset))].sort((a, b) => a - b);
+      this.handBack(slice, invocationId, HandBackReason.Unfinished, offsets, { epoch: claim.epoch });
+    }
+    return report;
+  }
+
+  /** Tells the observer of a committed checkpoint, then of each key it parked. */
+  private observeCheckpoint(
+    entry: ClaimedSlice,
+    requestId: string,
+    written: {
+      report: PartitionReport;
+      token: PartitionToken;
+      lettersParked: number;
+      skips: readonly SourceSkip[];
+      plan: ParkingPlan;
+    },
+  ): void {
+    if (!this.observer) return;
+    const { slice, cached } = entry;
+    const claim = entry.keeper.claim;
+    const partition = this.partitionOf(slice, requestId);
+    const holder = { epoch: claim.epoch, owner: claim.owner };
+    this.notify('onCheckpoint', () => ({
+      ...partition,
+      ...holder,
+      layoutVersion: cached.layout.version,
+      ...(slice.first <= slice.last ? { delivered: { first: slice.first, last: slice.last } } : {}),
+      previousToken: claim.token,
+      token: written.token,
+      watermark: { before: claim.token.lowWatermark(), after: written.token.lowWatermark() },
+      report: written.report,
+      lettersParked: written.lettersParked,
+      skips: written.skips,
+    }));
+    const byKey = new Map<string, DeadLetter[]>();
+    for (const letter of written.plan.letters) {
+      const letters = byKey.get(letter.digest);
+      if (letters) letters.push(letter);
+      else byKey.set(letter.digest, [letter]);
+    }
+    for (const [digest, letters] of byKey) {
+      const sorted = [...letters].sort((a, b) => a.offset - b.offset);
+      this.notify('onPark', () => ({
+        ...partition,
+        ...holder,
+        digest,
+        sequencingKey: sorted[0]!.sequencingKey,
+        synthetic: sorted[0]!.synthetic,
+        offsets: sorted.map((letter) => letter.offset),
+        letters: sorted,
+      }));
+    }
+  }
+
+  /** Tells the observer that records of a slice go back to Lambda. */
+  private handBack(
+    slice: PartitionSlice,
+    requestId: string,
+    reason: HandBackReason,
+    offsets: readonly number[],
+    extra: { detail?: string; epoch?: number } = {},
+  ): void {
+    this.notify('onHandBack', () => ({
+      ...this.partitionOf(slice, requestId),
+      reason,
+      ...(extra.detail === undefined ? {} : { detail: extra.detail }),
+      redeliverFrom: reason === HandBackReason.Unfinished ? offsets[0] : firstOffsetOf(slice),
+      offsets,
+      ...(extra.epoch === undefined ? {} : { epoch: extra.epoch }),
+    }));
+  }
+
+  private partitionOf(slice: PartitionTarget, requestId: string) {
+    return {
+      processor: this.processor.name,
+      topic: slice.topic,
+      partition: slice.partition,
+      topicPartition: slice.topicPartition,
+      requestId,
+    };
+  }
+
+  private notify<K extends keyof ProcessorObserver>(
+    callback: K,
+    event: () => Parameters<NonNullable<ProcessorObserver[K]>>[0],
+  ): void {
+    notifyObserver(this.observer, this.logger, callback, event);
   }
 
   /**
@@ -808,6 +931,16 @@ const DRAIN_POLL_MAX_MS = 2_000;
 /** The first offset of a slice, to report it back; undefined when none of its records has a readable offset. */
 function firstOffsetOf(slice: PartitionSlice): number | undefined {
   return slice.first <= slice.last ? slice.first : undefined;
+}
+
+/** Every readable offset of a slice's raw records, ascending, each once (read from the raw records, parsed or not). */
+function deliveredOffsets(slice: PartitionSlice): number[] {
+  const offsets = new Set<number>();
+  for (const raw of slice.raw) {
+    const offset = readableOffset(raw);
+    if (offset !== undefined) offsets.add(offset);
+  }
+  return [...offsets].sort((a, b) => a - b);
 }
 
 /**

@@ -8,6 +8,7 @@ import type { RecordOutcome } from './key-scheduler.js';
 import { SegmentState } from '../routing/layout.js';
 import { LeaseKeeper } from '../tokens/lease.js';
 import { describeError, type Logger } from '../observability/logger.js';
+import type { ProcessorObserver } from './observer.js';
 import type { Processor } from './processor.js';
 import { InlineRunner, type RunContext, type SegmentRunner, type WorkItem } from './segment-runner.js';
 import { segmentName, type Segment } from '../routing/segment.js';
@@ -281,6 +282,8 @@ export async function runSegmentWorker(
     checkpointReserveMs: number;
     /** The worker invocation's Lambda request id, handed to handlers as `HandlerContext.requestId`. @default a random UUID */
     requestId?: string;
+    /** Told of every failed attempt the worker runs (`onRecordFailed`). */
+    observer?: ProcessorObserver;
   },
 ): Promise<SegmentWorkerResponse> {
   const { processor, clock } = dependencies;
@@ -333,6 +336,7 @@ export async function runSegmentWorker(
       deadline,
       logger: dependencies.logger,
       requestId: dependencies.requestId ?? randomUUID(),
+      ...(dependencies.observer ? { observer: dependencies.observer } : {}),
       canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
     });
     items.forEach((item, i) => {

@@ -25,6 +25,7 @@ import { isSyntheticKey, keyDigest } from '../dead-letters/dead-letter.js';
 import { parseTopicPartition } from '../kafka/kafka-record.js';
 import { batchMetrics, embeddedMetrics } from '../observability/metrics.js';
 import { Redriver, type RedriveReport } from '../dead-letters/redriver.js';
+import type { ProcessorObserver } from './observer.js';
 import type { Processor } from './processor.js';
 import { InlineRunner } from './segment-runner.js';
 import type { Clock, TokenStore } from '../tokens/token-store.js';
@@ -61,6 +62,11 @@ export interface RuntimeOptions extends Partial<DispatcherSettings> {
   readonly metrics?: boolean;
   /** Where dead letters are read and resolved (redrive). @default a DynamoDbDeadLetterStore on `tableName` */
   readonly deadLetters?: DeadLetterStore;
+  /**
+   * Told of claims, checkpoints, parks and hand-backs (dispatch), failed attempts (wherever they ran) and redrives;
+   * its errors are logged and never change processing. @default none
+   */
+  readonly observer?: ProcessorObserver;
 }
 
 /** Resolves options against the environment; a ConfigurationError names what is missing or wrong. */
@@ -91,6 +97,7 @@ export function resolveRuntime(options: RuntimeOptions = {}, env: NodeJS.Process
     workerFunctionName,
     tableName,
     lambdaClient: options.lambdaClient,
+    observer: options.observer,
   };
 }
 
@@ -128,6 +135,7 @@ function dispatcherFor(processor: Processor, runtime: ReturnType<typeof resolveR
     settings: runtime.settings,
     clock: runtime.clock,
     logger: runtime.logger,
+    ...(runtime.observer ? { observer: runtime.observer } : {}),
   });
 }
 
@@ -174,6 +182,7 @@ export function createSegmentWorkerHandler(
         checkpointReserveMs: Math.min(1_000, runtime.settings.checkpointReserveMs),
         remainingMs: () => context.getRemainingTimeInMillis(),
         requestId: context.awsRequestId,
+        ...(runtime.observer ? { observer: runtime.observer } : {}),
       });
     },
   );
@@ -205,6 +214,7 @@ export function createRedriveHandler(
     logger: runtime.logger,
     clock: runtime.clock,
     settings: { leaseMs: runtime.settings.leaseMs, ...(keysPerRun === undefined ? {} : { keysPerRun }) },
+    ...(runtime.observer ? { observer: runtime.observer } : {}),
   });
   return middy<RedriveRequest | undefined, RedriveReport, Error, LambdaContext>(NO_EARLY_TIMEOUT).handler(
     async (request, context) => {

@@ -54,6 +54,11 @@ export interface KeyOrderOptions<T extends KeyedItem> {
    * run answers; their calls, if they finish later, change nothing. @default waits for every record
    */
   readonly stopWaitingAt?: { readonly at: number; readonly clock: () => number };
+  /**
+   * Told of every attempt that failed: its call threw, or ran past `attemptTimeoutMs` (then with a
+   * RecordTimeoutError). Not told of an attempt whose result no longer counts. What it throws is ignored.
+   */
+  readonly onAttemptFailed?: (item: T, attempt: number, error: unknown) => void;
 }
 
 /** Why a key stopped early: what its remaining records (and any added later) get. */
@@ -221,7 +226,9 @@ export class KeyOrderedRun<T extends KeyedItem> {
       if (now - queue.startedAt < timeoutMs) continue;
       const index = queue.indices[queue.next]!;
       const attempts = Math.max(queue.attempt, this.attemptsFor(this.items[index]!));
-      this.outcomes[index] = { status: 'failed', attempts, error: new RecordTimeoutError(timeoutMs) };
+      const error = new RecordTimeoutError(timeoutMs);
+      this.outcomes[index] = { status: 'failed', attempts, error };
+      this.failed(this.items[index]!, queue.attempt, error);
       this.letGo(queue, (blockedBy) => ({ status: 'blocked', blockedBy }), queue.next + 1);
     }
     this.pump();
@@ -281,6 +288,15 @@ export class KeyOrderedRun<T extends KeyedItem> {
     this.unfinishedKeys--;
   }
 
+  /** Tells `onAttemptFailed`, if given, of a failed attempt; nothing it does reaches the run. */
+  private failed(item: T, attempt: number, error: unknown): void {
+    try {
+      this.options.onAttemptFailed?.(item, attempt, error);
+    } catch {
+      // Observation must not change the run.
+    }
+  }
+
   /** Attempts a record may have in this run. */
   private attemptsFor(item: T): number {
     const { retry, maxAttempts } = this.options;
@@ -321,6 +337,7 @@ export class KeyOrderedRun<T extends KeyedItem> {
       else this.unfinishedKeys--;
       return this.pump();
     }
+    this.failed(item, queue.attempt, error);
     const delay = retryDelay(options.retry, queue.attempt, options.random);
     const last = queue.attempt >= this.attemptsFor(item) || !isRetriable(error) || !options.hasTimeFor(delay);
     if (last) {

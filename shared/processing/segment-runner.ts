@@ -10,6 +10,7 @@ import type { LayoutSegment } from '../routing/layout.js';
 import type { Logger } from '../observability/logger.js';
 import type { HandlerContext, Processor } from './processor.js';
 import type { ClaimRef, Clock } from '../tokens/token-store.js';
+import { notifyObserver, type ProcessorObserver } from './observer.js';
 
 /** A record ready to run: routed to a live segment, not covered by the token, under a partition claim. */
 export interface WorkItem extends KeyedItem {
@@ -36,6 +37,8 @@ export interface RunContext {
   readonly logger: Logger;
   /** Lambda's request id of the invocation the records run in, handed to handlers as `HandlerContext.requestId`. */
   readonly requestId: string;
+  /** Told of every failed attempt (`onRecordFailed`). */
+  readonly observer?: ProcessorObserver;
 }
 
 /**
@@ -103,6 +106,7 @@ export class InlineRunner implements SegmentRunner {
       hasTimeFor: (delayMs) => clock() + delayMs < deadline,
       sleep: this.options.sleep,
       random: this.options.random,
+      ...(context.observer ? { onAttemptFailed: (item, attempt, error) => reportFailure(context, item, attempt, error) } : {}),
       invoke: async (item, attempt) => {
         const handlerContext: HandlerContext = {
           processor: processor.name,
@@ -123,4 +127,23 @@ export class InlineRunner implements SegmentRunner {
       },
     };
   }
+}
+
+/** Tells the run's observer of a failed attempt, as the invocation that ran it. */
+function reportFailure(context: RunContext, item: WorkItem, attempt: number, error: unknown): void {
+  notifyObserver(context.observer, context.logger, 'onRecordFailed', () => ({
+    processor: context.processor.name,
+    topic: item.record.topic,
+    partition: item.record.partition,
+    topicPartition: item.record.topicPartition,
+    requestId: context.requestId,
+    offset: item.record.offset,
+    sequencingKey: item.sequencingKey,
+    segment: { id: item.segment.id, mask: item.segment.mask },
+    layoutVersion: item.layoutVersion,
+    attempt,
+    epoch: item.claim.epoch,
+    redrive: false,
+    error,
+  }));
 }

@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from '../../shared/observability/logger.js'
 import { defineProcessor, type HandlerContext, type ProcessorDefinition } from '../../shared/processing/processor.js';
 import { InlineRunner, type SegmentRunner } from '../../shared/processing/segment-runner.js';
 import type { TokenStore } from '../../shared/tokens/token-store.js';
+import type { ProcessorObserver } from '../../shared/processing/observer.js';
 
 /** A record in a test's topic log. */
 export interface LogRecord {
@@ -130,6 +131,7 @@ export function testDispatcher(
     runner?: SegmentRunner;
     clock?: () => number;
     logger?: Logger;
+    observer?: ProcessorObserver;
   } = {},
 ): Dispatcher {
   return new Dispatcher({
@@ -139,6 +141,7 @@ export function testDispatcher(
     settings: { claimWaitMs: 5_000, ...options.settings },
     logger: options.logger ?? silentLogger,
     clock: options.clock,
+    ...(options.observer ? { observer: options.observer } : {}),
   });
 }
 

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { NonRetriableError } from '../../../shared/errors.js';
-import { KeyOrderedRun, RecordTimeoutError, runInKeyOrder, type KeyOrderOptions } from '../../../shared/processing/key-scheduler.js';
+import {
+  KeyOrderedRun,
+  RecordTimeoutError,
+  runInKeyOrder,
+  type KeyOrderOptions,
+} from '../../../shared/processing/key-scheduler.js';
 
 interface Item {
   key: string;
@@ -301,5 +306,62 @@ describe('time bounds of a run', () => {
     expect(finishedWhenAnswered).toEqual([0]);
     expect(outcomes).toEqual([{ status: 'done', attempts: 1 }, { status: 'notStarted' }, { status: 'notStarted' }]);
     expect(finished).toEqual([0, 1]);
+  });
+});
+
+describe('onAttemptFailed', () => {
+  it('is told of every failed attempt, a timed-out one with a RecordTimeoutError, and not of one whose end no longer counts', async () => {
+    const failed: Array<[number, number, string]> = [];
+    let release!: () => void;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    const invoke = async (item: Item, attempt: number) => {
+      if (item.offset === 0) {
+        await hung;
+        throw new Error('late');
+      }
+      if (item.offset === 2 && attempt < 3) throw new Error(`try ${attempt}`);
+      if (item.offset === 3) throw new NonRetriableError('never');
+    };
+
+    const outcomes = await runInKeyOrder(
+      items(['a', 0], ['b', 2], ['c', 3]),
+      options({
+        invoke,
+        attemptTimeoutMs: 30,
+        onAttemptFailed: (item, attempt, error) =>
+          void failed.push([item.offset, attempt, error instanceof RecordTimeoutError ? 'timeout' : String(error)]),
+      }),
+    );
+    release();
+    await tick();
+
+    expect(outcomes.map((o) => o.status)).toEqual(['failed', 'done', 'failed']);
+    expect(failed.sort((x, y) => x[0] - y[0] || x[1] - y[1])).toEqual([
+      [0, 1, 'timeout'],
+      [2, 1, 'Error: try 1'],
+      [2, 2, 'Error: try 2'],
+      [3, 1, 'NonRetriableError: never'],
+    ]);
+  });
+
+  it('cannot change a run by throwing', async () => {
+    const run = (onAttemptFailed?: KeyOrderOptions<Item>['onAttemptFailed']) =>
+      runInKeyOrder(
+        items(['a', 0], ['a', 1], ['b', 2]),
+        options({
+          invoke: (item, attempt) => {
+            if (item.offset === 0 && attempt === 1) throw new Error('once');
+          },
+          onAttemptFailed,
+        }),
+      );
+
+    const plain = await run();
+    const observed = await run(() => {
+      throw new Error('observer');
+    });
+
+    expect(observed).toEqual(plain);
+    expect(plain[0]).toEqual({ status: 'done', attempts: 2 });
   });
 });
