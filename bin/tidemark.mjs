@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// The CLI is TypeScript; tsx loads it without a build step.
-import { register } from 'tsx/esm/api';
+// The CLI runs from the built JavaScript (npm run build writes dist/; the published package ships it).
+import { existsSync } from 'node:fs';
 
-register();
-const { run } = await import('../cli/main.ts');
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  console.error('tidemark: dist/cli/main.js is missing; run `npm run build` in the tidemark checkout first');
+  process.exit(1);
+}
+const { run } = await import(main.href);
 await run();
