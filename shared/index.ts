@@ -175,6 +175,22 @@ export {
   type LayoutPlan,
 } from './coordination/layout-change.js';
 export { createCoordinatorHandlers, createCoordinator, type CoordinatorOptions } from './coordination/coordinator-handlers.js';
+/**
+ * One in-process call that runs a whole split, merge or scale as the state machines do (begin, drain checks, apply or
+ * roll back): {@link changeLayout}. Give it the dispatchers' `layoutTtlMs` (or their settings) when it is not the
+ * default.
+ */
+export {
+  changeLayout,
+  TRANSIENT_COORDINATOR_ERRORS,
+  type ChangeLayoutOptions,
+  type LayoutChangeRequest,
+  type LayoutChangeResult,
+  type LayoutChangeProgress,
+  type AppliedChange,
+  type CoordinatorStep,
+} from './coordination/change-layout.js';
+export type { ScalePlan } from './coordination/layout-change.js';
 export {
   batchMetrics,
   embeddedMetrics,

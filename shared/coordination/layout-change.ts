@@ -106,6 +106,27 @@ export function changeExecutionName(processor: string, operation: string, segmen
   return name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
 }
 
+/** What the scale state machine's planner answers: done, or the next split or merge towards `target`. */
+export type ScalePlan =
+  | {
+      readonly processor: string;
+      readonly target: number;
+      readonly step: number;
+      readonly done: true;
+      readonly segments: number;
+    }
+  | {
+      readonly processor: string;
+      readonly target: number;
+      readonly step: number;
+      readonly done: false;
+      readonly segments: number;
+      readonly operation: LayoutOperation;
+      readonly segment: string;
+      /** The change's id: the scale execution's name and the step, `<executionName>-<step>`. */
+      readonly changeId: string;
+    };
+
 /** What the begin step is given: the request, the execution's name as `changeId`, and scale's loop state. */
 export interface BeginInput {
   readonly processor: string;
@@ -229,7 +250,12 @@ export class LayoutCoordinator {
   }
 
   /** The scale state machine's planner: the next change towards `target`, or done. */
-  async planScale(input: { processor: string; target: number; step?: number; executionName: string }) {
+  async planScale(input: {
+    processor: string;
+    target: number;
+    step?: number;
+    executionName: string;
+  }): Promise<ScalePlan> {
     const layout = await this.store.readLayout(input.processor);
     const step = (input.step ?? 0) + 1;
     const next = planScaleStep(layout, input.target);
