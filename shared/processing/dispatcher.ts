@@ -298,7 +298,7 @@ export class Dispatcher {
       await Promise.all(claims.map((pending) => this.releaseAcquired(pending)));
       const detail = describeError(error).message;
       for (const slice of slices) {
-        this.handBack(slice, invocationId, HandBackReason.EventRefused, deliveredOffsets(slice), { detail });
+        this.handBack(slice, invocationId, HandBackReason.EventRefused, () => deliveredOffsets(slice), { detail });
       }
       throw error;
     }
@@ -323,7 +323,7 @@ export class Dispatcher {
       const report = abandon(slice, reason);
       reports.push(report);
       const given = acquired && 'abandoned' in acquired ? acquired : undefined;
-      this.handBack(slice, invocationId, given?.reason ?? HandBackReason.NotClaimed, deliveredOffsets(slice), {
+      this.handBack(slice, invocationId, given?.reason ?? HandBackReason.NotClaimed, () => deliveredOffsets(slice), {
         detail: given?.abandoned ?? reason,
       });
     }
@@ -669,7 +669,7 @@ export class Dispatcher {
       const nothing = { parked: 0, unparkable: 0, skippedBySource: 0 };
       const detail = describeError(error).message;
       const reason = fencedOut ? HandBackReason.Fenced : HandBackReason.CheckpointFailed;
-      this.handBack(slice, invocationId, reason, deliveredOffsets(slice), { detail, epoch: claim.epoch });
+      this.handBack(slice, invocationId, reason, () => deliveredOffsets(slice), { detail, epoch: claim.epoch });
       return { ...base, ...nothing, redeliverFrom: firstOffsetOf(slice), abandoned: detail };
     }
     const redeliverFrom = addressed.length ? Math.min(...addressed.map((u) => u.offset)) : undefined;
@@ -679,7 +679,7 @@ export class Dispatcher {
     const report = { ...base, parked, skipped: base.skipped + again, skippedBySource, redeliverFrom };
     this.observeCheckpoint(entry, invocationId, { report, token: advance.token, lettersParked: parked, skips, plan });
     if (redeliverFrom !== undefined) {
-      const offsets = [...new Set(addressed.map((u) => u.offset))].sort((a, b) => a - b);
+      const offsets = () => [...new Set(addressed.map((u) => u.offset))].sort((a, b) => a - b);
       this.handBack(slice, invocationId, HandBackReason.Unfinished, offsets, { epoch: claim.epoch });
     }
     return report;
@@ -734,22 +734,25 @@ export class Dispatcher {
     }
   }
 
-  /** Tells the observer that records of a slice go back to Lambda. */
+  /** Tells the observer that records of a slice go back to Lambda; `offsets` is only read when it listens. */
   private handBack(
     slice: PartitionSlice,
     requestId: string,
     reason: HandBackReason,
-    offsets: readonly number[],
+    offsets: () => readonly number[],
     extra: { detail?: string; epoch?: number } = {},
   ): void {
-    this.notify('onHandBack', () => ({
-      ...this.partitionOf(slice, requestId),
-      reason,
-      ...(extra.detail === undefined ? {} : { detail: extra.detail }),
-      redeliverFrom: reason === HandBackReason.Unfinished ? offsets[0] : firstOffsetOf(slice),
-      offsets,
-      ...(extra.epoch === undefined ? {} : { epoch: extra.epoch }),
-    }));
+    this.notify('onHandBack', () => {
+      const handedBack = offsets();
+      return {
+        ...this.partitionOf(slice, requestId),
+        reason,
+        ...(extra.detail === undefined ? {} : { detail: extra.detail }),
+        redeliverFrom: reason === HandBackReason.Unfinished ? handedBack[0] : firstOffsetOf(slice),
+        offsets: handedBack,
+        ...(extra.epoch === undefined ? {} : { epoch: extra.epoch }),
+      };
+    });
   }
 
   private partitionOf(slice: PartitionTarget, requestId: string) {
