@@ -2,9 +2,24 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'cdk.out/', 'coverage/', '.tidemark/'] },
+  { ignores: ['node_modules/', 'dist/', 'cdk.out/', 'coverage/', '.tidemark/', 'examples/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  {
+    // Plain Node scripts (the bin, small helpers): Node's globals.
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+  {
+    // Type-aware rules: a promise nobody awaits, or one passed where a callback's result is ignored, loses errors
+    // and ordering silently.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': [

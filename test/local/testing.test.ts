@@ -51,7 +51,7 @@ describe('tidemark/testing', () => {
       { topic: 'payments', partition: 3, offset: 7, key: null, value: null, headers: { trace: 'x' } },
       { topic: 'payments', partition: 3, offset: 8, key: new Uint8Array([0xff]), value: 'plain' },
     ]);
-    const [first, second] = event.records['payments-3'] as Array<Record<string, unknown>>;
+    const [first, second] = event.records['payments-3'] as unknown as Array<Record<string, unknown>>;
 
     expect(first).toMatchObject({ offset: 7, partition: 3, topic: 'payments' });
     expect(first!.key ?? null).toBeNull();

@@ -23,6 +23,7 @@ const record = (offset: number) =>
   });
 const context = (offset: number, epoch: number, segment = { id: 0, mask: 0 }): HandlerContext => ({
   processor: 'p',
+  requestId: 'test-request',
   segment,
   layoutVersion: 1,
   topic: 'orders',
