@@ -4,7 +4,7 @@
  * that loop instead. Each worker builds its partition's log, its own token store client and its own Dispatcher.
  */
 import { Worker } from 'node:worker_threads';
-import type { OrderReport } from './instruments.js';
+import type { OrderReport } from './instruments/order-tracker.js';
 import type { TidemarkRunResult } from './runs.js';
 
 /** Which token store a worker opens: its own client on the shared DynamoDB Local, or a store of its own in memory. */

@@ -8,9 +8,10 @@ import { DynamoDbTokenStore } from '../shared/tokens/dynamodb-token-store.js';
 import { MemoryTokenStore } from '../shared/tokens/memory-token-store.js';
 import type { TokenStore } from '../shared/tokens/token-store.js';
 import { localClientConfig } from '../local/dynamodb-local.js';
-import { LatencyRecorder, OrderTracker, simulatedIoHandler } from './instruments.js';
+import { LatencyRecorder } from './instruments/latency.js';
+import { OrderTracker } from './instruments/order-tracker.js';
 import type { PartitionRunRequest, PartitionWorkerMessage, PartitionWorkerSetup } from './partition-pool.js';
-import { KeyOrderedConsumer } from './runs.js';
+import { KeyOrderedConsumer, simulatedIoHandler } from './runs.js';
 import { makePartitionLog } from './workload.js';
 
 const setup = workerData as PartitionWorkerSetup;

@@ -7,16 +7,30 @@ import pLimit from 'p-limit';
 import { Dispatcher } from '../shared/processing/dispatcher.js';
 import type { DispatcherSettings } from '../shared/settings.js';
 import { parseKafkaEvent } from '../shared/kafka/kafka-event.js';
-import type { KafkaRecord } from '../shared/kafka/kafka-record.js';
+import { topicPartitionId, type KafkaRecord } from '../shared/kafka/kafka-record.js';
 import { silentLogger } from '../shared/observability/logger.js';
 import { defineProcessor, type Processor, type RecordHandler } from '../shared/processing/processor.js';
 import { InlineRunner } from '../shared/processing/segment-runner.js';
 import type { TokenStore } from '../shared/tokens/token-store.js';
-import { round, type BatchPhases } from './instruments.js';
+import type { BatchPhases } from './instruments/batch-phases.js';
+import type { LatencyRecorder } from './instruments/latency.js';
+import type { OrderTracker } from './instruments/order-tracker.js';
+import { round } from './stats.js';
 import { BENCH_TOPIC, batchesOf, eventFrom, type PartitionLog } from './workload.js';
 
 /** A benchmark handler, given where the record is (its key is looked up from the workload, not computed). */
 export type CoreHandler = (partition: number, offset: number) => Promise<void>;
+
+/** The simulated handler of the throughput runs: note the start, await `latencyMs` of I/O, note the end. */
+export function simulatedIoHandler(latencyMs: number, tracker: OrderTracker, latency: LatencyRecorder): CoreHandler {
+  return async (partition: number, offset: number): Promise<void> => {
+    tracker.start(partition, offset);
+    const started = performance.now();
+    await new Promise<void>((resolve) => setTimeout(resolve, latencyMs));
+    latency.add(performance.now() - started);
+    tracker.finish(partition, offset);
+  };
+}
 
 /** What one timed run did. */
 export interface RunResult {
@@ -127,6 +141,14 @@ export interface TidemarkRunResult extends RunResult {
   readonly redeliveries: number;
 }
 
+/** What the partitions of one run add up to while they are delivered. */
+interface Tally {
+  readonly batchMs: number[];
+  handled: number;
+  skipped: number;
+  redeliveries: number;
+}
+
 /**
  * (c) Tidemark: the real Dispatcher with the InlineRunner, fed the way Lambda's event source feeds it. It stays
  * warm between runs, as a Lambda execution environment does between batches: one processor, one Dispatcher
@@ -154,63 +176,68 @@ export class KeyOrderedConsumer {
 
   /** Delivers every log, one batch per partition at a time and all partitions at once, until all is handled. */
   async run(run: ConsumerRun): Promise<TidemarkRunResult> {
-    const { phases } = run;
-    if (phases && run.logs.length !== 1) throw new Error('batch phases are measured on one partition only');
+    if (run.phases && run.logs.length !== 1) throw new Error('batch phases are measured on one partition only');
     const base = this.base;
-    const length = Math.max(...run.logs.map((log) => log.records.length));
-    this.base += length;
-    const core = run.handler as CoreHandler;
-    this.handler = run.raw
-      ? (run.handler as RecordHandler)
-      : phases
-        ? async (record) => {
-            phases.handlerStart();
-            await core(record.partition, record.offset - base);
-            phases.handlerEnd();
-          }
-        : (record) => core(record.partition, record.offset - base);
+    this.base += Math.max(...run.logs.map((log) => log.records.length));
+    this.handler = this.recordHandler(run, base);
     // Shifted before the clock starts, so the copying is not timed.
     const shifted = run.logs.map((log) => ({
       ...log,
       records: base === 0 ? log.records : log.records.map((record) => ({ ...record, offset: record.offset + base })),
     }));
-    const batchMs: number[] = [];
-    const totals = { handled: 0, skipped: 0, redeliveries: 0 };
-    const deliver = async (log: PartitionLog) => {
-      const dispatcher = this.dispatcherFor(log.partition);
-      let from = 0;
-      while (from < log.records.length) {
-        const event = eventFrom(log, from, run.batchSize);
-        const delivered = event.records[`${log.topic}-${log.partition}`]!.length;
-        const invokedAt = Date.now();
-        phases?.begin();
-        const t0 = performance.now();
-        const { response, partitions } = await dispatcher.dispatch(event, {
-          remainingMs: () => FUNCTION_TIMEOUT_MS - (Date.now() - invokedAt),
-          invocationId: `bench-${log.partition}-${this.invocations++}`,
-        });
-        batchMs.push(performance.now() - t0);
-        phases?.end();
-        for (const report of partitions) {
-          totals.handled += report.handled;
-          totals.skipped += report.skipped;
-        }
-        const failure = response.batchItemFailures[0];
-        if (failure) {
-          totals.redeliveries++;
-          if (totals.redeliveries > 1_000)
-            throw new Error(`partition ${log.partition} keeps failing at offset ${failure.itemIdentifier.offset}`);
-          from = failure.itemIdentifier.offset - base;
-        } else {
-          from += delivered;
-        }
-      }
-    };
+    const tally: Tally = { batchMs: [], handled: 0, skipped: 0, redeliveries: 0 };
     const started = performance.now();
-    await Promise.all(shifted.map(deliver));
+    await Promise.all(shifted.map((log) => this.deliver(log, run, base, tally)));
     const elapsed = performance.now() - started;
     const records = run.logs.reduce((n, log) => n + log.records.length, 0);
+    const { batchMs, ...totals } = tally;
     return { ...result(records, elapsed, batchMs), ...totals };
+  }
+
+  /** The processor's handler for this run: the workload's own offsets, and the phase marks when timed. */
+  private recordHandler(run: ConsumerRun, base: number): RecordHandler {
+    const { phases } = run;
+    const core = run.handler as CoreHandler;
+    if (run.raw) return run.handler as RecordHandler;
+    if (!phases) return (record) => core(record.partition, record.offset - base);
+    return async (record) => {
+      phases.handlerStart();
+      await core(record.partition, record.offset - base);
+      phases.handlerEnd();
+    };
+  }
+
+  /** One partition's batches, one at a time, resuming from the offset each response reports, as Lambda does. */
+  private async deliver(log: PartitionLog, run: ConsumerRun, base: number, tally: Tally): Promise<void> {
+    const { phases } = run;
+    const dispatcher = this.dispatcherFor(log.partition);
+    let from = 0;
+    while (from < log.records.length) {
+      const event = eventFrom(log, from, run.batchSize);
+      const delivered = event.records[topicPartitionId(log.topic, log.partition)]!.length;
+      const invokedAt = Date.now();
+      phases?.begin();
+      const t0 = performance.now();
+      const { response, partitions } = await dispatcher.dispatch(event, {
+        remainingMs: () => FUNCTION_TIMEOUT_MS - (Date.now() - invokedAt),
+        invocationId: `bench-${log.partition}-${this.invocations++}`,
+      });
+      tally.batchMs.push(performance.now() - t0);
+      phases?.end();
+      for (const report of partitions) {
+        tally.handled += report.handled;
+        tally.skipped += report.skipped;
+      }
+      const failure = response.batchItemFailures[0];
+      if (!failure) {
+        from += delivered;
+        continue;
+      }
+      tally.redeliveries++;
+      if (tally.redeliveries > 1_000)
+        throw new Error(`partition ${log.partition} keeps failing at offset ${failure.itemIdentifier.offset}`);
+      from = failure.itemIdentifier.offset - base;
+    }
   }
 
   private dispatcherFor(partition: number): Dispatcher {

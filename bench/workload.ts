@@ -3,6 +3,8 @@
  * what a batch allows at best (the critical path of its longest key chain).
  */
 import type { RawKafkaEvent, RawKafkaRecord } from '../shared/kafka/kafka-event.js';
+import { KafkaRecord, topicPartitionId } from '../shared/kafka/kafka-record.js';
+import { toRawRecord } from '../shared/processing/fan-out.js';
 import { seededRandom } from '../local/random.js';
 
 export const BENCH_TOPIC = 'bench';
@@ -60,7 +62,40 @@ export function makePartitionLog(options: {
 
 /** The Lambda event carrying up to `batchSize` records of one partition from `from` on. */
 export function eventFrom(log: PartitionLog, from: number, batchSize: number): RawKafkaEvent {
-  return { ...EVENT_SOURCE, records: { [`${log.topic}-${log.partition}`]: log.records.slice(from, from + batchSize) } };
+  const records = log.records.slice(from, from + batchSize);
+  return { ...EVENT_SOURCE, records: { [topicPartitionId(log.topic, log.partition)]: records } };
+}
+
+/**
+ * The event of the DynamoDB scenarios (parking, limits): `count` records of an `orders` partition from offset
+ * `from` on, the i-th keyed `keyAt(i)`. Their handlers pick records by key or offset, not by a seeded draw.
+ */
+export function ordersEvent(
+  partition: number,
+  from: number,
+  count: number,
+  keyAt: (index: number) => string,
+): RawKafkaEvent {
+  const records = Array.from({ length: count }, (_, i) =>
+    toRawRecord(
+      new KafkaRecord({
+        topic: 'orders',
+        partition,
+        offset: from + i,
+        timestamp: Date.now(),
+        timestampType: 'CREATE_TIME',
+        key: Buffer.from(keyAt(i)),
+        value: Buffer.from('{"type":"OrderUpdated"}'),
+        headers: [],
+      }),
+    ),
+  );
+  return {
+    eventSource: 'aws:kafka',
+    eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/bench/abc',
+    bootstrapServers: 'b-1.bench:9098',
+    records: { [topicPartitionId('orders', partition)]: records },
+  };
 }
 
 /** Every batch of a partition, as the event source would cut them when nothing fails. */

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { QUICK_OPTIONS, runBenchmark, type BenchOptions } from '../../bench/benchmark.js';
-import { LatencyRecorder, OrderTracker, simulatedIoHandler } from '../../bench/instruments.js';
-import { KeyOrderedConsumer, runTidemark, runUnordered } from '../../bench/runs.js';
-import { makePartitionLog } from '../../bench/workload.js';
+import { runBenchmark } from '../../bench/benchmark.js';
+import { QUICK_OPTIONS, type BenchOptions } from '../../bench/options.js';
+import { summary } from '../../bench/summary.js';
 import { MemoryTokenStore } from '../../shared/tokens/memory-token-store.js';
 
 const TINY: BenchOptions = {
@@ -225,123 +224,16 @@ describe('benchmark', () => {
     );
     expect(json.dynamoDb.perBatch.writes).toBeGreaterThanOrEqual(2);
     expect(json.targets.keyOrderedOrderViolations.met).toBe(true);
-  });
-
-  it('counts order violations in unordered and reversed runs and none in a key-ordered run of the same records', async () => {
-    const log = makePartitionLog({ partition: 0, count: 400, keys: 10, seed: 7 });
-    const unorderedTracker = new OrderTracker([log]);
-    const keyOrderedTracker = new OrderTracker([log]);
-
-    await runUnordered([log], 100, 50, simulatedIoHandler(1, unorderedTracker, new LatencyRecorder()));
-    await runTidemark({
-      logs: [log],
-      batchSize: 100,
-      concurrency: 50,
-      store: new MemoryTokenStore(),
-      processorName: 'bench-order-check',
-      segments: 4,
-      handler: simulatedIoHandler(1, keyOrderedTracker, new LatencyRecorder()),
-    });
-
-    const reversedTracker = new OrderTracker([log]);
-    for (let offset = log.records.length - 1; offset >= 0; offset--) {
-      reversedTracker.start(0, offset);
-      reversedTracker.finish(0, offset);
-    }
-
-    expect(reversedTracker.report()).toEqual({
-      started: 400,
-      startInversions: 400 - log.distinctKeys,
-      overlaps: 0,
-      violations: 400 - log.distinctKeys,
-    });
-    expect(unorderedTracker.report().started).toBe(400);
-    expect(unorderedTracker.report().violations).toBeGreaterThan(0);
-    expect(keyOrderedTracker.report()).toEqual({ started: 400, startInversions: 0, overlaps: 0, violations: 0 });
-  });
-
-  it('keeps a consumer warm across runs: each run is handled in full, under the workload offsets, on one claim item', async () => {
-    const log = makePartitionLog({ partition: 0, count: 300, keys: 20, seed: 3 });
-    const store = new MemoryTokenStore();
-    const consumer = new KeyOrderedConsumer({ concurrency: 10, store, processorName: 'bench-warm', segments: 2 });
-    const seen: number[][] = [];
-
-    for (let run = 0; run < 3; run++) {
-      const offsets: number[] = [];
-      const result = await consumer.run({
-        logs: [log],
-        batchSize: 100,
-        handler: async (_partition: number, offset: number) => void offsets.push(offset),
-      });
-      expect(result).toMatchObject({ records: 300, handled: 300, skipped: 0, redeliveries: 0, batches: 3 });
-      seen.push(offsets.sort((a, b) => a - b));
-    }
-
-    const expected = Array.from({ length: 300 }, (_, i) => i);
-    expect(seen).toEqual([expected, expected, expected]);
-    // One processor and one claim item for all three runs: only the shifted offsets kept them from being skipped.
-    const state = await store.readState('bench-warm');
-    expect(state.partitions).toHaveLength(1);
-  });
-});
-
-describe('parking cost on DynamoDB Local', () => {
-  it('counts two writes for a batch that parks nothing, and one transaction more for a batch that parks 1%', async () => {
-    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-    const { inject } = await import('vitest');
-    const { localClientConfig } = await import('../../local/dynamodb-local.js');
-    const { countDynamoDbRequests } = await import('../../bench/instruments.js');
-    const { measureParkingCost } = await import('../../bench/parking-cost.js');
-    const { DynamoDbTokenStore } = await import('../../shared/tokens/dynamodb-token-store.js');
-    const { freshTokenTable } = await import('../support/dynamodb.js');
-    const client = new DynamoDBClient(localClientConfig(inject('dynamoDbEndpoint')));
-    const dynamoDb = countDynamoDbRequests(client);
-    const store = new DynamoDbTokenStore({ tableName: await freshTokenTable(), client });
-
-    const cost = await measureParkingCost({ store, dynamoDb, batches: 3, recordsPerBatch: 200 });
-
-    expect(cost.parkedPerBatch).toBe(2);
-    expect(cost.nothingParked).toMatchObject({ writesPerBatch: 2, byOperation: { UpdateItem: 2 } });
-    expect(cost.onePercentParked.byOperation).toMatchObject({ UpdateItem: 1, TransactWriteItems: 1 });
-    expect(cost.onePercentParked.writesPerBatch).toBe(2);
-    expect(cost.onePercentParked.writeUnitsPerBatch).toBeGreaterThan(cost.nothingParked.writeUnitsPerBatch);
-    client.destroy();
-  });
-});
-
-describe('limits on DynamoDB Local', () => {
-  it('measures the largest partition and layout items and the layout reads of a container, steady and draining', async () => {
-    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-    const { inject } = await import('vitest');
-    const { localClientConfig } = await import('../../local/dynamodb-local.js');
-    const { measureLimits, watchItemSizes } = await import('../../bench/limits.js');
-    const { DynamoDbTokenStore } = await import('../../shared/tokens/dynamodb-token-store.js');
-    const { freshTokenTable } = await import('../support/dynamodb.js');
-    const client = new DynamoDBClient(localClientConfig(inject('dynamoDbEndpoint')));
-    const watch = watchItemSizes(client);
-    const store = new DynamoDbTokenStore({ tableName: await freshTokenTable(), client });
-
-    const limits = await measureLimits({
-      store,
-      watch,
-      segments: 16,
-      batches: 2,
-      recordsPerKey: 3,
-      layoutTtlMs: 200,
-      steadyMs: 1_000,
-      drainWaitMs: 1_000,
-    });
-
-    expect(limits).toMatchObject({ segments: 16, recordsPerBatch: 96, batches: 2 });
-    // A token with ranges in 16 cells and attempt counts: more than a steady-state item, far below the limit.
-    expect(limits.largestPartitionItemBytes).toBeGreaterThan(300);
-    expect(limits.largestPartitionItemBytes).toBeLessThan(64 * 1024);
-    expect(limits.largestLayoutItemBytes).toBeGreaterThan(16);
-    expect(limits.largestLayoutItemBytes).toBeLessThan(1_024);
-    // About one read per layout lifetime in steady state; more while waiting on the drain.
-    expect(limits.layoutReadsPerSecondPerContainer.steady).toBeGreaterThan(1);
-    expect(limits.layoutReadsPerSecondPerContainer.steady).toBeLessThan(15);
-    expect(limits.layoutReadsPerSecondPerContainer.drain).toBeGreaterThan(0);
-    client.destroy();
+    // The DynamoDB scenarios run on the real token store only; in memory the requests are mapped from store calls.
+    expect(json).not.toHaveProperty('parking');
+    expect(json).not.toHaveProperty('limits');
+    expect(json.dynamoDb.source).toMatch(/^token store calls mapped/);
+    // The readable summary prints the same figures.
+    const text = summary(json);
+    expect(text).toContain(
+      `(c) Tidemark key-ordered           ${json.onePartition.keyOrdered.recordsPerSecond} records/s, 0 order violations`,
+    );
+    expect(text).toContain(`overhead                           ${json.overhead.overheadUsPerRecord} µs/record`);
+    expect(text).not.toContain('Parking (');
   });
 });

@@ -2,10 +2,13 @@
  * Cost per million records on AWS, from measured counts: Lambda duration (GB-s) and requests per batch, DynamoDB
  * on-demand request units, Step Functions state transitions.
  */
-import { round } from './instruments.js';
+import type { DynamoDbTally } from '../instruments/dynamodb-requests.js';
+import type { BenchOptions } from '../options.js';
+import type { RunResult } from '../runs.js';
+import { round, sum } from '../stats.js';
 
 /** The price table the estimate uses (printed in the JSON so the figures can be re-checked). */
-export const PRICES = Object.freeze({
+const PRICES = Object.freeze({
   region: 'us-east-1',
   asOf:
     'AWS public list prices as published in 2025 (DynamoDB on-demand after the 1 November 2024 reduction); ' +
@@ -89,5 +92,75 @@ export function costPerMillionRecords(usage: UsageInput, memoryMb: number): Cost
       stepFunctions: money(usd.stepFunctions),
       total: money(total),
     },
+  };
+}
+
+/** The cost section of the report: (a) against (c), with the price table and what was assumed. */
+export interface CostReport {
+  readonly prices: typeof PRICES;
+  readonly assumptions: {
+    lambdaMemoryMb: number;
+    duration: string;
+    requests: string;
+    dynamoDb: string;
+    stepFunctions: string;
+  };
+  readonly sequential: CostEstimate;
+  readonly keyOrdered: CostEstimate;
+  readonly keyOrderedToSequential: number;
+}
+
+/**
+ * Prices (a) and (c) per million records: (a) uses no DynamoDB; (c) the request units of its timed runs. No Step
+ * Functions transitions in steady state for either.
+ */
+export function costReport(
+  options: BenchOptions,
+  storeKind: string,
+  measured: { sequential: RunResult; keyOrderedRuns: readonly RunResult[]; requests: DynamoDbTally },
+): CostReport {
+  const { sequential, keyOrderedRuns, requests } = measured;
+  const sequentialCost = costPerMillionRecords(
+    {
+      records: sequential.records,
+      batches: sequential.batches,
+      meanBatchMs: sequential.meanBatchMs,
+      readUnits: 0,
+      writeUnits: 0,
+      stateTransitions: 0,
+    },
+    options.lambdaMemoryMb,
+  );
+  const keyOrderedCost = costPerMillionRecords(
+    {
+      ...keyOrderedUsage(keyOrderedRuns),
+      readUnits: requests.readUnits,
+      writeUnits: requests.writeUnits,
+      stateTransitions: 0,
+    },
+    options.lambdaMemoryMb,
+  );
+  return {
+    prices: PRICES,
+    assumptions: {
+      lambdaMemoryMb: options.lambdaMemoryMb,
+      duration: 'billed duration of a batch = its measured mean wall time on this machine, rounded up to 1 ms',
+      requests: 'one Lambda request per batch (event) of one partition',
+      dynamoDb: `request units measured in run (c) on ${storeKind}; the sequential handler uses no DynamoDB`,
+      stepFunctions: 'zero in steady state: state machines run only for a split, merge or scale',
+    },
+    sequential: sequentialCost,
+    keyOrdered: keyOrderedCost,
+    keyOrderedToSequential: round(keyOrderedCost.usd.total / sequentialCost.usd.total, 4),
+  };
+}
+
+/** Records, batches and the mean batch time over the (c) runs (weighted by their batches). */
+function keyOrderedUsage(runs: readonly RunResult[]): Pick<UsageInput, 'records' | 'batches' | 'meanBatchMs'> {
+  const batches = sum(runs.map((r) => r.batches));
+  return {
+    records: sum(runs.map((r) => r.records)),
+    batches,
+    meanBatchMs: sum(runs.map((r) => r.meanBatchMs * r.batches)) / batches,
   };
 }
