@@ -1,4 +1,5 @@
 import { isParked, type SourceSkip } from '../shared/dead-letters/dead-letter.js';
+import { topicPartitionId } from '../shared/kafka/kafka-record.js';
 import { segmentName } from '../shared/routing/segment.js';
 import type { ProcessorState } from '../shared/tokens/token-store.js';
 import { ago as agoAt, count, iso, shownKey } from './format.js';
@@ -30,7 +31,7 @@ export function formatStatus(
     const holder = live
       ? `claimed by ${p.owner} (epoch ${p.epoch}), lease ends in ${Math.round((p.leaseUntil - now) / 1000)}s`
       : `free (last epoch ${p.epoch})`;
-    lines.push(`  ${p.topic}-${p.partition}: ${holder}, routed with layout v${p.layoutVersion}`);
+    lines.push(`  ${topicPartitionId(p.topic, p.partition)}: ${holder}, routed with layout v${p.layoutVersion}`);
   }
   lines.push(...parkedLines(state, now));
   if (deadLetters.skips) lines.push(...skipLines(deadLetters.skips, now));
@@ -40,7 +41,7 @@ export function formatStatus(
       const ahead = p.token
         .cellsOverlapping(segment)
         .reduce((n, c) => n + c.position.done.reduce((m, [a, b]) => m + b - a + 1, 0), 0);
-      return `${p.topic}-${p.partition}=${p.token.lowWatermark(segment) ?? '-'}${ahead ? ` +${ahead}` : ''}`;
+      return `${topicPartitionId(p.topic, p.partition)}=${p.token.lowWatermark(segment) ?? '-'}${ahead ? ` +${ahead}` : ''}`;
     });
     lines.push(`  ${segmentName(segment).padEnd(9)} ${segment.state.padEnd(8)} ${positions.join('  ') || '-'}`);
   }
@@ -62,7 +63,7 @@ function parkedLines(state: ProcessorState, now: number): string[] {
     const letters = parked.reduce((n, entry) => n + entry.parked - entry.resolved, 0);
     const oldest = parked[0]!.since;
     lines.push(
-      `  ${p.topic}-${p.partition}: ${count(parked.length, 'parked key')}, ${count(letters, 'letter')} pending, oldest parked ${agoAt(oldest, now)}`,
+      `  ${topicPartitionId(p.topic, p.partition)}: ${count(parked.length, 'parked key')}, ${count(letters, 'letter')} pending, oldest parked ${agoAt(oldest, now)}`,
     );
     const listed = parked
       .slice(0, KEYS_LISTED)
@@ -83,7 +84,7 @@ function skipLines(skips: readonly SourceSkip[], now: number): string[] {
   if (skips.length === 0) lines.push('  (none)');
   for (const skip of skips) {
     lines.push(
-      `  ${skip.topic}-${skip.partition}: offsets ${skip.from}–${skip.to} (${count(skip.to - skip.from + 1, 'offset')}), ${iso(skip.at)} (${agoAt(skip.at, now)}), request ${skip.requestId}`,
+      `  ${topicPartitionId(skip.topic, skip.partition)}: offsets ${skip.from}–${skip.to} (${count(skip.to - skip.from + 1, 'offset')}), ${iso(skip.at)} (${agoAt(skip.at, now)}), request ${skip.requestId}`,
     );
   }
   return lines;
