@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseTopicPartition } from '../shared/kafka/kafka-record.js';
+import { PROCESSOR_NAME, TABLE_NAME } from '../shared/settings.js';
 
 /** A mistake in the command line: one line saying what is wrong, then the command's usage; exit code 2. */
 export class UsageError extends Error {
@@ -24,8 +25,42 @@ export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 export const TABLE_OPTIONS = {
   table: { type: 'string' },
   endpoint: { type: 'string' },
+  region: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies OptionSpec;
+
+/** The help lines of {@link TABLE_OPTIONS}, the same in every command's usage. */
+export const TABLE_OPTIONS_HELP = `  --table <name>            token table (default: $TIDEMARK_TABLE_NAME)
+  --endpoint <url>          a local DynamoDB (the local stack), e.g. http://localhost:8000
+  --region <region>         the AWS region (default: the SDK's chain: $AWS_REGION, the profile's region)
+  -h, --help                this help`;
+
+/** Where the token table is: its name, and a local DynamoDB endpoint or an AWS region (undefined: the SDK's chain). */
+export interface TableTarget {
+  readonly tableName: string;
+  readonly endpoint: string | undefined;
+  readonly region: string | undefined;
+}
+
+/** The flags that name the same table again, for the next command to run: ` --table t --endpoint http://…`. */
+export function tableFlags(target: TableTarget): string {
+  return (
+    ` --table ${target.tableName}` +
+    (target.endpoint === undefined ? '' : ` --endpoint ${target.endpoint}`) +
+    (target.region === undefined ? '' : ` --region ${target.region}`)
+  );
+}
+
+/** The token table named by `--table`, `--endpoint` and `--region` (or the environment), each checked. */
+export function tableTarget(
+  values: { table?: unknown; endpoint?: unknown; region?: unknown },
+  env: NodeJS.ProcessEnv,
+  usage: string,
+): TableTarget {
+  const endpoint = endpointArg(values.endpoint as string | undefined, usage);
+  const region = regionArg(values.region as string | undefined, usage);
+  return { tableName: tableArg(values.table as string | undefined, env, usage), endpoint, region };
+}
 
 /** The flags of an option spec as a user writes them, for "allowed: …" lists. */
 export function flagsOf(options: OptionSpec): string {
@@ -63,11 +98,17 @@ function describeParseError(error: unknown, options: OptionSpec): string {
   }
 }
 
-/** A whole number from `min` on, or a UsageError naming the flag. */
-export function wholeNumber(value: string, flag: string, usage: string, min = 0): number {
+/** A whole number from `min` on (to `max` when given), or a UsageError naming the flag. */
+export function wholeNumber(value: string, flag: string, usage: string, min = 0, max?: number): number {
   const number = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < min) {
-    throw new UsageError(`${flag} must be a whole number >= ${min}, got ${JSON.stringify(value)}`, usage);
+  if (
+    !/^\d+$/.test(value.trim()) ||
+    !Number.isSafeInteger(number) ||
+    number < min ||
+    (max !== undefined && number > max)
+  ) {
+    const allowed = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`${flag} must be a whole number ${allowed}, got ${JSON.stringify(value)}`, usage);
   }
   return number;
 }
@@ -115,7 +156,34 @@ export function endpointArg(value: string | undefined, usage: string): string | 
 export function tableArg(value: string | undefined, env: NodeJS.ProcessEnv, usage: string): string {
   const table = value ?? env.TIDEMARK_TABLE_NAME;
   if (!table) throw new UsageError('no token table: pass --table <name> or set TIDEMARK_TABLE_NAME', usage);
+  if (!TABLE_NAME.pattern.test(table)) {
+    const from = value === undefined ? 'TIDEMARK_TABLE_NAME' : '--table';
+    throw new UsageError(
+      `${from} must be a DynamoDB table name (${TABLE_NAME.allowed}), got ${JSON.stringify(table)}`,
+      usage,
+    );
+  }
   return table;
+}
+
+/** An AWS region such as eu-west-1 from `--region`, or a UsageError; undefined when not given. */
+export function regionArg(value: string | undefined, usage: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(value)) {
+    throw new UsageError(`--region must be an AWS region such as eu-west-1, got ${JSON.stringify(value)}`, usage);
+  }
+  return value;
+}
+
+/** A processor name (as in the token table's keys), or a UsageError naming where it came from. */
+export function processorArg(value: string, name: string, usage: string): string {
+  if (!PROCESSOR_NAME.pattern.test(value)) {
+    throw new UsageError(
+      `${name} must be a processor name (${PROCESSOR_NAME.allowed}), got ${JSON.stringify(value)}`,
+      usage,
+    );
+  }
+  return value;
 }
 
 /** Checks the positional arguments: each named one present, nothing after them. */
@@ -130,6 +198,15 @@ export function positionalArgs(positionals: readonly string[], names: readonly s
     );
   }
   return [...positionals];
+}
+
+/** The first option in `args` that `known` does not name, as typed (`--bogus`, `-x`); undefined when none. */
+export function unknownOption(args: string[], known: OptionSpec): string | undefined {
+  const { tokens } = parseArgs({ args, options: known, allowPositionals: true, strict: false, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === 'option' && !(token.name in known)) return token.rawName;
+  }
+  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** What every CLI command runs with: output, environment, AWS clients (replaceable in tests) and time. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { InvokeCommand, InvokeCommandOutput } from '@aws-sdk/client-lambda';
+import type { TableTarget } from './args.js';
 
 /** Clients and effects a test can replace; each defaults to the real one. */
 export interface CliDependencies {
@@ -8,6 +9,8 @@ export interface CliDependencies {
   readonly lambda?: { send(command: InvokeCommand): Promise<InvokeCommandOutput> };
   /** Who the caller is, for audit items (`dead-letters delete` without `--by`). @default STS GetCallerIdentity's ARN */
   readonly callerIdentity?: () => Promise<string>;
+  /** Where errors go: usage errors with the usage after them, and failures. @default console.error */
+  readonly err?: (line: string) => void;
   /** @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
   /** @default Date.now */
@@ -18,6 +21,7 @@ export interface CliDependencies {
 export interface CliContext {
   readonly env: NodeJS.ProcessEnv;
   readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
   readonly deps: CliDependencies;
   readonly clock: () => number;
   readonly sleep: (ms: number) => Promise<void>;
@@ -27,21 +31,37 @@ export function cliContext(env: NodeJS.ProcessEnv, out: (line: string) => void, 
   return {
     env,
     out,
+    err: deps.err ?? console.error,
     deps,
     clock: deps.clock ?? Date.now,
     sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
   };
 }
 
-/** A DynamoDB client for AWS (from the environment), or for a local DynamoDB at `endpoint` with dummy credentials. */
-export function dynamoDbClient(endpoint: string | undefined, env: NodeJS.ProcessEnv): DynamoDBClient {
+/** How long a local DynamoDB may take to accept a connection before it counts as unreachable. */
+const LOCAL_CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * A DynamoDB client for AWS (credentials and, unless `--region` names one, the region from the SDK's chain), or for
+ * a local DynamoDB at the target's endpoint with dummy credentials.
+ */
+export function dynamoDbClient(
+  target: Pick<TableTarget, 'endpoint' | 'region'>,
+  env: NodeJS.ProcessEnv,
+): DynamoDBClient {
   return new DynamoDBClient(
-    endpoint
+    target.endpoint
       ? {
-          endpoint,
-          region: env.AWS_REGION ?? 'us-east-1',
+          endpoint: target.endpoint,
+          region: target.region ?? env.AWS_REGION ?? 'us-east-1',
           credentials: { accessKeyId: 'tidemarklocal', secretAccessKey: 'tidemarklocal' },
+          requestHandler: { connectionTimeout: LOCAL_CONNECT_TIMEOUT_MS },
         }
-      : {},
+      : awsClientConfig(target),
   );
+}
+
+/** The config of an AWS client (DynamoDB, Step Functions, Lambda, STS): the region when `--region` names one. */
+export function awsClientConfig(target: Pick<TableTarget, 'region'>): { region?: string } {
+  return target.region === undefined ? {} : { region: target.region };
 }

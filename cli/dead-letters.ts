@@ -6,8 +6,13 @@ import { userInfo } from 'node:os';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { DynamoDbDeadLetterStore } from '../shared/dead-letters/dynamodb-dead-letter-store.js';
-import { RedriveRefusedError, type ParkedKeyRef, type ParkedKeyState } from '../shared/dead-letters/dead-letter-store.js';
+import {
+  RedriveRefusedError,
+  type ParkedKeyRef,
+  type ParkedKeyState,
+} from '../shared/dead-letters/dead-letter-store.js';
 import { isParked, isSyntheticKey, keyDigest, type DeadLetter } from '../shared/dead-letters/dead-letter.js';
+import { topicPartitionId } from '../shared/kafka/kafka-record.js';
 import type { RedriveReport } from '../shared/dead-letters/redriver.js';
 import {
   endpointArg,
@@ -15,19 +20,22 @@ import {
   parseStrict,
   positionalArgs,
   positiveNumber,
+  regionArg,
   tableArg,
   TABLE_OPTIONS,
+  TABLE_OPTIONS_HELP,
   topicPartitionArg,
   UsageError,
+  unknownOption,
   wholeNumber,
   type OptionSpec,
+  type TableTarget,
 } from './args.js';
-import { dynamoDbClient, type CliContext } from './context.js';
+import { awsClientConfig, dynamoDbClient, type CliContext } from './context.js';
+import { againstTable } from './errors.js';
 import { ago, count, dueIn, iso, shownBytes, shownKey, SHOWN_CHARS, truncate } from './format.js';
 
-const COMMON = `  --table <name>            token table (default: $TIDEMARK_TABLE_NAME)
-  --endpoint <url>          a local DynamoDB (the local stack), e.g. http://localhost:8000
-  -h, --help                this help`;
+const COMMON = TABLE_OPTIONS_HELP;
 
 const KEY_OPTIONS = `  --key <key>               the parked key, as text; (malformed) and (unroutable) name the synthetic keys
   --digest <digest>         the parked key by its digest (as list prints it); not with --key`;
@@ -136,6 +144,12 @@ ${COMMON}`,
 
 type Subcommand = keyof typeof SUBCOMMANDS;
 
+/** The options of every subcommand, to find the subcommand (and the command) among them. */
+export const DEAD_LETTERS_OPTIONS: OptionSpec = Object.assign(
+  {},
+  ...Object.values(SUBCOMMANDS).map((s) => s.options),
+) as OptionSpec;
+
 /** Letters shown per key by `show` unless `--limit` says otherwise. */
 const DEFAULT_SHOW_LIMIT = 20;
 /** Keys named per redrive function call. */
@@ -143,12 +157,16 @@ const KEYS_PER_INVOKE = 10;
 
 /** Runs `tidemark dead-letters <subcommand> …` (`args` after `dead-letters`); returns the exit code. */
 export async function deadLetters(args: string[], context: CliContext): Promise<number> {
-  const index = firstPositional(
-    args,
-    Object.assign({}, ...Object.values(SUBCOMMANDS).map((s) => s.options)) as OptionSpec,
-  );
+  const index = firstPositional(args, DEAD_LETTERS_OPTIONS);
   const name = index < 0 ? undefined : args[index];
   if (name === undefined) {
+    const unknown = unknownOption(args, DEAD_LETTERS_OPTIONS);
+    if (unknown !== undefined) {
+      throw new UsageError(
+        `unknown option ${unknown}; give a subcommand first (list, show, retry, delete, audit): tidemark dead-letters <subcommand> --help lists its options`,
+        DEAD_LETTERS_USAGE,
+      );
+    }
     if (args.includes('--help') || args.includes('-h')) {
       context.out(DEAD_LETTERS_USAGE);
       return 0;
@@ -171,16 +189,18 @@ export async function deadLetters(args: string[], context: CliContext): Promise<
     return 0;
   }
   const endpoint = endpointArg(values.endpoint as string | undefined, usage);
-  const run = { context, usage, values, positionals: parsed.positionals, endpoint };
+  const region = regionArg(values.region as string | undefined, usage);
+  const run = { context, usage, values, positionals: parsed.positionals, endpoint, region };
   // Everything about the arguments is checked before the table is named: a usage error never waits on AWS.
   const plan = plans[subcommand](run);
-  const tableName = tableArg(values.table as string | undefined, context.env, usage);
-  const store = new DynamoDbDeadLetterStore({
-    tableName,
-    client: dynamoDbClient(endpoint, context.env),
-    clock: context.clock,
-  });
-  return plan(store);
+  const target: TableTarget = {
+    tableName: tableArg(values.table as string | undefined, context.env, usage),
+    endpoint,
+    region,
+  };
+  const client = dynamoDbClient(target, context.env);
+  const store = new DynamoDbDeadLetterStore({ tableName: target.tableName, client, clock: context.clock });
+  return againstTable(target, client, () => plan(store));
 }
 
 interface Run {
@@ -189,6 +209,7 @@ interface Run {
   readonly values: Record<string, string | string[] | boolean | undefined>;
   readonly positionals: string[];
   readonly endpoint: string | undefined;
+  readonly region: string | undefined;
 }
 
 type Plan = (store: DynamoDbDeadLetterStore) => Promise<number>;
@@ -231,7 +252,7 @@ function namedKey(run: Run, processor: string, topicPartition: string): (ParkedK
 }
 
 function where(entry: Pick<ParkedKeyState, 'topic' | 'partition'>): string {
-  return `${entry.topic}-${entry.partition}`;
+  return topicPartitionId(entry.topic, entry.partition);
 }
 
 function entryLabel(entry: ParkedKeyState): string {
@@ -458,7 +479,7 @@ function planRetry(run: Run): Plan {
         }
       }
       if (invoke && batch.length > 0) {
-        if ((await invokeRedrive(run.context, invoke, batch)) !== 0) code = 1;
+        if ((await invokeRedrive(run.context, run.region, invoke, batch)) !== 0) code = 1;
       }
     }
     if (!invoke && !run.endpoint) {
@@ -473,14 +494,15 @@ function planRetry(run: Run): Plan {
 /** Invokes the redrive function for some keys and prints each key's outcome; 1 if the call or a key failed. */
 async function invokeRedrive(
   context: CliContext,
+  region: string | undefined,
   functionName: string,
   keys: ReadonlyArray<ParkedKeyRef & { label: string }>,
 ): Promise<number> {
   const { out } = context;
-  const lambda = context.deps.lambda ?? new LambdaClient({});
+  const lambda = context.deps.lambda ?? new LambdaClient(awsClientConfig({ region }));
   const request = {
     action: 'redrive-keys',
-    keys: keys.map((key) => ({ topicPartition: `${key.topic}-${key.partition}`, digest: key.digest })),
+    keys: keys.map((key) => ({ topicPartition: topicPartitionId(key.topic, key.partition), digest: key.digest })),
   };
   out(`Invoking ${functionName} for ${count(keys.length, 'key')}…`);
   const response = await lambda.send(
@@ -558,7 +580,7 @@ function planDelete(run: Run): Plan {
       deleted = await store.deleteLetters(named, targets, { by: who, reason });
     } catch (error) {
       if (!(error instanceof RedriveRefusedError)) throw error;
-      out(`tidemark: ${error.message}`);
+      run.context.err(`tidemark: ${error.message}`);
       return 1;
     }
     const entry = (await store.listParkedKeys(processor!)).find(
@@ -583,7 +605,7 @@ function planDelete(run: Run): Plan {
 async function caller(run: Run): Promise<string> {
   if (run.context.deps.callerIdentity) return run.context.deps.callerIdentity();
   if (run.endpoint) return userInfo().username;
-  const identity = await new STSClient({}).send(new GetCallerIdentityCommand({}));
+  const identity = await new STSClient(awsClientConfig(run)).send(new GetCallerIdentityCommand({}));
   if (!identity.Arn) throw new Error('STS GetCallerIdentity returned no ARN: pass --by <who>');
   return identity.Arn;
 }

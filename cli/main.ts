@@ -1,8 +1,8 @@
 /**
- * The `tidemark` command line: status, split, merge and scale of a processor, and its dead letters.
+ * The `tidemark` command line: init, status, split, merge and scale of a processor, and its dead letters.
  *
- * Against AWS it starts the state machine execution and follows it; with `--endpoint` (the local stack's
- * DynamoDB) it runs the same synthesized definition in this process with aws-local-stepfunctions.
+ * Against AWS split, merge and scale start the state machine execution and follow it; with `--endpoint` (the local
+ * stack's DynamoDB) they run the same synthesized definition in this process with aws-local-stepfunctions.
  */
 import {
   DescribeExecutionCommand,
@@ -12,46 +12,43 @@ import {
 } from '@aws-sdk/client-sfn';
 import { DynamoDbDeadLetterStore } from '../shared/dead-letters/dynamodb-dead-letter-store.js';
 import { DynamoDbTokenStore } from '../shared/tokens/dynamodb-token-store.js';
-import { TidemarkError } from '../shared/errors.js';
 import { changeExecutionName, planChange, planScaleStep } from '../shared/coordination/layout-change.js';
 import { LayoutOperation } from '../shared/routing/layout.js';
 import {
-  endpointArg,
   firstPositional,
   parseStrict,
   positionalArgs,
-  tableArg,
+  processorArg,
   TABLE_OPTIONS,
+  TABLE_OPTIONS_HELP,
+  tableTarget,
   UsageError,
+  unknownOption,
   wholeNumber,
   type OptionSpec,
+  type TableTarget,
 } from './args.js';
-import { cliContext, dynamoDbClient, type CliDependencies } from './context.js';
-import { deadLetters } from './dead-letters.js';
+import { awsClientConfig, cliContext, dynamoDbClient, type CliContext, type CliDependencies } from './context.js';
+import { DEAD_LETTERS_OPTIONS, deadLetters } from './dead-letters.js';
+import { againstTable, failureLine } from './errors.js';
+import { init, INIT_OPTIONS, INIT_USAGE } from './init.js';
 import { formatStatus } from './status.js';
 
 export type { CliDependencies } from './context.js';
 
-const COMMON = `  --table <name>            token table (default: $TIDEMARK_TABLE_NAME)
-  --endpoint <url>          a local DynamoDB (the local stack), e.g. http://localhost:8000
-  -h, --help                this help`;
-
 const USAGE = `Usage:
-  tidemark status <processor>
-  tidemark split  <processor> <segment>      e.g. tidemark split order-projection 0/1
-  tidemark merge  <processor> <segment>
-  tidemark scale  <processor> <segments>
+  tidemark init   [<processor>] [--segments <n>]   create the token table, initialise a processor
+  tidemark status <processor>                      layout, claims, positions, parked keys, skipped offsets
+  tidemark split  <processor> <segment>            e.g. tidemark split order-projection 0/1
+  tidemark merge  <processor> <segment>            e.g. tidemark merge order-projection 2/3
+  tidemark scale  <processor> <segments>           split or merge until it has <segments> segments
   tidemark dead-letters list|show|retry|delete|audit <processor> …
+  tidemark help [<command>]                        a command's usage, as <command> --help prints it
 
-Options:
-  --table <name>            token table (default: $TIDEMARK_TABLE_NAME)
-  --endpoint <url>          a local DynamoDB (the local stack): run the state machines in this process
-  --state-machine <arn>     the split, merge or scale state machine (default: $TIDEMARK_SPLIT_STATE_MACHINE,
-                            $TIDEMARK_MERGE_STATE_MACHINE or $TIDEMARK_SCALE_STATE_MACHINE)
-  --layout-ttl-ms <ms>      the dispatchers' layout cache bound, local runs only (default 5000)
-  --json                    status as JSON
+Options every command takes:
+${TABLE_OPTIONS_HELP}
 
-Run tidemark <command> --help for a command's options.`;
+Run tidemark <command> --help for a command's options, e.g. tidemark dead-letters retry --help.`;
 
 const CHANGE_OPTIONS = {
   ...TABLE_OPTIONS,
@@ -71,9 +68,10 @@ follows it until it ends; with --endpoint it runs the synthesized state machine 
 Options:
   --state-machine <arn>     the ${command} state machine (default: $TIDEMARK_${command.toUpperCase()}_STATE_MACHINE)
   --layout-ttl-ms <ms>      the dispatchers' layout cache bound, local runs only (default 5000)
-${COMMON}`;
+${TABLE_OPTIONS_HELP}`;
 
 const COMMANDS = {
+  init: { options: INIT_OPTIONS, usage: INIT_USAGE },
   status: {
     options: { ...TABLE_OPTIONS, json: { type: 'boolean' } },
     usage: `Usage: tidemark status <processor> [--json]
@@ -83,7 +81,7 @@ source skipped and, per segment, the next offset of every partition.
 
 Options:
   --json                    the state as JSON (with parkedKeys and skips)
-${COMMON}`,
+${TABLE_OPTIONS_HELP}`,
   },
   split: { options: CHANGE_OPTIONS, usage: changeUsage('split', '<segment>', 'Splits a segment, e.g. 0/1, in two.') },
   merge: {
@@ -98,25 +96,20 @@ ${COMMON}`,
 
 type Command = keyof typeof COMMANDS;
 
+const COMMAND_NAMES = [...Object.keys(COMMANDS), 'dead-letters', 'help'].join(', ');
+
 /** Options of every command, to find the command among them. */
 const KNOWN_OPTIONS: OptionSpec = {
   ...CHANGE_OPTIONS,
+  ...INIT_OPTIONS,
+  ...DEAD_LETTERS_OPTIONS,
   json: { type: 'boolean' },
-  partition: { type: 'string' },
-  key: { type: 'string' },
-  digest: { type: 'string' },
-  offset: { type: 'string' },
-  limit: { type: 'string' },
-  rate: { type: 'string' },
-  function: { type: 'string' },
-  reason: { type: 'string' },
-  by: { type: 'string' },
-  all: { type: 'boolean' },
 };
 
 /**
- * Runs the CLI; returns the exit code: 0 done, 1 refused or failed, 2 a usage error (one line naming the flag or
- * argument, then the command's usage). Errors of the token store (unknown processor, a refused change) are thrown.
+ * Runs the CLI; returns the exit code: 0 done, 1 refused or failed (one line on `err` saying what and, when a user
+ * can fix it, how), 2 a usage error (one line on `err` naming the flag or argument, then the command's usage). Never
+ * throws; a stack trace is printed only with TIDEMARK_DEBUG set.
  */
 export async function main(
   argv: string[],
@@ -124,39 +117,43 @@ export async function main(
   out: (line: string) => void = console.log,
   deps: CliDependencies = {},
 ): Promise<number> {
+  const context = cliContext(env, out, deps);
   try {
-    return await dispatchCommand(argv, env, out, deps);
+    return await dispatchCommand(argv, context);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    out(`tidemark: ${error.message}\n\n${error.usage}`);
-    return 2;
+    if (error instanceof UsageError) {
+      context.err(`tidemark: ${error.message}\n\n${error.usage}`);
+      return 2;
+    }
+    context.err(`tidemark: ${failureLine(error)}`);
+    if (env.TIDEMARK_DEBUG && error instanceof Error && error.stack) context.err(error.stack);
+    return 1;
   }
 }
 
-async function dispatchCommand(
-  argv: string[],
-  env: NodeJS.ProcessEnv,
-  out: (line: string) => void,
-  deps: CliDependencies,
-): Promise<number> {
+async function dispatchCommand(argv: string[], context: CliContext): Promise<number> {
+  const { out } = context;
   const index = firstPositional(argv, KNOWN_OPTIONS);
   if (index < 0) {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      out(USAGE);
-      return 0;
+    const unknown = unknownOption(argv, KNOWN_OPTIONS);
+    if (unknown !== undefined) {
+      throw new UsageError(
+        `unknown option ${unknown}; give a command first (${COMMAND_NAMES}): tidemark <command> --help lists its options`,
+        USAGE,
+      );
     }
-    if (argv.length > 0) parseStrict(argv, { help: { type: 'boolean', short: 'h' } }, USAGE);
+    if (!argv.includes('--help') && !argv.includes('-h')) {
+      throw new UsageError(`missing <command>: one of ${COMMAND_NAMES}`, USAGE);
+    }
     out(USAGE);
-    return 2;
+    return 0;
   }
   const command = argv[index]!;
   const rest = [...argv.slice(0, index), ...argv.slice(index + 1)];
-  if (command === 'dead-letters') return deadLetters(rest, cliContext(env, out, deps));
+  if (command === 'help') return help(rest, context);
+  if (command === 'dead-letters') return deadLetters(rest, context);
   if (!(command in COMMANDS)) {
-    throw new UsageError(
-      `unknown command ${JSON.stringify(command)}; allowed: status, split, merge, scale, dead-letters`,
-      USAGE,
-    );
+    throw new UsageError(`unknown command ${JSON.stringify(command)}; allowed: ${COMMAND_NAMES}`, USAGE);
   }
   const { usage, options } = COMMANDS[command as Command];
   const { values, positionals } = parseStrict(rest, options, usage) as {
@@ -167,79 +164,105 @@ async function dispatchCommand(
     out(usage);
     return 0;
   }
+  if (command === 'init') return init(values, positionals, context);
   const argumentName = command === 'scale' ? '<segments>' : '<segment>';
-  const [processorArg, argument] = positionalArgs(
+  const [processorText, argument] = positionalArgs(
     positionals,
     command === 'status' ? ['<processor>'] : ['<processor>', argumentName],
     usage,
   );
-  const processor = processorArg!;
+  const processor = processorArg(processorText!, '<processor>', usage);
   if (command === 'scale') wholeNumber(argument!, '<segments>', usage, 1);
   const layoutTtlText = values['layout-ttl-ms'] as string | undefined;
   const layoutTtlMs = layoutTtlText === undefined ? 5_000 : wholeNumber(layoutTtlText, '--layout-ttl-ms', usage);
-  const endpoint = endpointArg(values.endpoint as string | undefined, usage);
-  const tableName = tableArg(values.table as string | undefined, env, usage);
-  const client = dynamoDbClient(endpoint, env);
-  const store = new DynamoDbTokenStore({ tableName, client });
+  const target = tableTarget(values, context.env, usage);
+  const client = dynamoDbClient(target, context.env);
+  const store = new DynamoDbTokenStore({ tableName: target.tableName, client });
+  return againstTable(target, client, () =>
+    command === 'status'
+      ? status(processor, store, new DynamoDbDeadLetterStore({ tableName: target.tableName, client }), values, context)
+      : change(command as LayoutOperation | 'scale', processor, argument!, store, target, layoutTtlMs, values, context),
+  );
+}
 
-  if (command === 'status') {
-    const state = await store.readState(processor);
-    const skips = await new DynamoDbDeadLetterStore({ tableName, client }).listSkips(processor);
-    out(
-      values.json
-        ? JSON.stringify(
-            {
-              ...state,
-              partitions: state.partitions.map((p) => ({ ...p, token: JSON.parse(p.token.serialize()) })),
-              parkedKeys: state.partitions.flatMap((p) =>
-                p.parked.map((entry) => ({ topic: p.topic, partition: p.partition, ...entry })),
-              ),
-              skips,
-            },
-            null,
-            2,
-          )
-        : formatStatus(state, Date.now(), { skips }),
-    );
+/** `tidemark help [<command> [<subcommand>]]`: the usage `<command> --help` prints. */
+async function help(rest: string[], context: CliContext): Promise<number> {
+  const { positionals } = parseStrict(rest, { help: { type: 'boolean', short: 'h' } }, USAGE);
+  if (positionals.length === 0) {
+    context.out(USAGE);
     return 0;
   }
+  return dispatchCommand([...positionals, '--help'], context);
+}
 
+async function status(
+  processor: string,
+  store: DynamoDbTokenStore,
+  deadLetterStore: DynamoDbDeadLetterStore,
+  values: Record<string, string | boolean | undefined>,
+  { out }: CliContext,
+): Promise<number> {
+  const state = await store.readState(processor);
+  const skips = await deadLetterStore.listSkips(processor);
+  out(
+    values.json
+      ? JSON.stringify(
+          {
+            ...state,
+            partitions: state.partitions.map((p) => ({ ...p, token: JSON.parse(p.token.serialize()) })),
+            parkedKeys: state.partitions.flatMap((p) =>
+              p.parked.map((entry) => ({ topic: p.topic, partition: p.partition, ...entry })),
+            ),
+            skips,
+          },
+          null,
+          2,
+        )
+      : formatStatus(state, Date.now(), { skips }),
+  );
+  return 0;
+}
+
+/** What a split, merge or scale execution is given and named. */
+interface ChangeRequest {
+  readonly command: LayoutOperation | 'scale';
+  readonly processor: string;
+  readonly input: Record<string, unknown>;
+  readonly name: string;
+}
+
+async function change(
+  command: LayoutOperation | 'scale',
+  processor: string,
+  argument: string,
+  store: DynamoDbTokenStore,
+  target: TableTarget,
+  layoutTtlMs: number,
+  values: Record<string, string | boolean | undefined>,
+  context: CliContext,
+): Promise<number> {
+  const { out, env } = context;
   // Check the request against the current layout first: a clear error now beats a failed execution later.
   const layout = await store.readLayout(processor);
   let input: Record<string, unknown>;
   let name: string;
   if (command === 'scale') {
-    const target = Number(argument);
-    if (!planScaleStep(layout, target)) {
-      out(`${processor} already has ${target} segment(s)`);
+    const segments = Number(argument);
+    if (!planScaleStep(layout, segments)) {
+      out(`${processor} already has ${segments} segment(s)`);
       return 0;
     }
-    input = { processor, target };
-    name = changeExecutionName(processor, 'scale', String(target), layout.version);
+    input = { processor, target: segments };
+    name = changeExecutionName(processor, 'scale', String(segments), layout.version);
   } else {
-    planChange(layout, command as LayoutOperation, argument!);
+    planChange(layout, command, argument);
     input = { processor, segment: argument };
-    name = changeExecutionName(processor, command, argument!, layout.version);
+    name = changeExecutionName(processor, command, argument, layout.version);
   }
+  const request: ChangeRequest = { command, processor, input, name };
+  if (target.endpoint) return runChangeLocally(request, store, target.endpoint, layoutTtlMs, out);
 
-  if (endpoint) {
-    const { runLocally, synthesizeLayoutDefinitions } = await import('../local/local-state-machines.js');
-    // One machine, one clock: little skew to allow for, and short waits between drain checks.
-    const coordinator = { store, layoutTtlMs, clockSkewMs: 100, pollSeconds: 1 };
-    const definition = synthesizeLayoutDefinitions()[command as 'split' | 'merge' | 'scale'];
-    out(`Running ${name} locally against ${endpoint}`);
-    const run = runLocally(definition, input, {
-      coordinator,
-      executionName: name,
-      waitMs: 250,
-      onStep: (state, output) => out(`  ${state}: ${describeStep(output)}`),
-    });
-    const result = await run.result;
-    out(`Done: ${describeStep(result)}`);
-    out(formatStatus(await store.readState(processor)));
-    return 0;
-  }
-
+  const { usage } = COMMANDS[command];
   const arn = (values['state-machine'] as string | undefined) ?? env[`TIDEMARK_${command.toUpperCase()}_STATE_MACHINE`];
   if (!arn) {
     throw new UsageError(
@@ -247,7 +270,46 @@ async function dispatchCommand(
       usage,
     );
   }
-  const sfn = new SFNClient({});
+  return runChangeOnAws(request, arn, store, target, context);
+}
+
+/**
+ * Runs the change against a local DynamoDB: the synthesized state machine in this process (aws-local-stepfunctions,
+ * through the local stack). The one place the CLI reaches into local/; kept apart so it can be swapped whole.
+ */
+async function runChangeLocally(
+  { command, processor, input, name }: ChangeRequest,
+  store: DynamoDbTokenStore,
+  endpoint: string,
+  layoutTtlMs: number,
+  out: (line: string) => void,
+): Promise<number> {
+  const { runLocally, synthesizeLayoutDefinitions } = await import('../local/local-state-machines.js');
+  // One machine, one clock: little skew to allow for, and short waits between drain checks.
+  const coordinator = { store, layoutTtlMs, clockSkewMs: 100, pollSeconds: 1 };
+  const definition = synthesizeLayoutDefinitions()[command];
+  out(`Running ${name} locally against ${endpoint}`);
+  const run = runLocally(definition, input, {
+    coordinator,
+    executionName: name,
+    waitMs: 250,
+    onStep: (state, output) => out(`  ${state}: ${describeStep(output)}`),
+  });
+  const result = await run.result;
+  out(`Done: ${describeStep(result)}`);
+  out(formatStatus(await store.readState(processor)));
+  return 0;
+}
+
+/** Starts the change's execution in Step Functions and follows it until it ends. */
+async function runChangeOnAws(
+  { processor, input, name }: ChangeRequest,
+  arn: string,
+  store: DynamoDbTokenStore,
+  target: TableTarget,
+  { out, err }: CliContext,
+): Promise<number> {
+  const sfn = new SFNClient(awsClientConfig(target));
   let executionArn: string;
   try {
     ({ executionArn = '' } = await sfn.send(
@@ -255,7 +317,7 @@ async function dispatchCommand(
     ));
   } catch (error) {
     if (error instanceof ExecutionAlreadyExists) {
-      out(`tidemark: an execution named ${name} already exists with other input; the layout moved on, check status`);
+      err(`tidemark: an execution named ${name} already exists with other input; the layout moved on, check status`);
       return 1;
     }
     throw error;
@@ -270,7 +332,7 @@ async function dispatchCommand(
     );
     if (execution.status !== 'RUNNING') {
       if (execution.status === 'SUCCEEDED') return 0;
-      out(`tidemark: ${execution.error ?? execution.status}: ${execution.cause ?? ''}`);
+      err(`tidemark: ${execution.error ?? execution.status}: ${execution.cause ?? ''}`);
       return 1;
     }
   }
@@ -286,18 +348,12 @@ function describeStep(output: unknown): string {
   return JSON.stringify(output);
 }
 
-/** Runs as a program: typed errors become one clear line and exit code 1. */
+/** Runs as a program: the exit code of {@link main}; anything it could not say is one line and exit code 1. */
 export async function run(): Promise<void> {
   try {
     process.exitCode = await main(process.argv.slice(2));
   } catch (error) {
-    const message =
-      error instanceof TidemarkError
-        ? error.message
-        : error instanceof Error
-          ? `${error.name}: ${error.message}`
-          : String(error);
-    console.error(`tidemark: ${message}`);
+    console.error(`tidemark: ${failureLine(error)}`);
     process.exitCode = 1;
   }
 }

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.js';
+import { runCli } from '../support/cli.js';
 
 /** Runs the CLI with no table or AWS behind it: every case here must be settled from the arguments alone. */
-async function cli(args: string[], env: NodeJS.ProcessEnv = { TIDEMARK_TABLE_NAME: 'unused' }) {
-  const lines: string[] = [];
-  const code = await main(args, env, (line) => lines.push(line));
-  return { code, text: lines.join('\n'), first: lines.join('\n').split('\n')[0]! };
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = { TIDEMARK_TABLE_NAME: 'unused' }) => runCli(args, { env });
 
 const key = ['orders-0', '--key', 'k-a'];
 
@@ -14,8 +10,36 @@ const key = ['orders-0', '--key', 'k-a'];
 const USAGE_ERRORS: Array<[string[], string | RegExp, string]> = [
   [
     ['frob'],
-    'unknown command "frob"; allowed: status, split, merge, scale, dead-letters',
+    'unknown command "frob"; allowed: init, status, split, merge, scale, dead-letters, help',
     'tidemark scale  <processor> <segments>',
+  ],
+  [['help', 'frob'], 'unknown command "frob"', 'tidemark init   [<processor>]'],
+  [[], 'missing <command>: one of init, status, split, merge, scale, dead-letters, help', 'tidemark init'],
+  [
+    ['--bogus'],
+    'unknown option --bogus; give a command first (init, status, split, merge, scale, dead-letters, help)',
+    'tidemark status <processor>',
+  ],
+  [
+    ['init', '--bogus'],
+    /^tidemark: unknown option --bogus; allowed: --processor <value>, --segments <value>, --table/,
+    'Usage: tidemark init',
+  ],
+  [
+    ['split', 'p', '0/1', '--bogus'],
+    /^tidemark: unknown option --bogus; allowed: .*--state-machine <value>/,
+    'Usage: tidemark split',
+  ],
+  [
+    ['dead-letters', 'retry', 'p', '--all', '--bogus'],
+    /^tidemark: unknown option --bogus; allowed: .*--rate <value>/,
+    'Usage: tidemark dead-letters retry',
+  ],
+  [['status', 'p', '-x'], 'unknown option -x', 'Usage: tidemark status'],
+  [
+    ['dead-letters', '--bogus'],
+    'unknown option --bogus; give a subcommand first (list, show, retry, delete, audit)',
+    'tidemark dead-letters list   <processor>',
   ],
   [
     ['dead-letters'],
@@ -44,7 +68,7 @@ const USAGE_ERRORS: Array<[string[], string | RegExp, string]> = [
   ],
   [
     ['status', 'p', '--key', 'x'],
-    /^tidemark: unknown option --key; allowed: --table <value>, --endpoint <value>, --help, --json$/,
+    /^tidemark: unknown option --key; allowed: --table <value>, --endpoint <value>, --region <value>, --help, --json$/,
     'Usage: tidemark status',
   ],
   [
@@ -130,6 +154,87 @@ const USAGE_ERRORS: Array<[string[], string | RegExp, string]> = [
     'Usage: tidemark dead-letters list',
   ],
   [['status', 'p', '--endpoint', 'not a url'], '--endpoint must be an http(s) URL', 'Usage: tidemark status'],
+  [
+    ['init', 'p', '--endpoint', 'not-a-url'],
+    '--endpoint must be an http(s) URL such as http://localhost:8000, got "not-a-url"',
+    'Usage: tidemark init',
+  ],
+  [
+    ['init', 'p', '--endpoint', 'ftp://x'],
+    '--endpoint must be an http(s) URL such as http://localhost:8000, got "ftp://x"',
+    'Usage: tidemark init',
+  ],
+  [['split', 'p', '0/1', '--endpoint', 'http://'], 'got "http://"', 'Usage: tidemark split'],
+  [['dead-letters', 'audit', 'p', '--endpoint=ftp://x'], 'got "ftp://x"', 'Usage: tidemark dead-letters audit'],
+  [
+    ['status', 'p', '--region', 'Mars'],
+    '--region must be an AWS region such as eu-west-1, got "Mars"',
+    'Usage: tidemark status',
+  ],
+  [['init', 'p', '--region', 'eu-west'], 'got "eu-west"', 'Usage: tidemark init'],
+  [
+    ['dead-letters', 'list', 'p', '--region', 'x'],
+    '--region must be an AWS region',
+    'Usage: tidemark dead-letters list',
+  ],
+  [['status', 'p', '--table'], '--table needs a value', 'Usage: tidemark status'],
+  [['init', 'p', '--endpoint'], '--endpoint needs a value', 'Usage: tidemark init'],
+  [
+    ['init', 'p', '--segments', '--table', 'tokens'],
+    '--segments needs a value, got an option after it',
+    'Usage: tidemark init',
+  ],
+  [['init', '--processor'], '--processor needs a value', 'Usage: tidemark init'],
+  [
+    ['status', 'p', '--table', 'ab'],
+    /^tidemark: --table must be a DynamoDB table name \(3 to 255 .*\), got "ab"$/,
+    'Usage: tidemark status',
+  ],
+  [['status', 'p', '--table', 'my table'], '--table must be a DynamoDB table name', 'Usage: tidemark status'],
+  [
+    ['init', 'p', '--segments', '2.5'],
+    '--segments must be a whole number from 1 to 2048, got "2.5"',
+    'Usage: tidemark init',
+  ],
+  [
+    ['init', 'p', '--segments', 'four'],
+    '--segments must be a whole number from 1 to 2048, got "four"',
+    'Usage: tidemark init',
+  ],
+  [
+    ['init', 'p', '--segments', '0'],
+    '--segments must be a whole number from 1 to 2048, got "0"',
+    'Usage: tidemark init',
+  ],
+  [
+    ['init', 'p', '--segments', '2049'],
+    '--segments must be a whole number from 1 to 2048, got "2049"',
+    'Usage: tidemark init',
+  ],
+  [
+    ['init', 'p', '--segments=-4'],
+    '--segments must be a whole number from 1 to 2048, got "-4"',
+    'Usage: tidemark init',
+  ],
+  [['scale', 'p', '1.5'], '<segments> must be a whole number >= 1, got "1.5"', 'Usage: tidemark scale'],
+  [
+    ['split', 'p', '0/1', '--layout-ttl-ms', 'soon'],
+    '--layout-ttl-ms must be a whole number >= 0, got "soon"',
+    'Usage: tidemark split',
+  ],
+  [['init', '--segments', '4'], '--segments needs a processor: pass --processor <name>', 'Usage: tidemark init'],
+  [
+    ['init', 'a', '--processor', 'b'],
+    'two processors named: "a" and --processor "b"; give one',
+    'Usage: tidemark init',
+  ],
+  [['init', 'a', 'b'], 'unexpected argument "b" after <processor>', 'Usage: tidemark init'],
+  [
+    ['init', '--processor', 'orders view'],
+    `--processor must be a processor name (1 to 100 letters, digits, '.', '_' or '-'), got "orders view"`,
+    'Usage: tidemark init',
+  ],
+  [['status', 'orders/view'], '<processor> must be a processor name', 'Usage: tidemark status'],
   [['dead-letters', 'retry', 'p'], 'missing <topic-partition>', 'Usage: tidemark dead-letters retry'],
   [
     ['dead-letters', 'retry', 'p', 'orders-0'],
@@ -170,27 +275,42 @@ const USAGE_ERRORS: Array<[string[], string | RegExp, string]> = [
 
 describe('tidemark usage errors', () => {
   it.each(USAGE_ERRORS)('%j exits 2 naming what is wrong, then the usage', async (args, says, usage) => {
-    const { code, text, first } = await cli(args);
+    const { code, text, errors, first } = await cli(args);
 
     expect(code).toBe(2);
     if (typeof says === 'string') expect(first).toContain(says);
     else expect(first).toMatch(says);
     expect(first).toMatch(/^tidemark: /);
-    expect(text.split('\n').slice(1).join('\n')).toContain(usage);
-    expect(text).not.toMatch(/^\s+at /m);
+    expect(errors.split('\n')[1]).toBe('');
+    expect(errors.split('\n').slice(2).join('\n')).toContain(usage);
+    expect(errors).not.toMatch(/^\s+at /m);
+    expect(text).toBe('');
   });
 
   it('names both --table and TIDEMARK_TABLE_NAME when no table is given', async () => {
     for (const args of [
+      ['init', 'p'],
+      ['init', '--endpoint', 'http://localhost:8000'],
       ['status', 'p'],
       ['dead-letters', 'list', 'p'],
+      ['dead-letters', 'retry', 'p', '--all'],
       ['split', 'p', '0/1'],
+      ['merge', 'p', '2/3'],
+      ['scale', 'p', '4'],
     ]) {
-      const { code, first, text } = await cli(args, {});
+      const { code, first, errors, text } = await cli(args, {});
       expect(code).toBe(2);
       expect(first).toBe('tidemark: no token table: pass --table <name> or set TIDEMARK_TABLE_NAME');
-      expect(text).toContain(`Usage: tidemark ${args[0]}`);
+      expect(errors).toContain(`Usage: tidemark ${args[0]}`);
+      expect(text).toBe('');
     }
+  });
+
+  it('names TIDEMARK_TABLE_NAME when the table name it gives is not one', async () => {
+    const { code, first } = await cli(['status', 'p'], { TIDEMARK_TABLE_NAME: 'x' });
+
+    expect(code).toBe(2);
+    expect(first).toMatch(/^tidemark: TIDEMARK_TABLE_NAME must be a DynamoDB table name .*, got "x"$/);
   });
 
   it('checks every argument before it needs a table', async () => {
@@ -198,57 +318,5 @@ describe('tidemark usage errors', () => {
 
     expect(code).toBe(2);
     expect(first).toContain('got "orders"');
-  });
-});
-
-describe('tidemark help', () => {
-  const HELP: Array<[string[], string[]]> = [
-    [['--help'], ['tidemark dead-letters list|show|retry|delete|audit', 'tidemark status <processor>']],
-    [
-      ['status', '--help'],
-      ['--json', '--table <name>', '--endpoint <url>'],
-    ],
-    [
-      ['split', '-h'],
-      ['--state-machine <arn>', '--layout-ttl-ms <ms>'],
-    ],
-    [
-      ['dead-letters', '--help'],
-      ['tidemark dead-letters delete <processor>', 'tidemark dead-letters audit  <processor>'],
-    ],
-    [
-      ['dead-letters', 'list', '--help'],
-      ['--partition <t-p>', '--json', '--table <name>'],
-    ],
-    [
-      ['dead-letters', 'show', '--help'],
-      ['--key <key>', '--digest <digest>', '--offset <n>', '--limit <n>', '(default 20)', '--json'],
-    ],
-    [
-      ['dead-letters', 'retry', '--help'],
-      ['--all', '--rate <keys/s>', '(default 5)', '--function <name or ARN>', '$TIDEMARK_REDRIVE_FUNCTION'],
-    ],
-    [
-      ['dead-letters', 'delete', '--help'],
-      ['--offset <n>', 'repeat for more', '--all', '--reason "<why>"', 'required', '--by <who>'],
-    ],
-    [
-      ['dead-letters', 'audit', '--help'],
-      ['--limit <n>', '(default 50)'],
-    ],
-  ];
-
-  it.each(HELP)('%j lists its options and exits 0', async (args, options) => {
-    const { code, text } = await cli(args, {});
-
-    expect(code).toBe(0);
-    for (const option of options) expect(text).toContain(option);
-  });
-
-  it('prints the usage and exits 2 with no command at all', async () => {
-    const { code, text } = await cli([]);
-
-    expect(code).toBe(2);
-    expect(text).toContain('tidemark scale  <processor> <segments>');
   });
 });

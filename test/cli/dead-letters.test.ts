@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { main, type CliDependencies } from '../../cli/main.js';
+import type { CliDependencies } from '../../cli/main.js';
 import { keyDigest, SyntheticKey } from '../../shared/dead-letters/dead-letter.js';
 import { NonRetriableError } from '../../shared/errors.js';
 import { toRawRecord } from '../../shared/processing/fan-out.js';
 import type { RawKafkaEvent } from '../../shared/kafka/kafka-event.js';
 import { KafkaRecord } from '../../shared/kafka/kafka-record.js';
+import { runCli } from '../support/cli.js';
 import { freshStores, lettersByKey } from '../support/dead-letters.js';
 import { dispatch, eventOf, testDispatcher, testProcessor } from '../support/harness.js';
 
@@ -13,11 +14,7 @@ const PROCESSOR = 'orders-view';
 /** Bytes that are not UTF-8, so show must print them as base64. */
 const BINARY = Buffer.from([0xff, 0x00, 0xfe, 0x10, 0x80, 0x7f]);
 
-async function cli(args: string[], deps: CliDependencies = {}) {
-  const lines: string[] = [];
-  const code = await main(args, {}, (line) => lines.push(line), deps);
-  return { code, text: lines.join('\n') };
-}
+const cli = (args: string[], deps: CliDependencies = {}) => runCli(args, { deps });
 
 /**
  * A table whose processor has, in orders-0: key "k-a" parked by a NonRetriableError at offset 1 with its later
@@ -278,20 +275,18 @@ describe('tidemark dead-letters against the local stack', () => {
       AWS_ACCESS_KEY_ID: 'tidemarklocal',
       AWS_SECRET_ACCESS_KEY: 'tidemarklocal',
     });
-    const lines: string[] = [];
-    let code: number;
+    let run: Awaited<ReturnType<typeof runCli>>;
     try {
-      code = await main(
-        ['dead-letters', 'retry', PROCESSOR, 'orders-0', '--key', 'k-a', '--table', tableName],
-        { TIDEMARK_REDRIVE_FUNCTION: 'orders-view-redrive' },
-        (line) => lines.push(line),
-        { lambda },
-      );
+      run = await runCli(['dead-letters', 'retry', PROCESSOR, 'orders-0', '--key', 'k-a', '--table', tableName], {
+        env: { TIDEMARK_REDRIVE_FUNCTION: 'orders-view-redrive' },
+        deps: { lambda },
+      });
     } finally {
       for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
       Object.assign(process.env, saved);
     }
 
+    const { code, text } = run;
     expect(code).toBe(0);
     expect(sent).toEqual([
       {
@@ -300,7 +295,6 @@ describe('tidemark dead-letters against the local stack', () => {
         payload: { action: 'redrive-keys', keys: [{ topicPartition: 'orders-0', digest: keyDigest('k-a') }] },
       },
     ]);
-    const text = lines.join('\n');
     expect(text).toContain('1/1 keys due');
     expect(text).toContain(`orders-0 "k-a" [digest ${keyDigest('k-a')}]: drained, 3 letters redriven`);
     const entry = (await deadLetters.listParkedKeys(PROCESSOR)).find((e) => e.key === 'k-a')!;
@@ -322,7 +316,7 @@ describe('tidemark dead-letters against the local stack', () => {
       ...local,
     ]);
     expect(refused.code).toBe(2);
-    expect(refused.text).toContain('--reason "<why>" is required');
+    expect(refused.first).toContain('--reason "<why>" is required');
     expect(await lettersByKey(deadLetters, PROCESSOR)).toEqual(
       new Map([
         ['orders-0/k-a', [1, 3, 5]],
@@ -394,7 +388,7 @@ describe('tidemark dead-letters against the local stack', () => {
       { owner: 'redrive-1', leaseMs: 60_000 },
     );
 
-    const { code, text } = await cli([
+    const { code, errors } = await cli([
       'dead-letters',
       'delete',
       PROCESSOR,
@@ -409,7 +403,7 @@ describe('tidemark dead-letters against the local stack', () => {
     ]);
 
     expect(code).toBe(1);
-    expect(text).toContain('cannot be deleted now: a redrive holds the key');
+    expect(errors).toMatch(/^tidemark: .*cannot be deleted now: a redrive holds the key/);
     expect((await lettersByKey(deadLetters, PROCESSOR)).get('orders-0/k-a')).toEqual([1, 3, 5]);
     const list = await cli(['dead-letters', 'list', PROCESSOR, ...local]);
     expect(list.text).toMatch(/lease held by redrive-1 until \S+Z \(in (\d+m )?\d+s\)/);

@@ -1,15 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { main } from '../../cli/main.js';
 import { NonRetriableError } from '../../shared/errors.js';
+import { runCli } from '../support/cli.js';
 import { freshStores } from '../support/dead-letters.js';
 import { dispatch, eventOf, testDispatcher, testProcessor, type LogRecord } from '../support/harness.js';
 
-async function cli(args: string[]) {
-  const lines: string[] = [];
-  const code = await main(args, {}, (line) => lines.push(line));
-  return { code, text: lines.join('\n') };
-}
+const cli = (args: string[]) => runCli(args);
 
 const records = (partition: number, offsets: number[], key: (offset: number) => string): LogRecord[] =>
   offsets.map((offset) => ({ topic: 'orders', partition, offset, key: key(offset) }));
