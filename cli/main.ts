@@ -13,6 +13,7 @@ import {
 import { DynamoDbDeadLetterStore } from '../shared/dead-letters/dynamodb-dead-letter-store.js';
 import { DynamoDbTokenStore } from '../shared/tokens/dynamodb-token-store.js';
 import { changeExecutionName, planChange, planScaleStep } from '../shared/coordination/layout-change.js';
+import { changeLayout, type LayoutChangeProgress, type LayoutChangeRequest } from '../shared/coordination/change-layout.js';
 import { LayoutOperation } from '../shared/routing/layout.js';
 import {
   firstPositional,
@@ -274,8 +275,8 @@ async function change(
 }
 
 /**
- * Runs the change against a local DynamoDB: the synthesized state machine in this process (aws-local-stepfunctions,
- * through the local stack). The one place the CLI reaches into local/; kept apart so it can be swapped whole.
+ * Runs the change against a local DynamoDB in this process with {@link changeLayout}: the state machines' steps,
+ * one call, with the dispatchers' layout bound.
  */
 async function runChangeLocally(
   { command, processor, input, name }: ChangeRequest,
@@ -284,21 +285,32 @@ async function runChangeLocally(
   layoutTtlMs: number,
   out: (line: string) => void,
 ): Promise<number> {
-  const { runLocally, synthesizeLayoutDefinitions } = await import('../local/local-state-machines.js');
-  // One machine, one clock: little skew to allow for, and short waits between drain checks.
-  const coordinator = { store, layoutTtlMs, clockSkewMs: 100, pollSeconds: 1 };
-  const definition = synthesizeLayoutDefinitions()[command];
   out(`Running ${name} locally against ${endpoint}`);
-  const run = runLocally(definition, input, {
-    coordinator,
-    executionName: name,
-    waitMs: 250,
-    onStep: (state, output) => out(`  ${state}: ${describeStep(output)}`),
+  const request: LayoutChangeRequest =
+    command === 'scale'
+      ? { processor, operation: 'scale', segments: Number(input.target) }
+      : { processor, operation: command, segment: String(input.segment) };
+  const result = await changeLayout(store, request, {
+    layoutTtlMs,
+    // One machine, one clock: little skew to allow for, and short waits between drain checks.
+    settings: { clockSkewMs: 100, pollSeconds: 1 },
+    changeId: name,
+    onProgress: (progress) => out(`  ${describeProgress(progress)}`),
   });
-  const result = await run.result;
-  out(`Done: ${describeStep(result)}`);
+  out(`Done: ${result.outcome}, layout v${result.layoutVersion}, segments ${result.segments.join(' ')}`);
   out(formatStatus(await store.readState(processor)));
-  return 0;
+  return result.outcome === 'rolledBack' ? 1 : 0;
+}
+
+function describeProgress(progress: LayoutChangeProgress): string {
+  switch (progress.step) {
+    case 'plan':
+      return `plan: ${describeStep(progress.plan)}`;
+    case 'retry':
+      return `retrying ${progress.of} (attempt ${progress.attempt}) in ${progress.delayMs} ms`;
+    default:
+      return `${progress.step}: ${describeStep(progress.state)}`;
+  }
 }
 
 /** Starts the change's execution in Step Functions and follows it until it ends. */

@@ -52,14 +52,15 @@ describe('tidemark CLI against the local stack', () => {
     expect(text).toContain('1/1       active   orders-1=42');
   });
 
-  it('splits a segment by running the synthesized state machine in-process', async () => {
+  it('splits a segment in process with changeLayout, printing each step and the resulting segments', async () => {
     const { store, local } = await seeded(2);
 
     const { code, text } = await cli(['split', 'orders-view', '1/1', ...local, '--layout-ttl-ms', '100']);
 
     expect(code).toBe(0);
     expect(text).toContain('Running orders-view-split-1-1-v1 locally');
-    expect(text).toContain('Done: applied, layout v3');
+    expect(text).toContain('  begin: ');
+    expect(text).toContain('Done: applied, layout v3, segments 0/1 1/3 3/3');
     expect((await store.readLayout('orders-view')).segments.map((s) => `${s.id}/${s.mask}`)).toEqual([
       '0/1',
       '1/3',
@@ -256,7 +257,7 @@ describe("the CLI's imports", () => {
     return { statics, dynamics };
   }
 
-  it('reach shared/ and the runtime dependencies only; local/ once, loaded when a local change runs', () => {
+  it('reach shared/ and the runtime dependencies only', () => {
     const seen = new Set<string>();
     const packages = new Set<string>();
     const dynamic: string[] = [];
@@ -281,6 +282,6 @@ describe("the CLI's imports", () => {
     const builtins = new Set(builtinModules.map((name) => `node:${name}`));
     expect([...packages].filter((name) => !builtins.has(name) && !(name in pkg.dependencies))).toEqual([]);
     expect(packages).toContain('@aws-sdk/client-dynamodb');
-    expect(dynamic).toEqual(['cli/main.ts -> ../local/local-state-machines.js']);
+    expect(dynamic).toEqual([]);
   });
 });
