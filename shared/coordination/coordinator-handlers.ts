@@ -1,7 +1,8 @@
 import middy from '@middy/core';
 import { ConfigurationError } from '../errors.js';
 import { DynamoDbTokenStore } from '../tokens/dynamodb-token-store.js';
-import { LayoutCoordinator, type BeginInput, type ChangeState } from './layout-change.js';
+import { LayoutCoordinator, type BeginInput, type ChangeState, type ScalePlan } from './layout-change.js';
+import type { LambdaContext, LambdaHandler } from '../processing/lambda-handler.js';
 import { COORDINATOR_ENV, ENV, resolveCoordinatorSettings, settingsFromEnv, type CoordinatorSettings } from '../settings.js';
 import type { Clock, TokenStore } from '../tokens/token-store.js';
 
@@ -26,16 +27,28 @@ export function createCoordinator(
 }
 
 /** The Lambda handlers of the split/merge/scale state machines' task states. */
-export function createCoordinatorHandlers(options: CoordinatorOptions = {}) {
+/** The coordinator's Lambda handlers, one per task state. */
+export interface CoordinatorHandlers {
+  readonly begin: LambdaHandler<BeginInput, ChangeState>;
+  readonly check: LambdaHandler<ChangeState, ChangeState>;
+  readonly apply: LambdaHandler<ChangeState, ChangeState>;
+  readonly rollback: LambdaHandler<ChangeState, ChangeState>;
+  readonly plan: LambdaHandler<{ processor: string; target: number; step?: number; executionName: string }, ScalePlan>;
+}
+
+export function createCoordinatorHandlers(options: CoordinatorOptions = {}): CoordinatorHandlers {
   let coordinator: LayoutCoordinator | undefined;
   const get = () => (coordinator ??= createCoordinator(options));
   return {
-    begin: middy<BeginInput, ChangeState>().handler((input) => get().begin(input)),
-    check: middy<ChangeState, ChangeState>().handler((state) => get().check(state)),
-    apply: middy<ChangeState, ChangeState>().handler((state) => get().apply(state)),
-    rollback: middy<ChangeState, ChangeState>().handler((state) => get().rollback(state)),
-    plan: middy<{ processor: string; target: number; step?: number; executionName: string }, unknown>().handler(
-      (input) => get().planScale(input),
-    ),
+    begin: middy<BeginInput, ChangeState, Error, LambdaContext>().handler((input) => get().begin(input)),
+    check: middy<ChangeState, ChangeState, Error, LambdaContext>().handler((state) => get().check(state)),
+    apply: middy<ChangeState, ChangeState, Error, LambdaContext>().handler((state) => get().apply(state)),
+    rollback: middy<ChangeState, ChangeState, Error, LambdaContext>().handler((state) => get().rollback(state)),
+    plan: middy<
+      { processor: string; target: number; step?: number; executionName: string },
+      ScalePlan,
+      Error,
+      LambdaContext
+    >().handler((input) => get().planScale(input)),
   };
 }
