@@ -1,5 +1,6 @@
 import type { KafkaBatchResponse } from '../shared/processing/dispatcher.js';
 import type { RawKafkaEvent, RawKafkaRecord } from '../shared/kafka/kafka-event.js';
+import { topicPartitionId } from '../shared/kafka/kafka-record.js';
 
 /** A topic's records in memory, appended by a producer and read by the simulator. */
 export class TopicLog {
@@ -108,6 +109,7 @@ export class EventSourceSimulator {
   };
   private readonly committed: number[];
   private producing = true;
+  private stopped = false;
   private loops: Promise<void>[] = [];
   private requests = 0;
 
@@ -144,12 +146,23 @@ export class EventSourceSimulator {
     await Promise.all(this.loops);
   }
 
+  /**
+   * Stops delivering without finishing what is left: each partition's loop ends once its invocation in flight (if
+   * any) returns. Resolves then.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.producing = false;
+    await Promise.all(this.loops);
+  }
+
   private async run(partition: number): Promise<void> {
     let attempts = 0;
     for (;;) {
       const from = this.committed[partition]!;
-      if (!this.producing && from >= this.log.end(partition)) return;
+      if (this.stopped || (!this.producing && from >= this.log.end(partition))) return;
       const batch = await this.nextBatch(partition, from);
+      if (this.stopped) return;
       if (batch.length === 0) continue;
       const tooOld =
         this.settings.maxRecordAgeMs >= 0 && Date.now() - batch[0]!.timestamp > this.settings.maxRecordAgeMs;
@@ -189,7 +202,7 @@ export class EventSourceSimulator {
 
   /** Invokes the function (twice at once on a rebalance); returns the offset to resume from, or 'error'. */
   private async deliver(partition: number, batch: RawKafkaRecord[]): Promise<number | undefined | 'error'> {
-    const topicPartition = `${this.log.topic}-${partition}`;
+    const topicPartition = topicPartitionId(this.log.topic, partition);
     const event: RawKafkaEvent = { ...this.eventSource, records: { [topicPartition]: batch } };
     const duplicate = this.random() < this.settings.duplicateRate;
     if (duplicate) this.stats.duplicates++;
@@ -231,7 +244,7 @@ export class EventSourceSimulator {
 
   private park(partition: number, batch: RawKafkaRecord[], reason: ParkedBatch['reason']): void {
     this.parked.push({
-      topicPartition: `${this.log.topic}-${partition}`,
+      topicPartition: topicPartitionId(this.log.topic, partition),
       fromOffset: batch[0]!.offset,
       toOffset: batch.at(-1)!.offset,
       reason,

@@ -1,5 +1,5 @@
 import type { HashFunction } from '../shared/routing/hash.js';
-import type { KafkaRecord } from '../shared/kafka/kafka-record.js';
+import { topicPartitionId, type KafkaRecord } from '../shared/kafka/kafka-record.js';
 import type { HandlerContext } from '../shared/processing/processor.js';
 import { segmentMatches } from '../shared/routing/segment.js';
 import type { PartitionToken } from '../shared/tokens/token.js';
@@ -24,13 +24,18 @@ export interface VerificationSummary {
   layoutErrors: number;
 }
 
+/** `<topic>-<partition>@<offset>`: how the verifier names a record. */
+function recordId(topic: string, partition: number, offset: number): string {
+  return `${topicPartitionId(topic, partition)}@${offset}`;
+}
+
 /** `<topic-partition>@<offset>` of every letter still parked for the processor (what `summary` counts as not lost). */
 export async function stillParkedIds(deadLetters: DeadLetterStore, processor: string): Promise<Set<string>> {
   const ids = new Set<string>();
   for (const entry of await deadLetters.listParkedKeys(processor)) {
     if (!isParked(entry)) continue;
     for (const letter of await deadLetters.readLetters({ processor, ...entry })) {
-      ids.add(`${letter.topic}-${letter.partition}@${letter.offset}`);
+      ids.add(recordId(letter.topic, letter.partition, letter.offset));
     }
   }
   return ids;
@@ -88,9 +93,9 @@ export class Verifier {
             options: { release: boolean; leaseMs: number; changes?: CheckpointChanges },
           ) => {
             const result = await (value as TokenStore['checkpoint']).call(target, claim, token, options);
-            tokens.set(`${claim.topic}-${claim.partition}`, token);
+            tokens.set(topicPartitionId(claim.topic, claim.partition), token);
             for (const letter of options.changes?.letters ?? []) {
-              parkedLetters.add(`${letter.topic}-${letter.partition}@${letter.offset}`);
+              parkedLetters.add(recordId(letter.topic, letter.partition, letter.offset));
             }
             return result;
           };
@@ -98,7 +103,7 @@ export class Verifier {
         if (property === 'claim' && typeof value === 'function') {
           return async (...args: Parameters<TokenStore['claim']>) => {
             const claim = await (value as TokenStore['claim']).apply(target, args);
-            const id = `${claim.topic}-${claim.partition}`;
+            const id = topicPartitionId(claim.topic, claim.partition);
             epochs.set(id, Math.max(epochs.get(id) ?? 0, claim.epoch));
             return claim;
           };
@@ -117,7 +122,7 @@ export class Verifier {
         if (property === 'resolve' && typeof value === 'function') {
           return async (lease: RedriveLease, offset: number, options: { leaseMs: number }) => {
             const result = await (value as DeadLetterStore['resolve']).call(target, lease, offset, options);
-            resolvedLetters.add(`${lease.topic}-${lease.partition}@${offset}`);
+            resolvedLetters.add(recordId(lease.topic, lease.partition, offset));
             return result;
           };
         }
@@ -215,7 +220,7 @@ export class Verifier {
     parked: readonly ParkedBatch[],
     stillParked: ReadonlySet<string> = new Set(),
   ): VerificationSummary {
-    const parkedIds = new Set(parked.flatMap((p) => p.records.map((r) => `${r.topic}-${r.partition}@${r.offset}`)));
+    const parkedIds = new Set(parked.flatMap((p) => p.records.map((r) => recordId(r.topic, r.partition, r.offset))));
     let lost = 0;
     for (const { topicPartition, offset } of produced) {
       const id = `${topicPartition}@${offset}`;
