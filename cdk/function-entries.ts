@@ -41,7 +41,11 @@ export interface ProcessorEntries {
  * nothing is written into the package or the team's tree.
  */
 export function writeProcessorEntries(processorModule: string, outDir: string): ProcessorEntries {
-  const dir = join(entriesDir(outDir), 'tidemark', createHash('sha256').update(processorModule).digest('hex').slice(0, 16));
+  const dir = join(
+    entriesDir(outDir),
+    'tidemark',
+    createHash('sha256').update(processorModule).digest('hex').slice(0, 16),
+  );
   mkdirSync(dir, { recursive: true });
   const runtime = JSON.stringify(pathToFileURL(join(ROOT, 'shared', `index${EXT}`)).pathname);
   const processor = JSON.stringify(pathToFileURL(processorModule).pathname);

@@ -6,5 +6,9 @@
 export { TrackingProcessor } from './tracking-processor.js';
 export { TrackingProcessorConfigError } from './config-error.js';
 export type { ProcessorModule } from './processor-module.js';
-export { LayoutStateMachines, type CoordinatorFunctions, type LayoutStateMachinesProps } from './layout-state-machines.js';
+export {
+  LayoutStateMachines,
+  type CoordinatorFunctions,
+  type LayoutStateMachinesProps,
+} from './layout-state-machines.js';
 export * from './props.js';

@@ -61,8 +61,7 @@ function probe(entry: string, outfile: string): Omit<ProcessorModule, 'entry'> {
     throw new TrackingProcessorConfigError('processor', entry, `a module that loads: ${lastLine(stderr)}`);
   }
   const result = JSON.parse(lastLine(output)) as
-    | { ok: true; definition: Omit<ProcessorModule, 'entry'> }
-    | { ok: false; error: string };
+    { ok: true; definition: Omit<ProcessorModule, 'entry'> } | { ok: false; error: string };
   if (!result.ok) throw new TrackingProcessorConfigError('processor', entry, result.error);
   return result.definition;
 }

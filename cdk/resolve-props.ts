@@ -44,7 +44,6 @@ const STARTING_POSITIONS = [
   lambda.StartingPosition.AT_TIMESTAMP,
 ];
 
-
 /** Every setting of a TrackingProcessor, defaults applied and checked. */
 export type ResolvedSettings = ReturnType<typeof resolveSettings>;
 

@@ -13,7 +13,11 @@ import {
 import { DynamoDbDeadLetterStore } from '../shared/dead-letters/dynamodb-dead-letter-store.js';
 import { DynamoDbTokenStore } from '../shared/tokens/dynamodb-token-store.js';
 import { changeExecutionName, planChange, planScaleStep } from '../shared/coordination/layout-change.js';
-import { changeLayout, type LayoutChangeProgress, type LayoutChangeRequest } from '../shared/coordination/change-layout.js';
+import {
+  changeLayout,
+  type LayoutChangeProgress,
+  type LayoutChangeRequest,
+} from '../shared/coordination/change-layout.js';
 import { LayoutOperation } from '../shared/routing/layout.js';
 import {
   firstPositional,

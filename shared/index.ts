@@ -100,7 +100,10 @@ export {
   type AuditEntry,
   type AuditNote,
 } from './dead-letters/dead-letter-store.js';
-export { DynamoDbDeadLetterStore, type DynamoDbDeadLetterStoreOptions } from './dead-letters/dynamodb-dead-letter-store.js';
+export {
+  DynamoDbDeadLetterStore,
+  type DynamoDbDeadLetterStoreOptions,
+} from './dead-letters/dynamodb-dead-letter-store.js';
 export {
   Redriver,
   DEFAULT_REDRIVE_SETTINGS,
@@ -122,7 +125,13 @@ export {
   type KafkaBatchResponse,
   type BatchItemFailure,
 } from './processing/dispatcher.js';
-export { InlineRunner, type SegmentRunner, type RunStream, type WorkItem, type RunContext } from './processing/segment-runner.js';
+export {
+  InlineRunner,
+  type SegmentRunner,
+  type RunStream,
+  type WorkItem,
+  type RunContext,
+} from './processing/segment-runner.js';
 export { type RecordOutcome } from './processing/key-scheduler.js';
 export {
   LambdaFanOutRunner,
@@ -174,7 +183,11 @@ export {
   type ChangeState,
   type LayoutPlan,
 } from './coordination/layout-change.js';
-export { createCoordinatorHandlers, createCoordinator, type CoordinatorOptions } from './coordination/coordinator-handlers.js';
+export {
+  createCoordinatorHandlers,
+  createCoordinator,
+  type CoordinatorOptions,
+} from './coordination/coordinator-handlers.js';
 /**
  * One in-process call that runs a whole split, merge or scale as the state machines do (begin, drain checks, apply or
  * roll back): {@link changeLayout}. Give it the dispatchers' `layoutTtlMs` (or their settings) when it is not the

@@ -3,7 +3,13 @@ import { ConfigurationError } from '../errors.js';
 import { DynamoDbTokenStore } from '../tokens/dynamodb-token-store.js';
 import { LayoutCoordinator, type BeginInput, type ChangeState, type ScalePlan } from './layout-change.js';
 import type { LambdaContext, LambdaHandler } from '../processing/lambda-handler.js';
-import { COORDINATOR_ENV, ENV, resolveCoordinatorSettings, settingsFromEnv, type CoordinatorSettings } from '../settings.js';
+import {
+  COORDINATOR_ENV,
+  ENV,
+  resolveCoordinatorSettings,
+  settingsFromEnv,
+  type CoordinatorSettings,
+} from '../settings.js';
 import type { Clock, TokenStore } from '../tokens/token-store.js';
 
 /** How coordinator handlers reach the token store; each option falls back to the environment the construct sets. */

@@ -163,7 +163,6 @@ export interface ChangeState {
   readonly step?: number;
 }
 
-
 /**
  * The steps of a split or merge, each called by one task of the state machine:
  * 1. begin: mark the segment(s) draining and record the change (one conditional write on the layout);

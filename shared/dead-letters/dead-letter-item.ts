@@ -113,7 +113,12 @@ export function failuresOf(text: unknown): Map<number, FailureCount> {
 /** A letter as an item of the token table. */
 export function letterItem(letter: DeadLetter): Item {
   return {
-    ...tokenKeys.letter(letter.processor, topicPartitionId(letter.topic, letter.partition), letter.digest, letter.offset),
+    ...tokenKeys.letter(
+      letter.processor,
+      topicPartitionId(letter.topic, letter.partition),
+      letter.digest,
+      letter.offset,
+    ),
     kind: 'letter',
     processor: letter.processor,
     topic: letter.topic,

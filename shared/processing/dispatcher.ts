@@ -11,13 +11,7 @@ import {
   type LetterError,
   type SourceSkip,
 } from '../dead-letters/dead-letter.js';
-import {
-  ClaimHeldError,
-  FencedError,
-  isRetriable,
-  MalformedRecordError,
-  StaleLayoutError,
-} from '../errors.js';
+import { ClaimHeldError, FencedError, isRetriable, MalformedRecordError, StaleLayoutError } from '../errors.js';
 import { resolveDispatcherSettings, type DispatcherSettings } from '../settings.js';
 import { parseKafkaRecord, readableOffset, readKafkaEventEnvelope } from '../kafka/kafka-event.js';
 import { parseTopicPartition, type KafkaRecord } from '../kafka/kafka-record.js';

@@ -7,7 +7,12 @@ import { MAX_SEGMENTS } from '../routing/layout.js';
 import type { Logger } from '../observability/logger.js';
 import { resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import type { Segment } from '../routing/segment.js';
-import { Sequencing, sequencingKeyOf, validateSequencingPolicy, type SequencingPolicy } from '../routing/sequencing-policy.js';
+import {
+  Sequencing,
+  sequencingKeyOf,
+  validateSequencingPolicy,
+  type SequencingPolicy,
+} from '../routing/sequencing-policy.js';
 
 /** What a handler learns about the record it is given. */
 export interface HandlerContext {

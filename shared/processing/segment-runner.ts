@@ -106,7 +106,9 @@ export class InlineRunner implements SegmentRunner {
       hasTimeFor: (delayMs) => clock() + delayMs < deadline,
       sleep: this.options.sleep,
       random: this.options.random,
-      ...(context.observer ? { onAttemptFailed: (item, attempt, error) => reportFailure(context, item, attempt, error) } : {}),
+      ...(context.observer
+        ? { onAttemptFailed: (item, attempt, error) => reportFailure(context, item, attempt, error) }
+        : {}),
       invoke: async (item, attempt) => {
         const handlerContext: HandlerContext = {
           processor: processor.name,

@@ -15,7 +15,14 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { failuresItem, failuresOf, letterItem, parkedEntryItem, parkedKeysOf, skipItem } from '../dead-letters/dead-letter-item.js';
+import {
+  failuresItem,
+  failuresOf,
+  letterItem,
+  parkedEntryItem,
+  parkedKeysOf,
+  skipItem,
+} from '../dead-letters/dead-letter-item.js';
 import { ConfigurationError, FencedError, TidemarkError, UnknownProcessorError } from '../errors.js';
 import {
   assertLayout,

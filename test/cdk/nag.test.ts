@@ -9,7 +9,14 @@ import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { FailureDestination, type TrackingProcessorProps } from '../../cdk/props.js';
 import { TrackingProcessor } from '../../cdk/tracking-processor.js';
-import { ROOT_CA_ARN, logicalId, mskCluster, offlineStack, processorModule, selfManagedCluster } from '../support/cdk.js';
+import {
+  ROOT_CA_ARN,
+  logicalId,
+  mskCluster,
+  offlineStack,
+  processorModule,
+  selfManagedCluster,
+} from '../support/cdk.js';
 
 /** The configurations checked: both cluster kinds, both modes and every kind of failure destination. */
 const CONFIGURATIONS: Record<string, (stack: Stack) => Omit<TrackingProcessorProps, 'processor'>> = {

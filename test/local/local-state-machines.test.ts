@@ -4,11 +4,7 @@ import { LayoutCoordinator } from '../../shared/coordination/layout-change.js';
 import { assertCompleteCover } from '../../shared/routing/layout.js';
 import { segmentName } from '../../shared/routing/segment.js';
 import type { TokenStore } from '../../shared/tokens/token-store.js';
-import {
-  runLocally,
-  synthesizeLayoutDefinitions,
-  type LayoutDefinitions,
-} from '../../local/local-state-machines.js';
+import { runLocally, synthesizeLayoutDefinitions, type LayoutDefinitions } from '../../local/local-state-machines.js';
 import { freshDynamoStore } from '../support/dynamodb.js';
 import { Traffic, violations } from '../support/traffic.js';
 

@@ -3,7 +3,12 @@ import { LayoutError } from '../../../shared/errors.js';
 import { balancedSegments, MAX_SEGMENTS, type LayoutSegment } from '../../../shared/routing/layout.js';
 import { EMPTY_POSITION, positionCovers, type OffsetRange } from '../../../shared/tokens/position.js';
 import { parseSegmentName, type Segment } from '../../../shared/routing/segment.js';
-import { PartitionToken, TOKEN_MAX_BYTES, type TokenCell, type UnfinishedRecord } from '../../../shared/tokens/token.js';
+import {
+  PartitionToken,
+  TOKEN_MAX_BYTES,
+  type TokenCell,
+  type UnfinishedRecord,
+} from '../../../shared/tokens/token.js';
 import { thrownBy } from '../../support/assertions.js';
 
 const MAX_RANGES = 100;
