@@ -2,9 +2,10 @@ import { parseArgs } from 'node:util';
 import { ConfigurationError } from '../shared/errors.js';
 
 /**
- * The flags of `npm start` and `npm run chaos`, and the options of the functions behind them, checked in one place:
- * each flag's spec gives its default, bounds and help, and is used both to read argv (a bad flag is named as typed,
- * for exit code 2) and to check the options a program passes (a {@link ConfigurationError} naming the option).
+ * The flags of `npm start`, `npm run chaos` and `npm run bench`, and the options of the functions behind them,
+ * checked in one place: each flag's spec gives its default, bounds and help, and is used both to read argv (a bad
+ * flag is named as typed, for exit code 2) and to check the options a program passes (a {@link ConfigurationError}
+ * naming the option).
  */
 
 /** A number flag: `--name <number>`, read into the option `option` multiplied by `scale`. */
@@ -37,18 +38,46 @@ export interface BooleanFlag {
   readonly help: string;
 }
 
-export type FlagSpec = NumberFlag | StringFlag | BooleanFlag;
+/** A list flag: `--name <n,n,...>`, comma-separated whole numbers, each within the bounds. */
+export interface ListFlag {
+  readonly type: 'list';
+  readonly option: string;
+  readonly default: readonly number[];
+  readonly min: number;
+  readonly max: number;
+  readonly help: string;
+}
+
+/** A choice flag: `--name <word>`, one of `choices`. */
+export interface ChoiceFlag {
+  readonly type: 'choice';
+  readonly option: string;
+  readonly choices: readonly string[];
+  readonly default: string;
+  readonly help: string;
+}
+
+export type FlagSpec = NumberFlag | StringFlag | BooleanFlag | ListFlag | ChoiceFlag;
 export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
 
 /** What parsing argv gave: the options, `--help`, or one line naming the bad flag as typed. */
 export type FlagsResult<T> = { readonly options: T } | { readonly help: true } | { readonly error: string };
 
-function allowed(spec: NumberFlag, scale = 1): string {
+function allowed(spec: NumberFlag | ListFlag | ChoiceFlag, scale = 1): string {
+  if (spec.type === 'choice') return spec.choices.join(' or ');
+  if (spec.type === 'list') return `a comma-separated list of whole numbers from ${spec.min} to ${spec.max}`;
   return `${spec.whole ? 'a whole number' : 'a number'} from ${spec.min * scale} to ${spec.max * scale}`;
 }
 
-function numberOk(spec: NumberFlag, value: number): boolean {
-  return Number.isFinite(value) && (!spec.whole || Number.isInteger(value)) && value >= spec.min && value <= spec.max;
+function numberOk(spec: NumberFlag | ListFlag, value: number): boolean {
+  const whole = spec.type === 'list' || spec.whole;
+  return Number.isFinite(value) && (!whole || Number.isInteger(value)) && value >= spec.min && value <= spec.max;
+}
+
+function listOk(spec: ListFlag, value: unknown): value is readonly number[] {
+  return (
+    Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'number' && numberOk(spec, item))
+  );
 }
 
 /** Every flag's default, as options. */
@@ -56,7 +85,13 @@ export function defaultOptions(specs: FlagSpecs): Record<string, unknown> {
   return Object.fromEntries(
     Object.values(specs).map((spec) => [
       spec.option,
-      spec.type === 'number' ? spec.default * (spec.scale ?? 1) : spec.type === 'string' ? spec.default : false,
+      spec.type === 'number'
+        ? spec.default * (spec.scale ?? 1)
+        : spec.type === 'list'
+          ? [...spec.default]
+          : spec.type === 'boolean'
+            ? false
+            : spec.default,
     ]),
   );
 }
@@ -100,7 +135,7 @@ export function parseFlags(
       continue;
     }
     if (token.value === undefined) {
-      const what = spec.type === 'number' ? allowed(spec) : 'a value';
+      const what = spec.type === 'string' ? 'a value' : allowed(spec);
       return { error: `${token.rawName} needs ${what} after it; ${seeHelp}` };
     }
     if (spec.type === 'string') {
@@ -108,13 +143,25 @@ export function parseFlags(
       options[spec.option] = token.value;
       continue;
     }
-    const value = Number(token.value);
-    if (token.value.trim() === '' || !numberOk(spec, value)) {
+    if (spec.type === 'choice' || spec.type === 'list') {
+      const value = spec.type === 'choice' ? token.value : token.value.split(',').map(readNumber);
+      const ok = spec.type === 'choice' ? spec.choices.includes(token.value) : listOk(spec, value);
+      if (!ok) return { error: `${token.rawName} must be ${allowed(spec)}, got ${JSON.stringify(token.value)}` };
+      options[spec.option] = value;
+      continue;
+    }
+    const value = readNumber(token.value);
+    if (!numberOk(spec, value)) {
       return { error: `${token.rawName} must be ${allowed(spec)}, got ${JSON.stringify(token.value)}` };
     }
     options[spec.option] = value * (spec.scale ?? 1);
   }
   return { options };
+}
+
+/** The number `text` holds; NaN for blank text (which `Number` would read as 0). */
+function readNumber(text: string): number {
+  return text.trim() === '' ? Number.NaN : Number(text);
 }
 
 /**
@@ -135,6 +182,8 @@ export function resolveOptions<T>(given: Partial<T>, specs: FlagSpecs, what: str
     };
     if (spec.type === 'boolean' && typeof value !== 'boolean') fail('true or false');
     if (spec.type === 'string' && (typeof value !== 'string' || value.trim() === '')) fail('a non-empty string');
+    if (spec.type === 'choice' && !spec.choices.includes(value as string)) fail(allowed(spec));
+    if (spec.type === 'list' && !listOk(spec, value)) fail(allowed(spec));
     if (spec.type === 'number') {
       const scale = spec.scale ?? 1;
       if (typeof value !== 'number' || !numberOk(spec, value / scale)) {
@@ -155,9 +204,13 @@ export function flagsHelp(usage: string, specs: FlagSpecs, sections: readonly st
     ...Object.entries(specs).map(([name, spec]) =>
       spec.type === 'number'
         ? line(name, String(spec.default), `${spec.help} (${spec.min} to ${spec.max})`)
-        : spec.type === 'string'
-          ? line(name, spec.default, spec.help)
-          : line(name, '', spec.help),
+        : spec.type === 'list'
+          ? line(name, spec.default.join(','), `${spec.help} (each ${spec.min} to ${spec.max})`)
+          : spec.type === 'choice'
+            ? line(name, spec.default, `${spec.help} (${spec.choices.join(' or ')})`)
+            : spec.type === 'string'
+              ? line(name, spec.default, spec.help)
+              : line(name, '', spec.help),
     ),
     line('help', '', 'this text'),
     ...sections.flatMap((section) => ['', section]),
