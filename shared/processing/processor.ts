@@ -1,4 +1,4 @@
-import { assertProcessorName } from '../settings.js';
+import { assertProcessorName, CONCURRENCY, TOPIC_NAME } from '../settings.js';
 import { resolveDeadLetterPolicy, type DeadLetterPolicy } from '../dead-letters/dead-letter-policy.js';
 import { ConfigurationError } from '../errors.js';
 import { defaultHash, type HashFunction } from '../routing/hash.js';
@@ -124,7 +124,7 @@ export function defineProcessor(definition: ProcessorDefinition): Processor {
   if (
     !Array.isArray(topics) ||
     topics.length === 0 ||
-    !topics.every((t) => typeof t === 'string' && /^[A-Za-z0-9._-]{1,249}$/.test(t))
+    !topics.every((t) => typeof t === 'string' && TOPIC_NAME.pattern.test(t))
   ) {
     throw new ConfigurationError(
       `processor "${definition.name}": topics must be a non-empty list of Kafka topic names, got ${JSON.stringify(topics)}`,
@@ -135,10 +135,10 @@ export function defineProcessor(definition: ProcessorDefinition): Processor {
       `processor "${definition.name}": handler must be a function, got ${typeof definition.handler}`,
     );
   }
-  const concurrency = definition.concurrency ?? 16;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
+  const concurrency = definition.concurrency ?? CONCURRENCY.default;
+  if (!Number.isInteger(concurrency) || concurrency < CONCURRENCY.min || concurrency > CONCURRENCY.max) {
     throw new ConfigurationError(
-      `processor "${definition.name}": concurrency must be an integer from 1 to 10000, got ${String(concurrency)}`,
+      `processor "${definition.name}": concurrency must be an integer from ${CONCURRENCY.min} to ${CONCURRENCY.max}, got ${String(concurrency)}`,
     );
   }
   const initialSegments = definition.initialSegments ?? 4;

@@ -1,8 +1,8 @@
 import { Dispatcher, type DispatchResult } from '../../shared/processing/dispatcher.js';
 import type { DispatcherSettings } from '../../shared/settings.js';
-import { toRawRecord } from '../../shared/processing/fan-out.js';
 import type { RawKafkaEvent } from '../../shared/kafka/kafka-event.js';
-import { KafkaRecord } from '../../shared/kafka/kafka-record.js';
+import type { KafkaRecord } from '../../shared/kafka/kafka-record.js';
+import { kafkaEvent } from '../../local/testing.js';
 import { silentLogger, type Logger } from '../../shared/observability/logger.js';
 import { defineProcessor, type HandlerContext, type ProcessorDefinition } from '../../shared/processing/processor.js';
 import { InlineRunner, type SegmentRunner } from '../../shared/processing/segment-runner.js';
@@ -18,30 +18,9 @@ export interface LogRecord {
   readonly value?: unknown;
 }
 
-/** A Lambda Kafka event (MSK shape) carrying these records. */
+/** A Lambda Kafka event (MSK shape) carrying these records; a record without a value carries `{ offset }`. */
 export function eventOf(records: readonly LogRecord[]): RawKafkaEvent {
-  const grouped: RawKafkaEvent['records'] = {};
-  for (const r of records) {
-    const raw = toRawRecord(
-      new KafkaRecord({
-        topic: r.topic,
-        partition: r.partition,
-        offset: r.offset,
-        timestamp: 1_700_000_000_000 + r.offset,
-        timestampType: 'CREATE_TIME',
-        key: r.key === undefined ? undefined : Buffer.from(r.key),
-        value: Buffer.from(JSON.stringify(r.value ?? { offset: r.offset })),
-        headers: [],
-      }),
-    );
-    (grouped[`${r.topic}-${r.partition}`] ??= []).push(raw);
-  }
-  return {
-    eventSource: 'aws:kafka',
-    eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/tidemark-test/abc',
-    bootstrapServers: 'b-1.test:9098,b-2.test:9098',
-    records: grouped,
-  };
+  return kafkaEvent(records.map((r) => ({ ...r, key: r.key ?? null, value: r.value ?? { offset: r.offset } })));
 }
 
 /** One handler call as the test saw it. */
