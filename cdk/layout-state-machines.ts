@@ -4,6 +4,7 @@ import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { TRANSIENT_COORDINATOR_ERRORS } from '../shared/coordination/change-layout.js';
 
 /** The coordinator functions behind the state machines' task states (`functions/coordinator/`). */
 export interface CoordinatorFunctions {
@@ -24,15 +25,6 @@ export interface LayoutStateMachinesProps {
   /** Where executions log (level ALL, with execution data). @default no logging */
   readonly logGroup?: ILogGroup;
 }
-
-/** Errors a coordinator step may hit that are worth another try: DynamoDB throttling and transient faults. */
-const TRANSIENT_ERRORS = [
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'TransactionConflictException',
-];
 
 /** State names, shared with the local runner (aws-local-stepfunctions overrides tasks by state name). */
 export const STATE_NAMES = {
@@ -165,7 +157,12 @@ export class LayoutStateMachines extends Construct {
       ...(payload ? { payload: sfn.TaskInput.fromObject(payload) } : {}),
       retryOnServiceExceptions: true,
     });
-    task.addRetry({ errors: TRANSIENT_ERRORS, interval: Duration.seconds(1), backoffRate: 2, maxAttempts });
+    task.addRetry({
+      errors: [...TRANSIENT_COORDINATOR_ERRORS],
+      interval: Duration.seconds(1),
+      backoffRate: 2,
+      maxAttempts,
+    });
     return task;
   }
 
