@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../errors.js';
 import {
   GetEventSourceMappingCommand,
   UpdateEventSourceMappingCommand,
@@ -52,12 +53,20 @@ export class LambdaEventSourceControl implements EventSourceControl {
 /** Reads `TIDEMARK_EVENT_SOURCES`: a JSON list of {@link EventSourceMappingRef}. */
 export function parseEventSourceRefs(text: string | undefined): EventSourceMappingRef[] {
   if (!text) return [];
-  const parsed: unknown = JSON.parse(text);
-  if (!Array.isArray(parsed)) throw new TypeError('TIDEMARK_EVENT_SOURCES must be a JSON list');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigurationError(`${EVENT_SOURCES_ENV} is not JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (!Array.isArray(parsed))
+    throw new ConfigurationError(`${EVENT_SOURCES_ENV} must be a JSON list of {topic, id, consumerGroupId}`);
   return parsed.map((entry: unknown) => {
     const e = entry as Partial<EventSourceMappingRef>;
     if (typeof e.topic !== 'string' || typeof e.id !== 'string' || typeof e.consumerGroupId !== 'string') {
-      throw new TypeError(`TIDEMARK_EVENT_SOURCES entry ${JSON.stringify(entry)} needs topic, id and consumerGroupId`);
+      throw new ConfigurationError(
+        `${EVENT_SOURCES_ENV} entry ${JSON.stringify(entry)} needs topic, id and consumerGroupId`,
+      );
     }
     return { topic: e.topic, id: e.id, consumerGroupId: e.consumerGroupId };
   });
