@@ -36,7 +36,8 @@ import {
 } from '../routing/layout.js';
 import { parseTopicPartition, topicPartitionId } from '../kafka/kafka-record.js';
 import { PartitionToken, TOKEN_MAX_BYTES } from './token.js';
-import { LAYOUT_REPLICAS, tokenKeys } from './token-table.js';
+import { readReplay, replayPassed } from './replay.js';
+import { LAYOUT_REPLICAS, PARTITION_ATTRIBUTES, tokenKeys } from './token-table.js';
 import {
   claimRefusal,
   fenced,
@@ -83,7 +84,8 @@ const PARTITION_ITEM_MARGIN_BYTES = 16 * 1024;
  */
 export class DynamoDbTokenStore implements TokenStore {
   private readonly documents: DynamoDBDocumentClient;
-  private readonly tableName: string;
+  /** The token table this store reads and writes. */
+  readonly tableName: string;
   private readonly clock: Clock;
   private readonly replica: number;
 
@@ -446,6 +448,14 @@ export class DynamoDbTokenStore implements TokenStore {
     const values: Record<string, unknown> = { ':token': stored.encode(), ':until': leaseUntil, ':registered': true };
     const paths: Record<string, string> = {};
     const changes = options.changes;
+    if (changes?.lastRecordAt !== undefined && changes.lastRecordAt !== null) {
+      sets.push(`#${PARTITION_ATTRIBUTES.lastRecordAt} = :lastRecordAt`);
+      values[':lastRecordAt'] = changes.lastRecordAt;
+    }
+    // The replay is over once the token covers all its replay token covered; a reset in between bumped the epoch, so
+    // this write would be fenced rather than remove a newer replay.
+    const endsReplay = claim.replay !== null && replayPassed(stored, claim.replay.token);
+    if (endsReplay) removes.push(`#${PARTITION_ATTRIBUTES.replayToken}`, `#${PARTITION_ATTRIBUTES.resetId}`);
     if (changes) {
       sets.push('#failures = :failures');
       values[':failures'] = failuresItem(changes.failures);
@@ -482,7 +492,14 @@ export class DynamoDbTokenStore implements TokenStore {
         return this.checkpoint(claim, token, { ...options, changes: withoutLetters(changes, error.sortKeys) });
       }
     }
-    return { ...claim, leaseUntil, token: stored, lettersParked: changes?.letters.length ?? 0 };
+    return {
+      ...claim,
+      leaseUntil,
+      token: stored,
+      lettersParked: changes?.letters.length ?? 0,
+      lastRecordAt: changes?.lastRecordAt ?? claim.lastRecordAt,
+      replay: endsReplay ? null : claim.replay,
+    };
   }
 
   async release(claim: ClaimRef): Promise<void> {
@@ -724,6 +741,13 @@ function toPartitionState(item: Item): PartitionState {
     token: PartitionToken.read(item.token),
     updatedAt: Number(item.updatedAt ?? 0),
     parked: [...parkedKeysOf(item.parked).values()],
+    lastRecordAt:
+      item[PARTITION_ATTRIBUTES.lastRecordAt] === undefined ? null : Number(item[PARTITION_ATTRIBUTES.lastRecordAt]),
+    replay: readReplay(
+      item[PARTITION_ATTRIBUTES.replayToken],
+      item[PARTITION_ATTRIBUTES.resetId],
+      `${topicPartitionId(String(item.topic), Number(item.partition))} of "${String(item.processor)}"`,
+    ),
   };
 }
 
@@ -735,6 +759,8 @@ function bytesBesideToken(claim: Claim, changes: CheckpointChanges | undefined):
   const text = (value: string | undefined) => (value === undefined ? 0 : Buffer.byteLength(value, 'utf8'));
   // pk, sk, processor, topic, owner; then ~20 numbers and flags (epoch, leases, versions, seen, batches, ...).
   let bytes = 2 * text(claim.processor) + 2 * text(claim.topic) + text(claim.owner) + 80 + 300;
+  // A replay token stays on the item until the checkpoint that passes it, which may be this one.
+  if (claim.replay) bytes += claim.replay.token.encodedSize() + text(claim.replay.resetId) + 20;
   bytes += changes ? text(failuresItem(changes.failures)) : 40 * claim.failures.size;
   const parked = new Map<string, { key: string; error?: string; owner?: string }>();
   for (const [digest, entry] of claim.parked) {

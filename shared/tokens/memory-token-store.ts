@@ -11,6 +11,7 @@ import {
 import type { DeadLetter, ParkedKey, SourceSkip } from '../dead-letters/dead-letter.js';
 import { topicPartitionId } from '../kafka/kafka-record.js';
 import { PartitionToken, TOKEN_MAX_BYTES } from './token.js';
+import { replayPassed, type Replay } from './replay.js';
 import {
   claimRefusal,
   fenced,
@@ -22,6 +23,7 @@ import {
   type FailureCount,
   type ClaimRequest,
   type Clock,
+  type PartitionRef,
   type PartitionState,
   type ProcessorState,
   type TokenStore,
@@ -150,6 +152,8 @@ export class MemoryTokenStore implements TokenStore {
       failures: current?.failures ?? new Map(),
       seen: current?.seen ?? null,
       batch: request.batch ?? current?.batch,
+      lastRecordAt: current?.lastRecordAt ?? null,
+      replay: current?.replay ?? null,
     };
     this.partitions.set(key, stored);
     const { updatedAt: _updatedAt, parked: _parked, ...state } = partitionState(stored);
@@ -231,7 +235,43 @@ export class MemoryTokenStore implements TokenStore {
     stored.token = token.encodedSize() > TOKEN_MAX_BYTES ? token.bounded(TOKEN_MAX_BYTES).token : token;
     stored.leaseUntil = options.release ? 0 : now + options.leaseMs;
     stored.updatedAt = now;
-    return { ...claim, token: stored.token, leaseUntil: stored.leaseUntil, lettersParked: written };
+    if (changes?.lastRecordAt !== undefined && changes.lastRecordAt !== null)
+      stored.lastRecordAt = changes.lastRecordAt;
+    const endsReplay = claim.replay !== null && replayPassed(stored.token, claim.replay.token);
+    if (endsReplay) stored.replay = null;
+    return {
+      ...claim,
+      token: stored.token,
+      leaseUntil: stored.leaseUntil,
+      lettersParked: written,
+      lastRecordAt: stored.lastRecordAt,
+      replay: endsReplay ? null : claim.replay,
+    };
+  }
+
+  /**
+   * Writes what a reset writes on a partition item, for tests and in-process runs (the DynamoDB reset writer is the
+   * reset's own): the epoch moves on and the claim ends, so a straggler holding the old epoch is fenced; the token
+   * becomes `token` when given; the replay becomes `replay` (null removes it). The partition must have been
+   * claimed before.
+   */
+  applyReset(
+    ref: PartitionRef & { readonly processor: string },
+    reset: { readonly token?: PartitionToken; readonly replay: Replay | null },
+  ): void {
+    const stored = this.partitions.get(partitionKey(ref.processor, ref.topic, ref.partition)) as
+      { -readonly [K in keyof StoredPartition]: StoredPartition[K] } | undefined;
+    if (!stored) {
+      throw new ConfigurationError(
+        `${topicPartitionId(ref.topic, ref.partition)} of "${ref.processor}" has no item to reset: claim it first`,
+      );
+    }
+    stored.epoch += 1;
+    stored.owner = '';
+    stored.leaseUntil = 0;
+    stored.updatedAt = this.clock();
+    if (reset.token) stored.token = reset.token;
+    stored.replay = reset.replay;
   }
 
   async release(claim: ClaimRef): Promise<void> {
@@ -278,6 +318,8 @@ function partitionState(stored: StoredPartition): PartitionState {
     token: stored.token,
     updatedAt: stored.updatedAt,
     parked: [...stored.parked.values()],
+    lastRecordAt: stored.lastRecordAt,
+    replay: stored.replay,
   };
 }
 

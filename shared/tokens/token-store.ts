@@ -2,6 +2,7 @@ import { ClaimHeldError, FencedError, LayoutConflictError, StaleLayoutError } fr
 import type { DeadLetter, ParkedKey, SourceSkip } from '../dead-letters/dead-letter.js';
 import type { Layout, LayoutChange, LayoutSegment } from '../routing/layout.js';
 import type { PartitionToken } from './token.js';
+import type { Replay } from './replay.js';
 import { topicPartitionId } from '../kafka/kafka-record.js';
 
 /** Milliseconds since the epoch. Stores take a clock so tests can move time without sleeping. */
@@ -49,6 +50,10 @@ export interface Claim extends PartitionRef {
   readonly failures: ReadonlyMap<number, FailureCount>;
   /** The highest offset delivered to any earlier claim of the partition, or null if none is known. */
   readonly seenThrough: number | null;
+  /** Kafka timestamp (ms) of the newest record a checkpoint covered, or null before the first one that knew it. */
+  readonly lastRecordAt: number | null;
+  /** The replay a reset started, while the token has not passed it; null otherwise. */
+  readonly replay: Replay | null;
 }
 
 /**
@@ -79,6 +84,11 @@ export interface CheckpointChanges {
   readonly seenThrough: number | null;
   /** Ranges the event source moved past that were delivered and not done. */
   readonly skips: readonly SourceSkip[];
+  /**
+   * Kafka timestamp (ms) of the newest record the token covers after this checkpoint (at least the claim's
+   * `lastRecordAt`), written as `lastRecordAt`; undefined or null leaves the stored one. @default undefined
+   */
+  readonly lastRecordAt?: number | null;
 }
 
 /** What a checkpoint wrote besides the token. */
@@ -101,6 +111,10 @@ export interface PartitionState extends PartitionRef {
   readonly updatedAt: number;
   /** Parked keys, including entries whose letters are all resolved (removed at the next checkpoint). */
   readonly parked: readonly ParkedKey[];
+  /** Kafka timestamp (ms) of the newest record a checkpoint covered, or null when none is known. */
+  readonly lastRecordAt: number | null;
+  /** The replay a reset started, until a checkpoint moves the token past it; null otherwise. */
+  readonly replay: Replay | null;
 }
 
 /** A processor's layout and the state of every partition it has seen. */
@@ -172,8 +186,10 @@ export interface TokenStore {
 
   /**
    * Writes the token under a live claim, and releases it or extends its lease. With `changes`, also parks letters,
-   * updates parked keys and attempt counts and records source skips, all in the same atomic write. Throws
-   * FencedError if the claim expired or was taken over: nothing is written then.
+   * updates parked keys and attempt counts, records source skips and the newest record's timestamp, all in the same
+   * atomic write. When the claim read a replay and the token now covers everything its replay token covered, the
+   * same write removes the replay (the returned claim has none). Throws FencedError if the claim expired or was
+   * taken over: nothing is written then.
    */
   checkpoint(
     claim: Claim,

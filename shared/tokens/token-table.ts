@@ -20,6 +20,19 @@ export const TOKEN_TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
  */
 export const LAYOUT_REPLICAS = 16;
 
+/**
+ * Attributes of a partition item (`tokenKeys.partition`) written outside the claim and checkpoint protocol, or read
+ * by status views. A reset writes `replayToken` (binary, `PartitionToken.encode()` of the token the partition had at
+ * the reset) and `resetId` in the fenced write that bumps the epoch; the checkpoint that moves the token past
+ * everything the replay token covered removes both. Every checkpoint writes `lastRecordAt`.
+ */
+export const PARTITION_ATTRIBUTES = {
+  replayToken: 'replayToken',
+  resetId: 'resetId',
+  /** Kafka timestamp (ms) of the newest record a checkpoint covered. */
+  lastRecordAt: 'lastRecordAt',
+} as const;
+
 /** Item keys. A partition's item has a partition key of its own, so busy partitions never share a key's write limit. */
 export const tokenKeys = {
   layout: (processor: string) => ({ pk: `PROCESSOR#${processor}`, sk: 'LAYOUT' }),

@@ -23,6 +23,7 @@ import { PartitionToken } from '../../../shared/tokens/token.js';
 import type { ClaimRequest, TokenStore } from '../../../shared/tokens/token-store.js';
 import { ManualClock } from '../../support/clock.js';
 import { freshDynamoStore, freshTokenTable, localDynamoDb } from '../../support/dynamodb.js';
+import { writeReset } from '../../support/replay.js';
 
 const implementations: Array<[string, (clock: ManualClock) => Promise<TokenStore>]> = [
   ['DynamoDB Local', (clock) => freshDynamoStore(clock.now)],
@@ -38,6 +39,11 @@ const request = (overrides: Partial<ClaimRequest> = {}): ClaimRequest => ({
   leaseMs: 10_000,
   ...overrides,
 });
+
+const target = { processor: 'orders', topic: 'orders', partition: 0 };
+
+/** Changes that change nothing but what a test sets. */
+const noChanges = { letters: [], park: [], unpark: [], failures: [], seenThrough: null, skips: [] } as const;
 
 /** A token with offsets 0..9 done, to tell a written token from the initial one. */
 function tokenThrough(last: number): PartitionToken {
@@ -358,6 +364,66 @@ describe.each(implementations)('%s token store', (_name, makeStore) => {
     expect((await store.readState('orders')).partitions[0]!.parked).toEqual([
       expect.objectContaining({ digest: letter.digest, parked: 3, resolved: 0 }),
     ]);
+  });
+
+  it('writes the newest record time with the checkpoint and keeps it through a checkpoint that knows none', async () => {
+    const store = await makeStore(new ManualClock());
+    await store.initialise('orders', 1);
+    const first = await store.claim(request({ owner: 'a' }));
+
+    const written = await store.checkpoint(first, tokenThrough(9), {
+      release: true,
+      leaseMs: 10_000,
+      changes: { ...noChanges, lastRecordAt: 1_767_225_600_123 },
+    });
+    const second = await store.claim(request({ owner: 'b' }));
+    await store.checkpoint(second, tokenThrough(12), { release: true, leaseMs: 10_000, changes: noChanges });
+
+    expect(first.lastRecordAt).toBeNull();
+    expect(written.lastRecordAt).toBe(1_767_225_600_123);
+    expect(second.lastRecordAt).toBe(1_767_225_600_123);
+    expect((await store.readState('orders')).partitions[0]!.lastRecordAt).toBe(1_767_225_600_123);
+  });
+
+  it('reads the replay a reset wrote, on the claim and in the state, until a checkpoint passes it', async () => {
+    const store = await makeStore(new ManualClock());
+    await store.initialise('orders', 1);
+    const before = await store.claim(request({ owner: 'a' }));
+    await store.checkpoint(before, tokenThrough(9), { release: true, leaseMs: 10_000 });
+    await writeReset(store, target, { token: tokenThrough(4), replay: { resetId: 'reset-1', token: tokenThrough(9) } });
+
+    const during = await store.claim(request({ owner: 'b' }));
+    const short = await store.checkpoint(during, tokenThrough(8), { release: true, leaseMs: 10_000 });
+    const stateDuring = (await store.readState('orders')).partitions[0]!;
+    const last = await store.claim(request({ owner: 'c' }));
+    const passed = await store.checkpoint(last, tokenThrough(9), { release: true, leaseMs: 10_000 });
+    const after = await store.claim(request({ owner: 'd' }));
+
+    expect(before.replay).toBeNull();
+    expect(during.epoch).toBe(before.epoch + 2);
+    expect(during.token.lowWatermark()).toBe(5);
+    expect(during.replay?.resetId).toBe('reset-1');
+    expect(during.replay?.token.serialize()).toBe(tokenThrough(9).serialize());
+    expect(short.replay?.resetId).toBe('reset-1');
+    expect(stateDuring.replay?.token.lowWatermark()).toBe(10);
+    expect(passed.replay).toBeNull();
+    expect(after.replay).toBeNull();
+    expect((await store.readState('orders')).partitions[0]!.replay).toBeNull();
+  });
+
+  it("fences the claim a reset took over from: the straggler's checkpoint cannot write over the reset", async () => {
+    const store = await makeStore(new ManualClock());
+    await store.initialise('orders', 1);
+    const straggler = await store.claim(request({ owner: 'a' }));
+    await writeReset(store, target, {
+      token: tokenThrough(4),
+      replay: { resetId: 'r', token: PartitionToken.initial() },
+    });
+
+    await expect(store.checkpoint(straggler, tokenThrough(99), { release: true, leaseMs: 10_000 })).rejects.toThrow(
+      FencedError,
+    );
+    expect((await store.claim(request({ owner: 'b' }))).token.lowWatermark()).toBe(5);
   });
 });
 
