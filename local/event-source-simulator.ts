@@ -110,6 +110,9 @@ export class EventSourceSimulator {
   private readonly committed: number[];
   private producing = true;
   private stopped = false;
+  /** Set while paused (a disabled mapping): resolves on resume. */
+  private pausedUntil: { promise: Promise<void>; resume: () => void } | undefined;
+  private inFlight = 0;
   private loops: Promise<void>[] = [];
   private requests = 0;
 
@@ -143,6 +146,7 @@ export class EventSourceSimulator {
   /** Says the producer is done; resolves once every partition is committed to its end. */
   async finish(): Promise<void> {
     this.producing = false;
+    this.resume();
     await Promise.all(this.loops);
   }
 
@@ -153,12 +157,39 @@ export class EventSourceSimulator {
   async stop(): Promise<void> {
     this.stopped = true;
     this.producing = false;
+    this.resume();
     await Promise.all(this.loops);
+  }
+
+  /**
+   * Stops delivering, as disabling the mapping does: each partition's invocation in flight finishes, then nothing more
+   * is delivered until {@link resume}. `paused` is true from then on; `idle` says when the last invocation returned.
+   */
+  pause(): void {
+    if (this.pausedUntil) return;
+    let resume = () => {};
+    const promise = new Promise<void>((resolve) => (resume = resolve));
+    this.pausedUntil = { promise, resume };
+  }
+
+  resume(): void {
+    this.pausedUntil?.resume();
+    this.pausedUntil = undefined;
+  }
+
+  get paused(): boolean {
+    return this.pausedUntil !== undefined;
+  }
+
+  /** No invocation is in flight: with {@link paused}, the consumer group is empty. */
+  get idle(): boolean {
+    return this.inFlight === 0;
   }
 
   private async run(partition: number): Promise<void> {
     let attempts = 0;
     for (;;) {
+      while (this.pausedUntil && !this.stopped) await this.pausedUntil.promise;
       const from = this.committed[partition]!;
       if (this.stopped || (!this.producing && from >= this.log.end(partition))) return;
       const batch = await this.nextBatch(partition, from);
@@ -177,7 +208,9 @@ export class EventSourceSimulator {
         this.committed[partition] = Math.max(0, from - rewind);
         continue;
       }
-      const outcome = await this.deliver(partition, batch);
+      if (this.pausedUntil) continue;
+      this.inFlight++;
+      const outcome = await this.deliver(partition, batch).finally(() => this.inFlight--);
       if (outcome === 'error') {
         attempts++;
         continue;

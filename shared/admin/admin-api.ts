@@ -71,8 +71,8 @@ export interface AdminBackend {
   /** Pause and resume; absent when the mappings are not known. */
   readonly eventSources?: (processor: string) => EventSourceControl | undefined;
   readonly resets?: ResetService;
-  /** The status page's HTML, served at `/`. */
-  readonly page?: string;
+  /** The status page, served at `/` with its headers (content type, Content-Security-Policy). */
+  readonly page?: { readonly html: string; readonly headers: Readonly<Record<string, string>> };
   readonly stallWindowMs?: number;
   readonly logger?: Logger;
   readonly clock?: () => number;
@@ -102,11 +102,8 @@ async function route(request: AdminRequest, backend: AdminBackend): Promise<Admi
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'index.html')) {
     allow(method, 'GET');
-    return {
-      status: 200,
-      headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
-      body: backend.page ?? '<!doctype html><title>Tidemark</title><p>The status page is not bundled.</p>',
-    };
+    if (!backend.page) throw new AdminRequestError('NotFound', 'this API serves no status page; the API is under /api');
+    return { status: 200, headers: backend.page.headers, body: backend.page.html };
   }
   if (parts[0] !== 'api') throw new AdminRequestError('NotFound', `no such path ${path}; the API is under /api`);
   if (parts[1] === 'processors' && parts.length === 2) {
@@ -203,6 +200,14 @@ async function command(
   request: AdminRequest,
 ): Promise<AdminResponse> {
   const body = parseBody(request.body);
+  const idempotencyKey = request.headers['idempotency-key'];
+  const repeat = await backend.operations.findRepeat({
+    processor: processor.name,
+    command: name,
+    args: requestArgs(name, body),
+    ...(idempotencyKey ? { idempotencyKey } : {}),
+  });
+  if (repeat) return json(202, { ...accepted(repeat), duplicate: true });
   const layout = await backend.tokens.readLayout(processor.name);
   let args: Record<string, unknown>;
   let fingerprint: string;
@@ -269,7 +274,6 @@ async function command(
       break;
     }
   }
-  const idempotencyKey = request.headers['idempotency-key'];
   const { operation, created } = await backend.operations.accept({
     processor: processor.name,
     command: name,
@@ -355,6 +359,27 @@ async function rebuildWork(
   const segment = String(args.segment);
   const executionName = changeExecutionName(processor, command, segment, version);
   return () => ({ kind: 'layout', request: { processor, operation: command, segment }, executionName });
+}
+
+/** The arguments a request names, before they are checked: what a repeat of it must match. */
+function requestArgs(name: AdminCommand, body: Record<string, unknown>): Record<string, unknown> {
+  switch (name) {
+    case 'split':
+    case 'merge':
+      return { segment: body.segment };
+    case 'scale':
+      return { segments: body.segments };
+    case 'pause':
+    case 'resume':
+      return {};
+    case 'reset':
+      return {
+        to: body.to,
+        partitions: body.partitions ?? null,
+        segments: body.segments ?? null,
+        clearParked: body.clearParked ?? false,
+      };
+  }
 }
 
 function accepted(operation: Operation) {

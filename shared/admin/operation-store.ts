@@ -105,6 +105,30 @@ export class DynamoDbOperationStore {
     throw new AdminRequestError('Conflict', `commands for "${processor}" keep racing; try again`);
   }
 
+  /**
+   * The operation a request repeats, looked up before the request is checked against the current state (a split
+   * retried while it runs finds its segment draining): the operation of the same `Idempotency-Key`, or the
+   * processor's latest one when it is the same command with the same `args` (as far as they go) within
+   * {@link OPERATION_DEDUPE_MS}.
+   */
+  async findRepeat(request: {
+    processor: string;
+    command: AdminCommand;
+    args: Readonly<Record<string, unknown>>;
+    idempotencyKey?: string;
+  }): Promise<Operation | undefined> {
+    if (request.idempotencyKey !== undefined) {
+      const existing = await this.get(operationId(request.processor, `key|${request.idempotencyKey}`));
+      return existing ? this.sameCommand(existing, { ...request, fingerprint: '', principal: '' }, false) : undefined;
+    }
+    const head = await this.head(request.processor);
+    if (!head || this.now - head.createdAt >= OPERATION_DEDUPE_MS) return undefined;
+    const latest = await this.get(head.id);
+    if (!latest || latest.command !== request.command) return undefined;
+    const same = Object.entries(request.args).every(([k, v]) => JSON.stringify(latest.args[k]) === JSON.stringify(v));
+    return same ? latest : undefined;
+  }
+
   async get(id: string): Promise<Operation | undefined> {
     const processor = processorOfOperation(id);
     if (processor === undefined) return undefined;
@@ -157,10 +181,13 @@ export class DynamoDbOperationStore {
     }
   }
 
-  private sameCommand(existing: Operation, request: OperationRequest): Operation {
-    if (existing.command === request.command && JSON.stringify(existing.args) === JSON.stringify(request.args)) {
-      return existing;
-    }
+  private sameCommand(existing: Operation, request: OperationRequest, exact = true): Operation {
+    const same =
+      existing.command === request.command &&
+      (exact
+        ? JSON.stringify(existing.args) === JSON.stringify(request.args)
+        : Object.entries(request.args).every(([k, v]) => JSON.stringify(existing.args[k]) === JSON.stringify(v)));
+    if (same) return existing;
     throw new AdminRequestError(
       'Conflict',
       `Idempotency-Key ${JSON.stringify(request.idempotencyKey)} was used for ${existing.command} ${JSON.stringify(existing.args)} (operation ${existing.id}); use a new key for another command`,
