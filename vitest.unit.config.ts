@@ -30,7 +30,8 @@ function testFiles(dir: string): string[] {
   });
 }
 
-const unit = testFiles('test').filter((file) => !needsServices(file));
+// `*.browser.test.ts` drive headless Chromium (scripts/install-chromium.sh): not a unit test either.
+const unit = testFiles('test').filter((file) => !file.endsWith('.browser.test.ts') && !needsServices(file));
 
 export default defineConfig({
   test: {
