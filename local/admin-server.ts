@@ -20,11 +20,14 @@ import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from '../shared/admin/status-pa
 import type { KafkaAdmin } from '../shared/kafka/kafka-admin.js';
 import { describeError, silentLogger, type Logger } from '../shared/observability/logger.js';
 import type { EventSourceControl } from '../shared/operations/event-source-control.js';
+import { ConfigurationError } from '../shared/errors.js';
 import { localClientConfig } from './dynamodb-local.js';
 
 export interface AdminServerOptions {
-  /** The DynamoDB holding the token table (DynamoDB Local's URL). */
-  readonly endpoint: string;
+  /** The DynamoDB holding the token table (DynamoDB Local's URL); or give `client`. */
+  readonly endpoint?: string;
+  /** A client for the token table's DynamoDB, instead of `endpoint` (not destroyed on close). */
+  readonly client?: DynamoDBClient;
   readonly tableName: string;
   readonly processors: readonly AdminProcessor[];
   /** 0 picks a free port. @default 0 */
@@ -59,7 +62,8 @@ export interface AdminServer {
 
 /** Starts the admin server; resolves once it listens. */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
-  const client = new DynamoDBClient(localClientConfig(options.endpoint));
+  if (!options.client && !options.endpoint) throw new ConfigurationError('startAdminServer needs endpoint or client');
+  const client = options.client ?? new DynamoDBClient(localClientConfig(options.endpoint!));
   const stores = adminStores(options.tableName, client);
   const logger = options.logger ?? silentLogger;
   const stallWindowMs = options.stallWindowMs ?? 30_000;
@@ -129,7 +133,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
-      client.destroy();
+      if (!options.client) client.destroy();
     },
   };
 }

@@ -38,6 +38,11 @@ export interface LocalStackOptions {
   readonly endpoint?: string;
   /** The token table (created if missing). @default "tidemark-local" */
   readonly tableName?: string;
+  /**
+   * Serve the admin API and status page on this loopback port during the run (`--admin-port`; 0 picks a free port,
+   * -1 serves none). The URL is reported once it listens.
+   */
+  readonly adminPort: number;
   /** Aborting it ends the run at once: DynamoDB Local is stopped and the run rejects with the signal's reason. */
   readonly signal?: AbortSignal;
 }
@@ -134,6 +139,15 @@ const FLAGS = {
     max: 1_000,
     whole: true,
     help: `records that fail ${POISON_FAILURES} attempts: parked as dead letters after ${DEFAULT_DEAD_LETTER_POLICY.afterAttempts}, then redriven`,
+  },
+  'admin-port': {
+    type: 'number',
+    option: 'adminPort',
+    default: -1,
+    min: -1,
+    max: 65_535,
+    whole: true,
+    help: 'serve the admin API and status page on this loopback port during the run, and after it with --keep (0: a free port; -1: none)',
   },
   keep: {
     type: 'boolean',

@@ -28,6 +28,10 @@ import { KafkaPoller } from './kafka-poller.js';
 import { POISON_FAILURES, resolveLocalStackOptions, type LocalStackOptions } from './local-stack-options.js';
 import type { LayoutDefinitions } from './local-state-machines.js';
 import { importPeer } from './peers.js';
+import { startAdminServer, type AdminServer } from './admin-server.js';
+import { simulatorControl, TopicLogAdmin } from './topic-log-admin.js';
+import type { KafkaAdmin } from '../shared/kafka/kafka-admin.js';
+import type { EventSourceControl } from '../shared/operations/event-source-control.js';
 import { loadLocalStateMachines } from './state-machine-runner.js';
 import { stillParkedIds, Verifier, type VerificationSummary } from './verification.js';
 
@@ -96,6 +100,10 @@ export interface LocalStackResult {
   readonly statusCommand: string;
   /** With `keep`: DynamoDB Local, still running. Stop it when done. */
   readonly dynamoDb?: DynamoDbLocal;
+  /** With `adminPort`: where the admin API and status page were served. */
+  readonly adminUrl?: string;
+  /** With `adminPort` and `keep`: the admin server, still serving. Close it when done. */
+  readonly admin?: AdminServer;
 }
 
 const PROCESSOR_NAME = 'order-projection';
@@ -151,7 +159,7 @@ export async function runLocalStack(
     await step(createTokenTable(client, tableName));
     const statusCommand = `npx tidemark status ${PROCESSOR_NAME} --table ${tableName} --endpoint ${endpoint}`;
 
-    const result = await runTraffic({ options, report, step, stopTraffic, definitions, client, tableName });
+    const result = await runTraffic({ options, report, step, stopTraffic, definitions, client, tableName, endpoint });
     const timings = {
       ...result.timings,
       startupMs: result.trafficStarted - runStarted,
@@ -166,6 +174,7 @@ export async function runLocalStack(
       endpoint,
       statusCommand,
       ...(keepEngine ? { dynamoDb: engine } : {}),
+      ...(result.admin && options.keep ? { admin: result.admin } : {}),
     };
   } finally {
     for (const stop of stopTraffic) stop();
@@ -199,16 +208,19 @@ interface TrafficRun {
   readonly definitions: LayoutDefinitions;
   readonly client: DynamoDBClient;
   readonly tableName: string;
+  /** The DynamoDB endpoint: a kept admin server makes its own client, as the run's is destroyed at its end. */
+  readonly endpoint: string;
 }
 
 type RunOutcome = Omit<
   LocalStackResult,
-  'timings' | 'processorName' | 'tableName' | 'endpoint' | 'statusCommand' | 'dynamoDb'
+  'timings' | 'processorName' | 'tableName' | 'endpoint' | 'statusCommand' | 'dynamoDb' | 'admin'
 >;
 
 /** The traffic, the changes, the drain and the verification, against a table that exists. */
 async function runTraffic(run: TrafficRun): Promise<{
   outcome: RunOutcome;
+  admin?: AdminServer;
   trafficStarted: number;
   timings: Omit<LocalStackTimings, 'startupMs' | 'totalMs'>;
 }> {
@@ -288,6 +300,7 @@ async function runTraffic(run: TrafficRun): Promise<{
     : simulatedSource(options, invoke);
   stopTraffic.push(() => source.stop());
   report(`Source: ${source.description}`);
+  const admin = options.adminPort >= 0 ? await step(serveAdmin(run, source)) : undefined;
 
   // The producer: keyed order events, each key on one partition as Kafka's partitioner would do. It writes what is
   // due every 20 ms, and nothing once the duration has passed.
@@ -451,8 +464,33 @@ async function runTraffic(run: TrafficRun): Promise<{
       layout: { version: finalState.layout.version, segments: finalState.layout.segments.map(segmentName) },
       source: { description: source.description, knowsProduced: source.knowsProduced, stats: source.stats() },
       handlerAttempts: attempts,
+      ...(admin ? { adminUrl: admin.url } : {}),
     },
+    ...(admin ? { admin } : {}),
   };
+}
+
+/**
+ * The admin API and status page over this run's table and source, sampling lag every two seconds (a stall shows
+ * after 15 s here; a minute's samples and five minutes on AWS). Closed with the traffic unless the run keeps them.
+ */
+async function serveAdmin(run: TrafficRun, source: Source): Promise<AdminServer> {
+  const server = await startAdminServer({
+    ...(run.options.keep ? { endpoint: run.endpoint } : { client: run.client }),
+    tableName: run.tableName,
+    processors: [{ name: PROCESSOR_NAME, topics: [run.options.topic] }],
+    port: run.options.adminPort,
+    kafka: source.admin.kafka,
+    ...(source.admin.control ? { eventSources: () => source.admin.control } : {}),
+    sampleIntervalMs: 2_000,
+    stallWindowMs: 15_000,
+    layoutTtlMs: LAYOUT_TTL_MS,
+  });
+  if (!run.options.keep) run.stopTraffic.push(() => void server.close());
+  run.report(
+    `Admin API and status page: ${server.url}/ (status JSON: ${server.url}/api/processors/${PROCESSOR_NAME}/status)`,
+  );
+  return server;
 }
 
 /** The lines `npm start` ends with: the layout, the event source, the timings, the verification and its verdict. */
@@ -518,6 +556,8 @@ type Invoke = (
 /** Where records come from and how they are delivered. */
 interface Source {
   readonly description: string;
+  /** The source's side of the admin API: its partitions' ends, and pausing delivery. */
+  readonly admin: { readonly kafka: KafkaAdmin; readonly control?: EventSourceControl };
   /** Whether every produced record is known, so loss can be checked. */
   readonly knowsProduced: boolean;
   produce(partition: number, key: string, value: unknown): void;
@@ -563,6 +603,10 @@ function simulatedSource(options: LocalStackOptions, invoke: Invoke): Source {
   ).start();
   return {
     description: `generator and event source simulator, ${options.partitions} partitions`,
+    admin: {
+      kafka: new TopicLogAdmin([log], new Map([[options.group, simulator]])),
+      control: simulatorControl(simulator, { topic: options.topic, consumerGroupId: options.group }),
+    },
     knowsProduced: true,
     produce: (partition, key, value) => void log.append(partition, rawRecord(log.topic, partition, key, value)),
     lag: () =>
@@ -618,7 +662,10 @@ async function kafkaSource(options: LocalStackOptions, brokers: readonly string[
     });
   };
   const timer = setInterval(flush, 20);
+  const { createKafkaAdmin } = await import('../shared/kafka/kafkajs-admin.js');
+  const admin = createKafkaAdmin({ brokers });
   return {
+    admin: { kafka: admin },
     description: `Kafka ${brokers.join(',')}, topic ${topic}, group ${group}${produce ? ', producing the generated stream' : ''}`,
     knowsProduced: produce,
     produce: (partition, key, value) => void pending.push({ partition, key, value: JSON.stringify(value) }),
@@ -639,6 +686,8 @@ async function kafkaSource(options: LocalStackOptions, brokers: readonly string[
     stop: () => {
       clearInterval(timer);
       void poller.stop().catch(() => undefined);
+      // A kept admin server still reads the topic's ends.
+      if (!options.keep) void admin.close().catch(() => undefined);
       if (produce) void producer.disconnect().catch(() => undefined);
     },
     produced: () => (produce ? written : []),

@@ -41,6 +41,7 @@ process.exitCode = result.ok ? 0 : 1;
 
 if (result.dynamoDb) {
   const engine = result.dynamoDb;
+  if (result.admin) console.log(`The status page stays up on ${result.admin.url}/`);
   console.log('Press Ctrl-C to stop it.');
   process.off('SIGINT', onInterrupt);
   process.off('SIGTERM', onInterrupt);
@@ -48,6 +49,7 @@ if (result.dynamoDb) {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
+  await result.admin?.close();
   await engine.stop();
   console.log('DynamoDB Local stopped.');
 }

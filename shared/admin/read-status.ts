@@ -258,18 +258,18 @@ function highestNext(token: PartitionToken): number | null {
   return high;
 }
 
-function segmentLag(
-  segment: { id: number; mask: number },
-  known: ReadonlyMap<string, PartitionState>,
-  ends: KafkaEnds,
-): number | null {
+/**
+ * An estimate of a segment's record lag: per partition, the records after the segment's position times its share of
+ * the hash space (Kafka cannot count one segment's records without reading them; keys hash evenly).
+ */
+function segmentLag(segment: Segment, known: ReadonlyMap<string, PartitionState>, ends: KafkaEnds): number | null {
   if (ends.unavailable) return null;
   let lag = 0;
   for (const [id, w] of ends.watermarks) {
     const next = known.get(id)?.token.lowWatermark(segment) ?? null;
     lag += Math.max(0, w.high - Math.max(next ?? w.low, w.low));
   }
-  return lag;
+  return Math.round(lag / (segment.mask + 1));
 }
 
 async function readMappings(control: EventSourceControl | undefined): Promise<EventSourceMappingState[]> {

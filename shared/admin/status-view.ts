@@ -61,7 +61,10 @@ export interface SegmentStatus {
   readonly state: string;
   /** Where it starts in the bar of the hash space, 0 to 1 (segments sorted by their place in the hash space). */
   readonly start: number;
-  /** Σ over partitions of the records between this segment's position and the partition's end; null without Kafka. */
+  /**
+   * An estimate: Σ over partitions of the records after this segment's position, times its share of the hash space
+   * (Kafka cannot count one segment's records without reading them); null without Kafka.
+   */
   readonly recordLag: number | null;
 }
 
