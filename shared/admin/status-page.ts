@@ -29,7 +29,7 @@ header label { display: flex; align-items: center; gap: 6px; }
 header select { font: inherit; padding: 3px 6px; min-width: 14em; }
 header .spacer { flex: 1; }
 #updated { color: #c9d1e0; font-variant-numeric: tabular-nums; }
-main { padding: 14px 20px 40px; display: grid; gap: 14px; max-width: 1500px; }
+main { padding: 14px 20px 40px; display: grid; grid-template-columns: minmax(0, 1fr); gap: 14px; max-width: 1500px; }
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; }
 section > h2 { font-size: 15px; margin: 0 0 10px; }
 h2 .sub { font-weight: 400; color: var(--muted); margin-left: 8px; }
@@ -104,7 +104,7 @@ legend { color: var(--muted); padding: 0 4px; }
 .field-error { color: var(--bad); }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th, td { text-align: left; padding: 5px 7px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-size: 12px; color: var(--muted); font-weight: 600; white-space: nowrap; }
 td.num, th.num { text-align: right; }
 tr.stalled td { background: var(--bad-bg); }
@@ -117,6 +117,7 @@ tr.stalled td:first-child { box-shadow: inset 4px 0 0 var(--bad); }
 .expired { color: var(--bad); }
 .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: 13px; overflow-wrap: anywhere; }
 td.nowrap { white-space: nowrap; }
+td.owner { min-width: 9em; max-width: 18em; }
 details summary { cursor: pointer; color: var(--accent); }
 .empty { color: var(--muted); margin: 0; }
 dialog { border: 1px solid #9aa3b5; border-radius: 6px; padding: 0; max-width: min(680px, 94vw); box-shadow: 0 10px 40px rgba(0,0,0,.3); }
@@ -504,15 +505,27 @@ const SCRIPT = String.raw`
       return [sample.at, max];
     });
     var charts = el('div', { class: 'charts' }, [
-      el('figure', { class: 'chart' }, [el('figcaption', { text: 'Lag in records, all partitions, last hour' }), lineChart(totalRecords, s.at, 'chart-total-records', compact)]),
-      el('figure', { class: 'chart' }, [el('figcaption', { text: 'Time lag, worst partition, last hour' }), lineChart(maxSeconds, s.at, 'chart-total-seconds', duration)])
+      el('figure', { class: 'chart' }, [el('figcaption', { text: 'Lag in records, all partitions, last hour' }), lineChart(totalRecords, chartWindow(s), 'chart-total-records', compact)]),
+      el('figure', { class: 'chart' }, [el('figcaption', { text: 'Time lag, worst partition, last hour' }), lineChart(maxSeconds, chartWindow(s), 'chart-total-seconds', duration)])
     ]);
     replace(byId('summary'), [tiles, charts]);
   }
 
-  /** Points [at, value|null] inside the hour before 'end', as SVG coordinates; null values break the line. */
-  function runs(points, end, width, height, max) {
-    var start = end - HOUR_MS;
+  /**
+   * The time the charts span: the last hour, or less while the samples do not reach back that far (a fresh stack),
+   * so a few minutes of history are a line rather than a dot at the right edge. At least a minute.
+   */
+  function chartWindow(s) {
+    var end = s.at;
+    var oldest = s.lagHistory && s.lagHistory.length ? s.lagHistory[0].at : end;
+    return { start: Math.max(end - HOUR_MS, Math.min(oldest, end - 60 * 1000)), end: end };
+  }
+
+  /** Points [at, value|null] inside the window, as SVG coordinates; null values break the line. */
+  function runs(points, window, width, height, max) {
+    var start = window.start;
+    var end = window.end;
+    var span = Math.max(1, end - start);
     var out = [];
     var current = null;
     points.forEach(function (point) {
@@ -521,7 +534,7 @@ const SCRIPT = String.raw`
         current = null;
         return;
       }
-      var x = ((point[0] - start) / HOUR_MS) * width;
+      var x = ((point[0] - start) / span) * width;
       var y = height - (max > 0 ? (point[1] / max) * height : 0);
       if (!current) out.push((current = []));
       current.push([x, y]);
@@ -545,36 +558,37 @@ const SCRIPT = String.raw`
     return [svg('polygon', { class: 'area', points: area.join(' ') }), svg('polyline', { class: className, points: line.join(' ') })];
   }
 
-  function lineChart(points, end, testid, format) {
+  function lineChart(points, window, testid, format) {
     var width = 600;
     var height = 90;
     var max = peak(points);
     var latest = points.length ? points[points.length - 1][1] : null;
-    var label = 'now ' + format(latest) + ', peak ' + format(max) + ' over the last hour';
+    var span = (window.end - window.start) / 1000;
+    var label = 'now ' + format(latest) + ', peak ' + format(max) + ' over the last ' + duration(span);
     var nodes = [
       svg('title', { text: label }),
       svg('line', { class: 'axis', x1: 0, y1: height, x2: width, y2: height }),
       svg('line', { class: 'axis', x1: 0, y1: 0, x2: width, y2: 0 }),
       svg('text', { x: 2, y: 10, text: 'peak ' + format(max) }),
-      svg('text', { x: 0, y: height + 12, text: '−60 min' }),
-      svg('text', { x: width / 2, y: height + 12, 'text-anchor': 'middle', text: '−30 min' }),
+      svg('text', { x: 0, y: height + 12, text: '−' + duration(span) }),
+      svg('text', { x: width / 2, y: height + 12, 'text-anchor': 'middle', text: '−' + duration(span / 2) }),
       svg('text', { x: width, y: height + 12, 'text-anchor': 'end', text: 'now' })
     ];
-    runs(points, end, width, height, max).forEach(function (run) {
+    runs(points, window, width, height, max).forEach(function (run) {
       nodes = nodes.concat(shape(run, height, 'stroke'));
     });
     if (points.length === 0) nodes.push(svg('text', { x: width / 2, y: height / 2, 'text-anchor': 'middle', text: 'no samples yet' }));
     return svg('svg', { class: 'line', viewBox: '0 -4 ' + width + ' ' + (height + 20), role: 'img', 'aria-label': label, 'data-testid': testid, preserveAspectRatio: 'none' }, nodes);
   }
 
-  function sparkline(points, end, testid, format) {
-    var width = 120;
-    var height = 24;
+  function sparkline(points, window, testid, format) {
+    var width = 90;
+    var height = 22;
     var max = peak(points);
     var latest = points.length ? points[points.length - 1][1] : null;
-    var label = 'last hour: now ' + format(latest) + ', peak ' + format(max);
+    var label = 'last ' + duration((window.end - window.start) / 1000) + ': now ' + format(latest) + ', peak ' + format(max);
     var nodes = [svg('title', { text: label })];
-    runs(points, end, width, height, max).forEach(function (run) {
+    runs(points, window, width, height, max).forEach(function (run) {
       nodes = nodes.concat(shape(run, height, 'stroke'));
     });
     return el('span', { class: 'spark-cell' }, [
@@ -727,8 +741,8 @@ const SCRIPT = String.raw`
       el('th', { class: 'num', text: 'High water' }),
       el('th', { class: 'num', text: 'Lag (records)' }),
       el('th', { class: 'num', text: 'Lag (time)' }),
-      el('th', { text: 'Records, last hour' }),
-      el('th', { text: 'Seconds, last hour' }),
+      el('th', { text: 'Records, 1 h' }),
+      el('th', { text: 'Seconds, 1 h' }),
       el('th', { text: 'Replay' }),
       el('th', { class: 'num', text: 'Parked keys' }),
       el('th', { text: 'Per segment' })
@@ -757,16 +771,16 @@ const SCRIPT = String.raw`
         })))
       );
       return el('tr', { class: p.stalled ? 'stalled' : '', 'data-testid': 'partition-' + p.id, 'data-stalled': p.stalled ? 'true' : 'false' }, [
-        el('td', {}, [el('span', { class: 'mono', text: p.id }), p.stalled ? el('span', { class: 'badge bad', 'data-testid': 'stalled-' + p.id, text: 'STALLED' }) : null]),
-        el('td', { class: 'mono', 'data-testid': 'owner-' + p.id, text: p.owner || '—' }),
+        el('td', { class: 'nowrap' }, [el('span', { class: 'mono', text: p.id }), p.stalled ? el('span', { class: 'badge bad', 'data-testid': 'stalled-' + p.id, text: 'STALLED' }) : null]),
+        el('td', { class: 'mono owner', 'data-testid': 'owner-' + p.id, text: p.owner || '—' }),
         el('td', { class: 'num', text: num(p.epoch) }),
         el('td', { class: 'nowrap', 'data-testid': 'lease-' + p.id }, leaseText(p)),
         el('td', { class: 'num', 'data-testid': 'position-' + p.id, text: num(p.position) }),
         el('td', { class: 'num', 'data-testid': 'high-water-' + p.id, text: num(p.highWater) }),
         el('td', { class: 'num', 'data-testid': 'lag-records-' + p.id, title: p.recordLag === null ? s.lagUnavailable || 'unknown' : '', text: p.recordLag === null ? 'n/a' : num(p.recordLag) }),
         el('td', { class: 'num', 'data-testid': 'lag-seconds-' + p.id, title: p.lastRecordAt ? 'newest record handled: ' + iso(p.lastRecordAt) : '', text: p.timeLagSeconds === null ? 'n/a' : duration(p.timeLagSeconds) }),
-        el('td', {}, sparkline(records, s.at, 'chart-records-' + p.id, compact)),
-        el('td', {}, sparkline(seconds, s.at, 'chart-seconds-' + p.id, duration)),
+        el('td', {}, sparkline(records, chartWindow(s), 'chart-records-' + p.id, compact)),
+        el('td', {}, sparkline(seconds, chartWindow(s), 'chart-seconds-' + p.id, duration)),
         el('td', {}, replay),
         el('td', { class: 'num', text: num(p.parkedKeys) }),
         el('td', {}, perSegment)
@@ -897,10 +911,21 @@ const SCRIPT = String.raw`
     });
   }
 
+  /** A line about an operation's result: its outcome and the layout it left when it says so, else its JSON, cut. */
   function summarize(value) {
     if (value === null || value === undefined) return '';
+    if (typeof value === 'object' && !Array.isArray(value)) {
+      var parts = [];
+      if (typeof value.outcome === 'string') parts.push(value.outcome);
+      var version = typeof value.layoutVersion === 'number' ? value.layoutVersion : value.layout && value.layout.version;
+      if (typeof version === 'number') parts.push('layout v' + version);
+      if (Array.isArray(value.segments) && value.segments.every(function (x) {
+        return typeof x === 'string';
+      })) parts.push('segments ' + value.segments.join(' '));
+      if (parts.length) return parts.join(', ');
+    }
     var text = typeof value === 'string' ? value : JSON.stringify(value);
-    return text.length > 300 ? text.slice(0, 300) + '…' : text;
+    return text.length > 200 ? text.slice(0, 200) + '…' : text;
   }
 
   /** Sends a command, then follows its operation until it succeeds or fails. */
@@ -928,11 +953,18 @@ const SCRIPT = String.raw`
     function show(op, note) {
       var status = op.status || 'accepted';
       var parts = [el('strong', { text: label + ': ' + status }), ' (operation ' + (op.id || answer.operationId) + ')'];
-      if (status === 'succeeded' && op.result !== undefined) parts.push(el('div', { class: 'mono', text: summarize(op.result) }));
+      if (status === 'succeeded' && op.result !== undefined) parts.push(el('div', { 'data-testid': 'operation-result', text: summarize(op.result) }));
       if (status === 'failed') parts.push(el('div', { text: describe(op.error) }));
       if (note) parts.push(el('div', { class: 'muted', text: note }));
       setOperation(status, parts);
       if (status === 'succeeded' || status === 'failed') dismissible();
+      // A success says so for a while, then gets out of the way; a failure stays until dismissed.
+      if (status === 'succeeded') {
+        var shown = byId('operation').firstChild;
+        setTimeout(function () {
+          if (byId('operation').firstChild === shown) setOperation('', []);
+        }, 20000);
+      }
     }
     show(answer);
     function poll() {

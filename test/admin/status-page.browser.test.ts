@@ -1,5 +1,12 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Page } from 'puppeteer-core';
+import { startAdminServer, type AdminServer } from '../../local/admin-server.js';
+import { EventSourceSimulator, TopicLog } from '../../local/event-source-simulator.js';
+import { simulatorControl, TopicLogAdmin } from '../../local/topic-log-admin.js';
+import type { ProcessorStatus } from '../../shared/admin/status-view.js';
+import { DynamoDbTokenStore } from '../../shared/tokens/dynamodb-token-store.js';
 import { byTestId, launchBrowser, textOf, waitForText, type TestBrowser } from '../support/browser.js';
 import {
   HOSTILE_KEY,
@@ -8,6 +15,8 @@ import {
   startFixtureServer,
   type FixtureServer,
 } from '../support/status-fixture.js';
+import { freshTokenTable, localDynamoDb } from '../support/dynamodb.js';
+import { testDispatcher, testProcessor } from '../support/harness.js';
 
 // The status page in headless Chromium (scripts/install-chromium.sh). Run under the lock:
 // flock /tmp/tidemark-heavy.lock npx vitest run test/admin/status-page.browser.test.ts
@@ -184,6 +193,7 @@ describe('the status page over a fixture', () => {
 
     expect(server.commands).toEqual([{ command: 'split', processor: 'orders-view', body: { segment: '0/1' } }]);
     expect(await textOf(page, 'operation-status')).toContain('split 0/1: succeeded (operation op-1)');
+    expect(await textOf(page, 'operation-result')).toBe('layout v5');
     await page.waitForSelector(byTestId('segment-2/3'));
     expect(await testIds(page, 'segment-')).toEqual([
       'segment-0/3',
@@ -265,4 +275,134 @@ describe('the status page over a fixture', () => {
     expect(server.commands).toEqual([]);
     expect(problems).toEqual([]);
   });
+});
+
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+
+/**
+ * The local stack's pieces, as `npm start` wires them: a real dispatcher on DynamoDB Local, fed by the event source
+ * simulator from an in-memory topic with a backlog and a steady producer, and the admin server over the same table,
+ * with the topic as its Kafka (record lag) and the simulator as its event source (pause and resume).
+ */
+async function localStack() {
+  const tableName = await freshTokenTable();
+  const store = new DynamoDbTokenStore({ tableName, client: localDynamoDb() });
+  // A slow handler and a backlog of records two minutes old: every partition has lag in records and in seconds.
+  const processor = testProcessor({
+    name: 'orders-view',
+    initialSegments: 2,
+    concurrency: 2,
+    handler: () => new Promise((resolve) => setTimeout(resolve, 10)),
+  });
+  const dispatcher = testDispatcher(processor, store, { settings: { layoutTtlMs: 200, claimWaitMs: 2_000 } });
+  const log = new TopicLog('orders', 3);
+  let sequence = 0;
+  const produce = (partition: number, timestamp: number) =>
+    log.append(partition, {
+      timestamp,
+      timestampType: 'CREATE_TIME',
+      key: Buffer.from(`order-${sequence % 40}`).toString('base64'),
+      value: Buffer.from(JSON.stringify({ n: sequence++ })).toString('base64'),
+      headers: [],
+    });
+  for (let partition = 0; partition < 3; partition++)
+    for (let i = 0; i < 1_500; i++) produce(partition, Date.now() - 120_000 + i);
+  const producer = setInterval(() => {
+    for (let partition = 0; partition < 3; partition++) for (let i = 0; i < 3; i++) produce(partition, Date.now());
+  }, 50);
+  const simulator = new EventSourceSimulator(
+    log,
+    (event, invocation) =>
+      dispatcher
+        .dispatch(event, { remainingMs: invocation.remainingMs, invocationId: invocation.requestId })
+        .then((result) => result.response),
+    { batchSize: 20, batchingWindowMs: 100 },
+  ).start();
+  const admin = await startAdminServer({
+    client: localDynamoDb(),
+    tableName,
+    processors: [{ name: 'orders-view', topics: ['orders'] }],
+    kafka: new TopicLogAdmin([log], new Map([['orders-view', simulator]])),
+    eventSources: () => simulatorControl(simulator, { topic: 'orders', consumerGroupId: 'orders-view' }),
+    sampleIntervalMs: 500,
+    layoutTtlMs: 200,
+  });
+  return {
+    admin,
+    async stop() {
+      clearInterval(producer);
+      await simulator.stop();
+      await admin.close();
+    },
+  };
+}
+
+describe('the status page on the local stack', () => {
+  let stack: Awaited<ReturnType<typeof localStack>>;
+  let admin: AdminServer;
+
+  beforeAll(async () => {
+    stack = await localStack();
+    admin = stack.admin;
+    // The dispatcher initialises the layout at its first batch; lag samples follow.
+    for (let i = 0; i < 100; i++) {
+      const answer = await fetch(`${admin.url}/api/processors/orders-view/status`);
+      if (answer.ok && ((await answer.json()) as ProcessorStatus).partitions.length === 3) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }, 30_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('shows every segment and every partition with its lag while traffic flows, splits from the page and shows the new layout', async () => {
+    const { page, problems } = await browser.open(`${admin.url}/?refresh=1`, { width: 1400, height: 1000 });
+    await page.waitForSelector(byTestId('partition-orders-2'));
+    const status = (await (await fetch(`${admin.url}/api/processors/orders-view/status`)).json()) as ProcessorStatus;
+
+    // Every segment of the layout in the bar, every partition in the table, with lag in records and seconds.
+    expect(status.layout.segments.map((s) => s.name)).toEqual(['0/1', '1/1']);
+    expect((await testIds(page, 'segment-')).filter((id) => id !== 'segment-list')).toEqual([
+      'segment-0/1',
+      'segment-1/1',
+    ]);
+    expect(await testIds(page, 'partition-')).toEqual([
+      'partition-orders-0',
+      'partition-orders-1',
+      'partition-orders-2',
+    ]);
+    let backlog = 0;
+    for (const id of ['orders-0', 'orders-1', 'orders-2']) {
+      const records = await textOf(page, `lag-records-${id}`);
+      expect(records).toMatch(/^\d{1,3}(,\d{3})*$/);
+      backlog += Number(records.replace(/,/g, ''));
+      expect(await textOf(page, `lag-seconds-${id}`)).toMatch(/^\d+ (s|min( \d+ s)?)$/);
+      expect(await textOf(page, `owner-${id}`)).not.toBe('');
+    }
+    expect(backlog).toBeGreaterThan(0);
+    expect(status.lagUnavailable).toBeNull();
+
+    // A split from the page: pick 0/1 in the bar, confirm, follow the operation.
+    await page.click(byTestId('segment-0/1'));
+    await page.click(byTestId('split'));
+    await page.waitForSelector(`${byTestId('confirm-dialog')}[open]`);
+    await page.click(byTestId('confirm'));
+    await page.waitForSelector(`${byTestId('operation-status')}[data-status="succeeded"]`, { timeout: 15_000 });
+    await page.waitForSelector(byTestId('segment-2/3'));
+
+    expect((await testIds(page, 'segment-')).filter((id) => id !== 'segment-list')).toEqual([
+      'segment-0/3',
+      'segment-2/3',
+      'segment-1/1',
+    ]);
+    const after = (await (await fetch(`${admin.url}/api/processors/orders-view/status`)).json()) as ProcessorStatus;
+    expect(after.layout.segments.map((s) => s.name).sort()).toEqual(['0/3', '1/1', '2/3']);
+    expect(after.layout.change).toBeNull();
+    expect(after.layout.version).toBeGreaterThan(status.layout.version);
+    expect(await textOf(page, 'layout-version')).toBe(`layout v${after.layout.version}`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}status-page.png`, fullPage: true });
+    expect(problems).toEqual([]);
+  }, 20_000);
 });
