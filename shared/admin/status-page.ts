@@ -401,7 +401,10 @@ const SCRIPT = String.raw`
       return p.name;
     });
     var options = state.processors.map(function (p) {
-      var label = p.name + ' (v' + p.layoutVersion + ', ' + p.segments + (p.segments === 1 ? ' segment' : ' segments') + (p.paused ? ', paused' : '') + ')';
+      var label =
+        p.initialised === false
+          ? p.name + ' (not initialised yet)'
+          : p.name + ' (v' + p.layoutVersion + ', ' + p.segments + (p.segments === 1 ? ' segment' : ' segments') + (p.paused ? ', paused' : '') + ')';
       return el('option', { value: p.name, text: label });
     });
     if (state.processor && names.indexOf(state.processor) < 0) {
