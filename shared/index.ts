@@ -60,6 +60,8 @@ export {
   type LayoutChange,
 } from './routing/layout.js';
 export { PartitionToken, type TokenCell } from './tokens/token.js';
+/** A reset's replay: the token a partition had at the reset, read on every claim until the token passes it. */
+export { replayPassed, isReplayed, type Replay } from './tokens/replay.js';
 export { type Position, type OffsetRange } from './tokens/position.js';
 export type {
   TokenStore,
@@ -74,7 +76,7 @@ export type {
 } from './tokens/token-store.js';
 export { DynamoDbTokenStore, type DynamoDbTokenStoreOptions } from './tokens/dynamodb-token-store.js';
 export { MemoryTokenStore } from './tokens/memory-token-store.js';
-export { createTokenTable, TOKEN_TABLE_KEYS } from './tokens/token-table.js';
+export { createTokenTable, TOKEN_TABLE_KEYS, PARTITION_ATTRIBUTES } from './tokens/token-table.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './processing/retry-policy.js';
 export {
   DEFAULT_DEAD_LETTER_POLICY,
@@ -113,6 +115,7 @@ export {
 } from './dead-letters/redriver.js';
 export {
   defineProcessor,
+  ReplayMode,
   type ProcessorDefinition,
   type Processor,
   type HandlerContext,
@@ -155,6 +158,7 @@ export {
   CONCURRENCY,
   resolveDispatcherSettings,
   resolveCoordinatorSettings,
+  METRICS_ENV,
   type DispatcherSettings,
   type CoordinatorSettings,
 } from './settings.js';
@@ -174,7 +178,14 @@ export {
   type RecordFailedEvent,
   type RedriveEvent,
 } from './processing/observer.js';
-export { jsonLogger, silentLogger, type Logger } from './observability/logger.js';
+export {
+  createLogger,
+  jsonLogger,
+  silentLogger,
+  withLogKeys,
+  type Logger,
+  type LoggerOptions,
+} from './observability/logger.js';
 export {
   LayoutCoordinator,
   planChange,
@@ -204,10 +215,19 @@ export {
   type CoordinatorStep,
 } from './coordination/change-layout.js';
 export type { ScalePlan } from './coordination/layout-change.js';
+/**
+ * Tidemark's CloudWatch metrics (EMF through Powertools Metrics, namespace `Tidemark`): the handler factories publish
+ * them; {@link ProcessorMetrics} does the same for a dispatcher driven by hand.
+ */
 export {
   batchMetrics,
+  partitionLags,
   embeddedMetrics,
+  ProcessorMetrics,
   METRICS_NAMESPACE,
+  HANDLER_DURATION,
   type BatchMetrics,
   type DeadLetterMetrics,
+  type PartitionLag,
+  type ProcessorMetricsOptions,
 } from './observability/metrics.js';

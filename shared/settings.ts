@@ -179,6 +179,29 @@ export const ENV = Object.freeze({
   redriveKeysPerRun: 'TIDEMARK_REDRIVE_KEYS_PER_RUN',
 });
 
+/** The settings of Tidemark's CloudWatch metrics and the environment variable of each. */
+export const METRICS_ENV = Object.freeze({
+  /**
+   * `true` to publish each partition's counts and lags also with the dimension `Partition` (`<topic>-<n>`), besides
+   * `Processor`; `false` (the default) for `Processor` only. Every partition is a metric series of its own, billed as
+   * such, so it is opted in.
+   */
+  partitionDimension: 'TIDEMARK_METRICS_PARTITION_DIMENSION',
+});
+
+/** Reads {@link METRICS_ENV}`.partitionDimension`: unset is false; anything but true or false is a ConfigurationError. */
+export function metricsPartitionDimensionFromEnv(env: NodeJS.ProcessEnv): boolean {
+  const text = env[METRICS_ENV.partitionDimension];
+  if (text === undefined || text === '' || text === 'false') return false;
+  if (text === 'true') return true;
+  throw new ConfigurationError(`${METRICS_ENV.partitionDimension} must be "true" or "false", got "${text}"`);
+}
+
+/** The environment that carries the partition dimension setting to the runtime. */
+export function metricsPartitionDimensionToEnv(enabled: boolean): Record<string, string> {
+  return { [METRICS_ENV.partitionDimension]: String(enabled) };
+}
+
 /**
  * The settings named in `variables` that the environment sets, as numbers; options given in code win. A variable
  * that is not a number is a ConfigurationError naming it.

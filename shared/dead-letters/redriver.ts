@@ -247,6 +247,8 @@ export class Redriver {
         sequencingKey: letter.sequencingKey,
         attempt,
         redrive: true,
+        // A redrive is never a replay: its letter's record is redriven for its own sake.
+        replay: false,
         epoch: lease.epoch,
         deadline,
         requestId,

@@ -20,7 +20,8 @@ import { SegmentState } from '../routing/layout.js';
 import { LayoutCache, type CachedLayout } from '../routing/layout-cache.js';
 import { LeaseKeeper } from '../tokens/lease.js';
 import { describeError, type Logger } from '../observability/logger.js';
-import { routingKeyOf, type Processor } from './processor.js';
+import { ReplayMode, routingKeyOf, type Processor } from './processor.js';
+import { isReplayed, isReplayedEverywhere } from '../tokens/replay.js';
 import { mergeRanges } from '../tokens/position.js';
 import { planParking, type ParkCandidate, type ParkingPlan } from '../dead-letters/parking.js';
 import { openRun, type RunContext, type RunStream, type SegmentRunner, type WorkItem } from './segment-runner.js';
@@ -60,6 +61,15 @@ export interface PartitionReport {
   readonly unparkable: number;
   /** Offsets the event source moved past although they were delivered and not done (recorded as skips). */
   readonly skippedBySource: number;
+  /** Brought again by a reset and, the processor's `replay` being 'skip', done without running. */
+  readonly replaySkipped: number;
+  /**
+   * Kafka timestamp (ms) of the newest record the partition's token covers after this checkpoint, as written to its
+   * item (`lastRecordAt`); null when nothing was checkpointed or no timestamp is known.
+   */
+  readonly lastRecordAt: number | null;
+  /** Kafka timestamp (ms) of the oldest record handled in this batch; null when none was. */
+  readonly oldestHandledAt: number | null;
   /** The offset reported back for redelivery, if any. */
   readonly redeliverFrom: number | undefined;
   /** Why the whole partition was handed back (claim held, fenced, checkpoint failed). */
@@ -84,6 +94,8 @@ export interface DispatcherDependencies {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Told of claims, checkpoints, parks, hand-backs and failed attempts; never changes processing. */
   readonly observer?: ProcessorObserver;
+  /** Told how long each handler call took, in ms (the `HandlerDuration` metric). */
+  readonly onHandlerDuration?: (ms: number) => void;
 }
 
 /** One partition's slice of a batch, filled as the event is parsed. */
@@ -152,7 +164,7 @@ interface ClaimedSlice {
   readonly parkedKeys: ParkedKeys;
   /** Records to park found while routing (behind a parked key, unroutable). */
   readonly parking: ParkCandidate[];
-  readonly counts: { skipped: number; keyErrors: number; released: number; duplicates: number };
+  readonly counts: { skipped: number; keyErrors: number; released: number; duplicates: number; replaySkipped: number };
   /** The highest offset routed so far: records come in offset order, so one at or below it is a duplicate. */
   lastOffset: number;
 }
@@ -176,6 +188,7 @@ export class Dispatcher {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly layouts: LayoutCache;
   private readonly observer: ProcessorObserver | undefined;
+  private readonly onHandlerDuration: ((ms: number) => void) | undefined;
 
   constructor(dependencies: DispatcherDependencies) {
     this.processor = dependencies.processor;
@@ -186,6 +199,7 @@ export class Dispatcher {
     this.logger = dependencies.logger;
     this.sleep = dependencies.sleep ?? defaultSleep;
     this.observer = dependencies.observer;
+    this.onHandlerDuration = dependencies.onHandlerDuration;
     this.layouts = new LayoutCache(this.store, this.processor.name, {
       ttlMs: this.settings.layoutTtlMs,
       initialSegments: this.processor.initialSegments,
@@ -227,6 +241,7 @@ export class Dispatcher {
       logger: this.logger,
       requestId: invocationId,
       ...(this.observer ? { observer: this.observer } : {}),
+      ...(this.onHandlerDuration ? { onHandlerDuration: this.onHandlerDuration } : {}),
       canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
     };
     let stream: RunStream | undefined;
@@ -435,6 +450,8 @@ export class Dispatcher {
   private route(entry: ClaimedSlice, records: readonly KafkaRecord[]): WorkItem[] {
     const { slice, keeper, cached, counts } = entry;
     const { token } = keeper.claim;
+    // Records a reset brings again are done without running for a processor that skips replays.
+    const skipReplay = this.processor.replay === ReplayMode.Skip ? keeper.claim.replay : null;
     const items: WorkItem[] = [];
     for (const record of records) {
       // An offset delivered twice in one batch is handled once.
@@ -450,6 +467,10 @@ export class Dispatcher {
         // Parked (done in every cell) when an earlier delivery parked it.
         if (token.coversEverywhere(record.offset)) {
           counts.skipped++;
+          continue;
+        }
+        if (isReplayedEverywhere(skipReplay, record.offset)) {
+          counts.replaySkipped++;
           continue;
         }
         counts.keyErrors++;
@@ -473,6 +494,10 @@ export class Dispatcher {
       const hash = this.processor.hash(sequencingKey);
       if (token.covers(hash, record.offset)) {
         counts.skipped++;
+        continue;
+      }
+      if (isReplayed(skipReplay, hash, record.offset)) {
+        counts.replaySkipped++;
         continue;
       }
       // One lookup per record, and none while nothing is parked.
@@ -510,6 +535,7 @@ export class Dispatcher {
       layoutVersion: entry.cached.layout.version,
       claim: entry.keeper.claim,
       priorAttempts: entry.keeper.claim.failures.get(held.record.offset)?.attempts ?? 0,
+      replay: isReplayed(entry.keeper.claim.replay, held.hash, held.record.offset),
     };
   }
 
@@ -580,7 +606,8 @@ export class Dispatcher {
     keeper.stop();
     const claim = keeper.claim;
     const now = this.clock();
-    const { unfinished, candidates, failures, tally, coveredMalformed } = this.sortOutcomes(entry, outcomes, now);
+    const { unfinished, candidates, failures, tally, coveredMalformed, replaySkippedMalformed, oldestHandledAt } =
+      this.sortOutcomes(entry, outcomes, now);
     const plan = planParking({
       claim,
       candidates,
@@ -615,6 +642,8 @@ export class Dispatcher {
       malformed: slice.malformed.length + counts.keyErrors,
       parked: plan.letters.length,
       unparkable: plan.unparkable.length,
+      replaySkipped: counts.replaySkipped + replaySkippedMalformed,
+      oldestHandledAt,
       ...tally,
     };
     // Only records with offsets move the token; records without one are parked (or reported) on their own.
@@ -641,6 +670,8 @@ export class Dispatcher {
       );
     }
     const skips = this.skipsOf(advance, slice, now, invocationId);
+    // Read off the records the batch already holds: time lag costs no request.
+    const lastRecordAt = newestCovered(slice.records, addressed, claim.lastRecordAt);
     let parked: number;
     try {
       parked = await this.writeCheckpoint(claim, advance.token, slice.topicPartition, deadline, {
@@ -651,6 +682,7 @@ export class Dispatcher {
         seenThrough:
           slice.first <= slice.last ? Math.max(claim.seenThrough ?? slice.last, slice.last) : claim.seenThrough,
         skips,
+        lastRecordAt,
       });
     } catch (error) {
       const fencedOut = error instanceof FencedError;
@@ -664,13 +696,13 @@ export class Dispatcher {
       const detail = describeError(error).message;
       const reason = fencedOut ? HandBackReason.Fenced : HandBackReason.CheckpointFailed;
       this.handBack(slice, invocationId, reason, () => deliveredOffsets(slice), { detail, epoch: claim.epoch });
-      return { ...base, ...nothing, redeliverFrom: firstOffsetOf(slice), abandoned: detail };
+      return { ...base, ...nothing, lastRecordAt: null, redeliverFrom: firstOffsetOf(slice), abandoned: detail };
     }
     const redeliverFrom = addressed.length ? Math.min(...addressed.map((u) => u.offset)) : undefined;
     const skippedBySource = skips.reduce((total, skip) => total + skip.to - skip.from + 1, 0);
     // Records parked before (without an offset, delivered again) count as skipped, not as parked twice.
     const again = plan.letters.length - parked;
-    const report = { ...base, parked, skipped: base.skipped + again, skippedBySource, redeliverFrom };
+    const report = { ...base, parked, skipped: base.skipped + again, skippedBySource, lastRecordAt, redeliverFrom };
     this.observeCheckpoint(entry, invocationId, { report, token: advance.token, lettersParked: parked, skips, plan });
     if (redeliverFrom !== undefined) {
       const offsets = () => [...new Set(addressed.map((u) => u.offset))].sort((a, b) => a - b);
@@ -779,6 +811,9 @@ export class Dispatcher {
     const failures: FailureCount[] = [];
     const tally = { handled: 0, failed: 0, blocked: 0, notStarted: 0 };
     let coveredMalformed = 0;
+    let replaySkippedMalformed = 0;
+    let oldestHandledAt: number | null = null;
+    const skipReplay = this.processor.replay === ReplayMode.Skip ? claim.replay : null;
     // An offset delivered twice (or also as a readable record) is parked once.
     const seen = slice.malformed.length > 0 ? new Set(slice.records.map((r) => r.offset)) : undefined;
     for (const { offset, raw, error } of slice.malformed) {
@@ -787,6 +822,7 @@ export class Dispatcher {
       const position = offset ?? unaddressedPosition(raw);
       if (offset !== undefined && (claim.token.coversEverywhere(offset) || seen!.has(offset))) coveredMalformed++;
       else if (offset === undefined && seen!.has(position)) coveredMalformed++;
+      else if (offset !== undefined && isReplayedEverywhere(skipReplay, offset)) replaySkippedMalformed++;
       else {
         candidates.push({
           offset: position,
@@ -818,6 +854,8 @@ export class Dispatcher {
       const outcome = outcomes.get(item)!;
       if (outcome.status === 'done') {
         tally.handled++;
+        const { timestamp } = item.record;
+        if (timestamp > 0 && (oldestHandledAt === null || timestamp < oldestHandledAt)) oldestHandledAt = timestamp;
         continue;
       }
       if (outcome.status === 'failed') {
@@ -849,7 +887,7 @@ export class Dispatcher {
       tally[outcome.status]++;
       unfinished.push({ offset: item.offset, hash: item.hash });
     }
-    return { unfinished, candidates, failures, tally, coveredMalformed };
+    return { unfinished, candidates, failures, tally, coveredMalformed, replaySkippedMalformed, oldestHandledAt };
   }
 
   private logParking(slice: PartitionSlice, plan: ParkingPlan): void {
@@ -1031,7 +1069,24 @@ function sliceOf(topicPartition: string, raw: readonly unknown[]): PartitionSlic
 }
 
 function newCounts(): ClaimedSlice['counts'] {
-  return { skipped: 0, keyErrors: 0, released: 0, duplicates: 0 };
+  return { skipped: 0, keyErrors: 0, released: 0, duplicates: 0, replaySkipped: 0 };
+}
+
+/**
+ * The newest Kafka timestamp of the records a checkpoint moves the token past (all but the unfinished ones), or the
+ * claim's `lastRecordAt` when that is newer: it only moves forward, also when a redelivery brings older records.
+ */
+function newestCovered(
+  records: readonly KafkaRecord[],
+  unfinished: readonly UnfinishedRecord[],
+  previous: number | null,
+): number | null {
+  const open = unfinished.length > 0 ? new Set(unfinished.map((u) => u.offset)) : undefined;
+  let newest = previous;
+  for (const { offset, timestamp } of records) {
+    if (timestamp > 0 && (newest === null || timestamp > newest) && !open?.has(offset)) newest = timestamp;
+  }
+  return newest;
 }
 
 function abandon(slice: PartitionSlice, reason: string): PartitionReport {
@@ -1049,6 +1104,9 @@ function abandon(slice: PartitionSlice, reason: string): PartitionReport {
     parked: 0,
     unparkable: 0,
     skippedBySource: 0,
+    replaySkipped: 0,
+    lastRecordAt: null,
+    oldestHandledAt: null,
     redeliverFrom: firstOffsetOf(slice),
     abandoned: reason,
   };

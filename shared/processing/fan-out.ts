@@ -28,6 +28,8 @@ export interface SegmentWorkerRequest {
     readonly hash: number;
     /** Attempts in earlier deliveries. @default 0 */
     readonly priorAttempts?: number;
+    /** A reset brings the record again (`HandlerContext.replay`). @default false */
+    readonly replay?: boolean;
   }>;
 }
 
@@ -144,6 +146,7 @@ export class LambdaFanOutRunner implements SegmentRunner {
         sequencingKey: item.sequencingKey,
         hash: item.hash,
         ...(item.priorAttempts > 0 ? { priorAttempts: item.priorAttempts } : {}),
+        ...(item.replay ? { replay: true } : {}),
       });
       const id = `${item.scope}\u0000${item.key}`;
       const key = byKey.get(id);
@@ -284,6 +287,8 @@ export async function runSegmentWorker(
     requestId?: string;
     /** Told of every failed attempt the worker runs (`onRecordFailed`). */
     observer?: ProcessorObserver;
+    /** Told how long each handler call took, in ms (the `HandlerDuration` metric). */
+    onHandlerDuration?: (ms: number) => void;
   },
 ): Promise<SegmentWorkerResponse> {
   const { processor, clock } = dependencies;
@@ -319,6 +324,7 @@ export async function runSegmentWorker(
         layoutVersion: request.layoutVersion,
         claim,
         priorAttempts: entry.priorAttempts ?? 0,
+        replay: entry.replay === true,
       });
     } catch (error) {
       outcomes.push({
@@ -337,6 +343,7 @@ export async function runSegmentWorker(
       logger: dependencies.logger,
       requestId: dependencies.requestId ?? randomUUID(),
       ...(dependencies.observer ? { observer: dependencies.observer } : {}),
+      ...(dependencies.onHandlerDuration ? { onHandlerDuration: dependencies.onHandlerDuration } : {}),
       canStart: (item) => keepers.get(item.record.topicPartition)!.keepAlive(),
     });
     items.forEach((item, i) => {

@@ -1,4 +1,5 @@
 import middy from '@middy/core';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Agent } from 'node:https';
 import type { LambdaContext, LambdaHandler } from './lambda-handler.js';
@@ -18,12 +19,12 @@ import {
   type SegmentWorkerRequest,
   type SegmentWorkerResponse,
 } from './fan-out.js';
-import { jsonLogger, type Logger } from '../observability/logger.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { handlerTelemetry, type HandlerTelemetry } from '../observability/handler-telemetry.js';
 import { DynamoDbDeadLetterStore } from '../dead-letters/dynamodb-dead-letter-store.js';
 import type { DeadLetterStore, ParkedKeyRef } from '../dead-letters/dead-letter-store.js';
 import { isSyntheticKey, keyDigest } from '../dead-letters/dead-letter.js';
 import { parseTopicPartition } from '../kafka/kafka-record.js';
-import { batchMetrics, embeddedMetrics } from '../observability/metrics.js';
 import { Redriver, type RedriveReport } from '../dead-letters/redriver.js';
 import type { ProcessorObserver } from './observer.js';
 import type { Processor } from './processor.js';
@@ -54,12 +55,23 @@ export interface RuntimeOptions extends Partial<DispatcherSettings> {
   /** The segment worker's name or ARN (fan-out mode). @default process.env.TIDEMARK_WORKER_FUNCTION */
   readonly workerFunctionName?: string;
   readonly lambdaClient?: LambdaClient;
-  /** @default jsonLogger() */
+  /**
+   * Tidemark's own lines and handlers' `context.logger`. @default a Powertools Logger (service and `processor` = the
+   * processor's name, level from TIDEMARK_LOG_LEVEL or POWERTOOLS_LOG_LEVEL, Lambda context keys on every line)
+   */
   readonly logger?: Logger;
   /** @default Date.now */
   readonly clock?: Clock;
-  /** Print CloudWatch EMF metrics (namespace `Tidemark`) after every batch. @default true */
+  /**
+   * Print CloudWatch EMF metrics (Powertools Metrics; namespace `Tidemark`, dimension `Processor`) after every batch.
+   * @default true
+   */
   readonly metrics?: boolean;
+  /**
+   * Also publish each partition's counts and lags with the dimensions `Processor` and `Partition`.
+   * @default process.env.TIDEMARK_METRICS_PARTITION_DIMENSION === 'true'
+   */
+  readonly metricsPartitionDimension?: boolean;
   /** Where dead letters are read and resolved (redrive). @default a DynamoDbDeadLetterStore on `tableName` */
   readonly deadLetters?: DeadLetterStore;
   /**
@@ -69,8 +81,15 @@ export interface RuntimeOptions extends Partial<DispatcherSettings> {
   readonly observer?: ProcessorObserver;
 }
 
-/** Resolves options against the environment; a ConfigurationError names what is missing or wrong. */
-export function resolveRuntime(options: RuntimeOptions = {}, env: NodeJS.ProcessEnv = process.env) {
+/**
+ * Resolves options against the environment; a ConfigurationError names what is missing or wrong. `capture` wraps
+ * the AWS SDK clients made here (the tracer's, in a Lambda handler).
+ */
+export function resolveRuntime(
+  options: RuntimeOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+  capture: <C>(client: C) => C = (client) => client,
+) {
   const settings = settingsFromEnv(DISPATCHER_ENV, options, env);
   const mode = options.mode ?? ((env[ENV.mode] as ProcessingMode | undefined) || ProcessingMode.Inline);
   if (mode !== ProcessingMode.Inline && mode !== ProcessingMode.FanOut) {
@@ -81,7 +100,8 @@ export function resolveRuntime(options: RuntimeOptions = {}, env: NodeJS.Process
     throw new ConfigurationError('no token store: pass `store` or `tableName`, or set TIDEMARK_TABLE_NAME');
   }
   const clock = options.clock ?? Date.now;
-  const store = options.store ?? new DynamoDbTokenStore({ tableName: tableName!, clock });
+  const dynamoDb = () => capture(new DynamoDBClient({}));
+  const store = options.store ?? new DynamoDbTokenStore({ tableName: tableName!, clock, client: dynamoDb() });
   const workerFunctionName = options.workerFunctionName ?? env[ENV.workerFunction];
   if (mode === ProcessingMode.FanOut && !workerFunctionName) {
     throw new ConfigurationError(
@@ -93,11 +113,12 @@ export function resolveRuntime(options: RuntimeOptions = {}, env: NodeJS.Process
     mode,
     store,
     clock,
-    logger: options.logger ?? jsonLogger(),
+    logger: options.logger ?? createLogger({}, env),
     workerFunctionName,
     tableName,
-    lambdaClient: options.lambdaClient,
+    lambdaClient: options.lambdaClient ?? (mode === ProcessingMode.FanOut ? capture(workerClient()) : undefined),
     observer: options.observer,
+    dynamoDb,
   };
 }
 
@@ -118,7 +139,11 @@ export function createDispatcher(processor: Processor, options: RuntimeOptions =
   return dispatcherFor(processor, resolveRuntime(options));
 }
 
-function dispatcherFor(processor: Processor, runtime: ReturnType<typeof resolveRuntime>): Dispatcher {
+function dispatcherFor(
+  processor: Processor,
+  runtime: ReturnType<typeof resolveRuntime>,
+  onHandlerDuration?: (ms: number) => void,
+): Dispatcher {
   const runner =
     runtime.mode === ProcessingMode.FanOut
       ? new LambdaFanOutRunner({
@@ -136,6 +161,27 @@ function dispatcherFor(processor: Processor, runtime: ReturnType<typeof resolveR
     clock: runtime.clock,
     logger: runtime.logger,
     ...(runtime.observer ? { observer: runtime.observer } : {}),
+    ...(onHandlerDuration ? { onHandlerDuration } : {}),
+  });
+}
+
+/** A handler's telemetry and its runtime, whose logger is the telemetry's and whose AWS clients it traces. */
+function instrumented(processor: Processor, options: RuntimeOptions) {
+  const telemetry = handlerTelemetry(processor.name, options);
+  const runtime = resolveRuntime({ ...options, logger: telemetry.logger }, process.env, telemetry.capture);
+  return { telemetry, runtime };
+}
+
+/** A middy handler with the telemetry's middlewares (the trace subsegment, the Lambda context on log lines). */
+function instrumentedHandler<TEvent, TResult>(
+  telemetry: HandlerTelemetry,
+  body: (event: TEvent, context: LambdaContext) => Promise<TResult>,
+): LambdaHandler<TEvent, TResult> {
+  const handler = middy<TEvent, TResult, Error, LambdaContext>(NO_EARLY_TIMEOUT);
+  for (const middleware of telemetry.middlewares) handler.use(middleware as never);
+  return handler.handler(async (event, context) => {
+    telemetry.annotate();
+    return body(event, context);
   });
 }
 
@@ -147,16 +193,17 @@ export function createDispatchHandler(
   processor: Processor,
   options: RuntimeOptions = {},
 ): LambdaHandler<unknown, KafkaBatchResponse> {
-  const runtime = resolveRuntime(options);
-  const dispatcher = dispatcherFor(processor, runtime);
+  const { telemetry, runtime } = instrumented(processor, options);
+  const { metrics } = telemetry;
+  const dispatcher = dispatcherFor(processor, runtime, metrics && ((ms) => metrics.handlerDuration(ms)));
   const { logger } = runtime;
-  return middy<unknown, KafkaBatchResponse, Error, LambdaContext>(NO_EARLY_TIMEOUT).handler(async (event, context) => {
+  return instrumentedHandler<unknown, KafkaBatchResponse>(telemetry, async (event, context) => {
     const result = await dispatcher.dispatch(event, {
       remainingMs: () => context.getRemainingTimeInMillis(),
       invocationId: context.awsRequestId,
     });
     logger.info('batch processed', { layoutVersion: result.layoutVersion, partitions: result.partitions });
-    if (options.metrics !== false) console.log(embeddedMetrics(processor.name, batchMetrics(result)));
+    metrics?.batch(result, runtime.clock());
     return result.response;
   });
 }
@@ -166,13 +213,14 @@ export function createSegmentWorkerHandler(
   processor: Processor,
   options: RuntimeOptions = {},
 ): LambdaHandler<SegmentWorkerRequest, SegmentWorkerResponse> {
-  const runtime = resolveRuntime({ ...options, mode: ProcessingMode.Inline });
-  return middy<SegmentWorkerRequest, SegmentWorkerResponse, Error, LambdaContext>(NO_EARLY_TIMEOUT).handler(
-    async (request, context) => {
-      if (request.processor !== processor.name) {
-        throw new ConfigurationError(`worker of "${processor.name}" was sent work of "${String(request.processor)}"`);
-      }
-      return runSegmentWorker(request, {
+  const { telemetry, runtime } = instrumented(processor, { ...options, mode: ProcessingMode.Inline });
+  const { metrics } = telemetry;
+  return instrumentedHandler<SegmentWorkerRequest, SegmentWorkerResponse>(telemetry, async (request, context) => {
+    if (request.processor !== processor.name) {
+      throw new ConfigurationError(`worker of "${processor.name}" was sent work of "${String(request.processor)}"`);
+    }
+    try {
+      return await runSegmentWorker(request, {
         processor,
         store: runtime.store,
         clock: runtime.clock,
@@ -183,9 +231,13 @@ export function createSegmentWorkerHandler(
         remainingMs: () => context.getRemainingTimeInMillis(),
         requestId: context.awsRequestId,
         ...(runtime.observer ? { observer: runtime.observer } : {}),
+        ...(metrics ? { onHandlerDuration: (ms: number) => metrics.handlerDuration(ms) } : {}),
       });
-    },
-  );
+    } finally {
+      // The worker's handler calls, for the dashboard's handler latency.
+      metrics?.flush();
+    }
+  });
 }
 
 /** What the redrive function is invoked with: nothing (the schedule), or the keys to redrive now. */
@@ -203,10 +255,11 @@ export function createRedriveHandler(
   processor: Processor,
   options: RuntimeOptions & { keysPerRun?: number } = {},
 ): LambdaHandler<RedriveRequest | undefined, RedriveReport> {
-  const runtime = resolveRuntime({ ...options, mode: ProcessingMode.Inline });
+  const { telemetry, runtime } = instrumented(processor, { ...options, mode: ProcessingMode.Inline });
   const { keysPerRun } = settingsFromEnv({ keysPerRun: ENV.redriveKeysPerRun }, options, process.env);
   const deadLetters =
-    options.deadLetters ?? new DynamoDbDeadLetterStore({ tableName: runtime.tableName!, clock: runtime.clock });
+    options.deadLetters ??
+    new DynamoDbDeadLetterStore({ tableName: runtime.tableName!, clock: runtime.clock, client: runtime.dynamoDb() });
   const redriver = new Redriver({
     processor,
     store: runtime.store,
@@ -216,37 +269,31 @@ export function createRedriveHandler(
     settings: { leaseMs: runtime.settings.leaseMs, ...(keysPerRun === undefined ? {} : { keysPerRun }) },
     ...(runtime.observer ? { observer: runtime.observer } : {}),
   });
-  return middy<RedriveRequest | undefined, RedriveReport, Error, LambdaContext>(NO_EARLY_TIMEOUT).handler(
-    async (request, context) => {
-      const remainingMs = () => context.getRemainingTimeInMillis();
-      let report: RedriveReport;
-      if (request?.action === 'redrive-keys') {
-        const keys = [];
-        const deadline = runtime.clock() + remainingMs() - 5_000;
-        for (const target of request.keys ?? []) {
-          const ref = parkedKeyRef(processor.name, target);
-          keys.push(await redriver.redriveKey(ref, { deadline, requestId: context.awsRequestId }));
-        }
-        report = {
-          keys,
-          redriven: keys.reduce((n, k) => n + k.redriven, 0),
-        };
-      } else {
-        report = await redriver.redriveDue({ remainingMs, requestId: context.awsRequestId });
-        if (options.metrics !== false) {
-          console.log(
-            embeddedMetrics(processor.name, {
-              ParkedKeys: report.parkedKeys ?? 0,
-              OldestParkedAgeSeconds: report.oldestParkedAgeSeconds ?? 0,
-              RecordsRedriven: report.redriven,
-            }),
-          );
-        }
+  return instrumentedHandler<RedriveRequest | undefined, RedriveReport>(telemetry, async (request, context) => {
+    const remainingMs = () => context.getRemainingTimeInMillis();
+    let report: RedriveReport;
+    if (request?.action === 'redrive-keys') {
+      const keys = [];
+      const deadline = runtime.clock() + remainingMs() - 5_000;
+      for (const target of request.keys ?? []) {
+        const ref = parkedKeyRef(processor.name, target);
+        keys.push(await redriver.redriveKey(ref, { deadline, requestId: context.awsRequestId }));
       }
-      runtime.logger.info('redrive run', { redriven: report.redriven, keys: report.keys });
-      return report;
-    },
-  );
+      report = {
+        keys,
+        redriven: keys.reduce((n, k) => n + k.redriven, 0),
+      };
+    } else {
+      report = await redriver.redriveDue({ remainingMs, requestId: context.awsRequestId });
+      telemetry.metrics?.deadLetters({
+        ParkedKeys: report.parkedKeys ?? 0,
+        OldestParkedAgeSeconds: report.oldestParkedAgeSeconds ?? 0,
+        RecordsRedriven: report.redriven,
+      });
+    }
+    runtime.logger.info('redrive run', { redriven: report.redriven, keys: report.keys });
+    return report;
+  });
 }
 
 /** A parked key named by partition and key (or digest); a ConfigurationError names what is wrong. */

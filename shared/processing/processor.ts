@@ -32,6 +32,12 @@ export interface HandlerContext {
    */
   readonly redrive: boolean;
   /**
+   * True when the record was handled before a reset and comes again in its replay: the token the partition had at
+   * the reset (its replay token) covers it. False for every record past that point, in a redrive, and when no reset
+   * is being replayed. With the processor's `replay: 'skip'`, replayed records never reach the handler.
+   */
+  readonly replay: boolean;
+  /**
    * The fencing epoch of the partition claim (of the key's redrive lease, in a redrive): it grows with every grant. A handler writing to a store that can
    * compare it (a conditional write on "epoch <= :epoch") can reject a zombie that woke after losing its lease.
    */
@@ -46,6 +52,17 @@ export interface HandlerContext {
   readonly requestId: string;
   readonly logger: Logger;
 }
+
+/** What a processor does with the records a reset brings again (those handled before the reset). */
+export const ReplayMode = {
+  /** Hand them to the handler, with `context.replay` true. */
+  Handle: 'handle',
+  /** Do not hand them to the handler: they count as done (metric `RecordsReplaySkipped`). */
+  Skip: 'skip',
+} as const;
+export type ReplayMode = (typeof ReplayMode)[keyof typeof ReplayMode];
+
+const REPLAY_MODES: readonly string[] = Object.values(ReplayMode);
 
 /**
  * Handles one record. Throw to fail it: it is retried, its key blocked and the record reported back; after
@@ -78,6 +95,13 @@ export interface ProcessorDefinition {
   readonly recordTimeoutMs?: number;
   /** When failing, malformed and unroutable records are parked, and how parked keys are redriven. @default DEFAULT_DEAD_LETTER_POLICY */
   readonly deadLetter?: Partial<DeadLetterPolicy>;
+  /**
+   * What to do with the records a reset brings again (those the partition's token covered at the reset): `'handle'`
+   * them with `context.replay` true, or `'skip'` them (not handed to the handler; they count as done, metric
+   * `RecordsReplaySkipped`), for a handler whose effects must not happen twice, such as sending mail.
+   * @default 'handle'
+   */
+  readonly replay?: ReplayMode;
 }
 
 /** A checked processor definition with every default filled in. */
@@ -92,6 +116,7 @@ export interface Processor {
   readonly initialSegments: number;
   readonly deadLetter: DeadLetterPolicy;
   readonly recordTimeoutMs: number | undefined;
+  readonly replay: ReplayMode;
 }
 
 /**
@@ -158,6 +183,12 @@ export function defineProcessor(definition: ProcessorDefinition): Processor {
       `processor "${definition.name}": hash must be a function, got ${typeof definition.hash}`,
     );
   }
+  const replay = definition.replay ?? ReplayMode.Handle;
+  if (!REPLAY_MODES.includes(replay)) {
+    throw new ConfigurationError(
+      `processor "${definition.name}": replay must be 'handle' or 'skip', got ${JSON.stringify(replay)}`,
+    );
+  }
   return Object.freeze({
     name: definition.name,
     topics: Object.freeze([...topics]),
@@ -169,5 +200,6 @@ export function defineProcessor(definition: ProcessorDefinition): Processor {
     initialSegments,
     deadLetter: resolveDeadLetterPolicy(definition.deadLetter),
     recordTimeoutMs: definition.recordTimeoutMs,
+    replay,
   });
 }

@@ -7,7 +7,8 @@ import {
   type RecordOutcome,
 } from './key-scheduler.js';
 import type { LayoutSegment } from '../routing/layout.js';
-import type { Logger } from '../observability/logger.js';
+import { withLogKeys, type Logger } from '../observability/logger.js';
+import { segmentName } from '../routing/segment.js';
 import type { HandlerContext, Processor } from './processor.js';
 import type { ClaimRef, Clock } from '../tokens/token-store.js';
 import { notifyObserver, type ProcessorObserver } from './observer.js';
@@ -25,6 +26,8 @@ export interface WorkItem extends KeyedItem {
   readonly claim: ClaimRef;
   /** Handler attempts the record had in earlier deliveries (it is parked once they reach `deadLetter.afterAttempts`). */
   readonly priorAttempts: number;
+  /** Whether a reset brings the record again: its partition's replay token covers it (`HandlerContext.replay`). */
+  readonly replay: boolean;
 }
 
 /** What a runner needs to know about the invocation it runs in. */
@@ -39,6 +42,8 @@ export interface RunContext {
   readonly requestId: string;
   /** Told of every failed attempt (`onRecordFailed`). */
   readonly observer?: ProcessorObserver;
+  /** Told how long each handler call took, in ms, once it settles (the `HandlerDuration` metric). */
+  readonly onHandlerDuration?: (ms: number) => void;
 }
 
 /**
@@ -110,22 +115,37 @@ export class InlineRunner implements SegmentRunner {
         ? { onAttemptFailed: (item, attempt, error) => reportFailure(context, item, attempt, error) }
         : {}),
       invoke: async (item, attempt) => {
+        const segment = { id: item.segment.id, mask: item.segment.mask };
+        const { topic, partition, offset } = item.record;
         const handlerContext: HandlerContext = {
           processor: processor.name,
-          segment: { id: item.segment.id, mask: item.segment.mask },
+          segment,
           layoutVersion: item.layoutVersion,
-          topic: item.record.topic,
-          partition: item.record.partition,
-          offset: item.record.offset,
+          topic,
+          partition,
+          offset,
           sequencingKey: item.sequencingKey,
           attempt,
           redrive: false,
+          replay: item.replay,
           epoch: item.claim.epoch,
           deadline,
           requestId: context.requestId,
-          logger: context.logger,
+          // The handler's lines name the record they are about.
+          logger: withLogKeys(context.logger, {
+            segment: segmentName(segment),
+            epoch: item.claim.epoch,
+            topic,
+            partition,
+            offset,
+          }),
         };
-        await processor.handler(item.record, handlerContext);
+        const started = performance.now();
+        try {
+          await processor.handler(item.record, handlerContext);
+        } finally {
+          context.onHandlerDuration?.(performance.now() - started);
+        }
       },
     };
   }

@@ -32,6 +32,7 @@ const context = (offset: number, epoch: number, segment = { id: 0, mask: 0 }): H
   sequencingKey: 'k',
   attempt: 1,
   redrive: false,
+  replay: false,
   epoch,
   deadline: 0,
   logger: silentLogger,

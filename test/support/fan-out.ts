@@ -18,7 +18,11 @@ export function fanOutStack(options: {
     real: (request: SegmentWorkerRequest) => Promise<unknown>,
   ) => Promise<unknown>;
 }) {
-  const worker = createSegmentWorkerHandler(options.processor, { store: options.store, logger: silentLogger });
+  const worker = createSegmentWorkerHandler(options.processor, {
+    store: options.store,
+    logger: silentLogger,
+    metrics: false,
+  });
   const lambda = new LocalLambda(
     {
       worker: (event, context) => {

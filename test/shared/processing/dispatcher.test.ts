@@ -534,6 +534,7 @@ describe('Dispatcher on DynamoDB Local', () => {
         sequencingKey: 'k',
         attempt,
         redrive: false,
+        replay: false,
         epoch: 1,
         deadline: undefined,
         requestId: 'request-7',
