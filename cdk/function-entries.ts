@@ -28,6 +28,11 @@ export function coordinatorEntry(step: string): string {
   return join(ROOT, 'functions', 'coordinator', `${step}${EXT}`);
 }
 
+/** The processor-independent entry point of a function shipped with the package, e.g. `admin`. */
+export function functionEntry(name: string): string {
+  return join(ROOT, 'functions', `${name}${EXT}`);
+}
+
 /** The entry points bound to one processor module. */
 export interface ProcessorEntries {
   readonly dispatch: string;

@@ -1,3 +1,4 @@
+import type { AdminApiSettings } from './admin-api.js';
 import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -211,6 +212,34 @@ export interface AlarmSettings {
    * seconds, 1 minute to 30 days. @default Duration.hours(1)
    */
   readonly oldestParkedAgeThreshold?: Duration;
+  /**
+   * Alarm when a partition's time lag (`TimeLagSeconds`: the age of the newest record its checkpoint covered, at its
+   * largest over a period) stays above this for 2 periods: whole seconds, 1 minute to 7 days.
+   * @default Duration.minutes(5)
+   */
+  readonly timeLagThreshold?: Duration;
+  /**
+   * Alarm when the 99th percentile of handler calls (`HandlerDuration`) is above this in a period: whole
+   * milliseconds, 1 ms to 15 minutes. @default Duration.seconds(30)
+   */
+  readonly handlerDurationP99Threshold?: Duration;
+  /** Alarm when this many records are handed back to Lambda for redelivery in one period. @default 1000 */
+  readonly recordsHandedBackThreshold?: number;
+  /** Alarm when this many partitions are handed back whole (claim held, fenced, checkpoint failed) in one period. @default 1 */
+  readonly partitionsAbandonedThreshold?: number;
+  /**
+   * The offset-expiry guard: alarm when the event source mappings have been disabled (a pause or a reset) this long
+   * (`EventSourceDisabledSeconds`, from the admin function's lag sampler). Keep it below the group offsets' retention
+   * (`offsets.retention.minutes`, 7 days by default): past that the brokers drop the group's offsets and the
+   * mappings restart from their starting position. Whole minutes, 1 hour to 30 days. @default Duration.days(6)
+   */
+  readonly eventSourceDisabledThreshold?: Duration;
+  /**
+   * Also publish each partition's counts and lags with the dimension `Partition` (`TIDEMARK_METRICS_PARTITION_DIMENSION`)
+   * and chart every partition's time lag on the dashboard. Each partition is a metric series of its own (billed as
+   * such). @default false
+   */
+  readonly partitionDimension?: boolean;
   /** Actions of every alarm (e.g. an SNS topic). @default none */
   readonly actions?: readonly cloudwatch.IAlarmAction[];
 }
@@ -256,4 +285,6 @@ export interface TrackingProcessorProps {
   readonly deadLetters?: DeadLetterSettings;
   /** Retention of every log group (functions and state machines). @default RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /** The admin API, status page and lag sampler. @default see {@link AdminApiSettings} */
+  readonly admin?: AdminApiSettings;
 }

@@ -14,6 +14,9 @@
  * - check: readState (Query, BatchGetItem);
  * - apply, rollback: readLayout, finishLayoutChange (TransactWriteItems of an Update and a Put);
  * - plan: readLayout.
+ * - admin: readState and readLayout (Query, BatchGetItem, GetItem), skips, letters, lag samples and audit (Query),
+ *   a lag sample (PutItem), accepting an operation (a TransactWriteItems of Puts: operation, head, audit), moving
+ *   it on (UpdateItem).
  */
 export const TABLE_ACTIONS = {
   dispatch: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
@@ -32,4 +35,5 @@ export const TABLE_ACTIONS = {
   apply: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   rollback: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   plan: ['dynamodb:GetItem'],
+  admin: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
 } as const;

@@ -13,9 +13,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../shared/settings.js';
+import { ADMIN_ENV } from '../shared/admin/admin-settings.js';
+import { EVENT_SOURCES_ENV } from '../shared/operations/lambda-event-source-control.js';
+import { ENV, kafkaAdminSettingsToEnv } from '../shared/settings.js';
+import { AdminApi, resolveAdminSettings } from './admin-api.js';
 import { TOKEN_TABLE_KEYS, tokenKeys } from '../shared/tokens/token-table.js';
-import { BUNDLING, coordinatorEntry, writeProcessorEntries } from './function-entries.js';
+import { BUNDLING, coordinatorEntry, functionEntry, writeProcessorEntries } from './function-entries.js';
 import { LayoutStateMachines, type CoordinatorFunctions } from './layout-state-machines.js';
 import { ProcessorMonitoring } from './monitoring.js';
 import { nagResource } from './nag.js';
@@ -60,6 +63,10 @@ export class TrackingProcessor extends Construct {
   readonly failureBucket?: s3.IBucket;
   readonly alarms: Record<string, cloudwatch.Alarm>;
   readonly dashboard: cloudwatch.Dashboard;
+  /** The admin function (unless `admin.enabled` is false): the admin API behind its URL, and the lag sampler. */
+  readonly adminFunction?: NodejsFunction;
+  /** The admin API's function URL (IAM-authorised) and the sampler's schedule. */
+  readonly admin?: AdminApi;
 
   /** What synth read off the processor module: the name, topics, sequencing and concurrency deployed. */
   readonly processorModule: ProcessorModule;
@@ -82,6 +89,8 @@ export class TrackingProcessor extends Construct {
         s.table.encryption === 'aws-owned' ? dynamodb.TableEncryption.DEFAULT : dynamodb.TableEncryption.AWS_MANAGED,
       deletionProtection: s.table.deletionProtection,
       removalPolicy: s.table.removalPolicy,
+      // Operations and lag samples carry an expiry; tokens, layouts and letters never do.
+      timeToLiveAttribute: 'expiresAt',
     });
 
     const entries = writeProcessorEntries(s.processorEntry, outDir);
@@ -164,9 +173,105 @@ export class TrackingProcessor extends Construct {
     this.failureBucket = failure.bucket;
     this.eventSourceMappings = this.eventSources(failure.dlq);
 
+    const admin = resolveAdminSettings(props.admin);
+    if (admin.enabled) {
+      this.adminFunction = this.function(
+        'Admin',
+        functionEntry('admin'),
+        TABLE_ACTIONS.admin,
+        {
+          [ENV.tableName]: this.table.tableName,
+          [ENV.logLevel]: s.logLevel,
+          [ADMIN_ENV.processor]: s.processorName,
+          [ADMIN_ENV.topics]: s.topics.join(','),
+          [ADMIN_ENV.split]: this.stateMachines.split.stateMachineArn,
+          [ADMIN_ENV.merge]: this.stateMachines.merge.stateMachineArn,
+          [ADMIN_ENV.scale]: this.stateMachines.scale.stateMachineArn,
+          [ADMIN_ENV.stallWindowMs]: String(admin.stallWindowMs),
+          [EVENT_SOURCES_ENV]: Stack.of(this).toJsonString(
+            this.eventSourceMappings.map((mapping, i) => ({
+              topic: s.topics[i],
+              id: mapping.eventSourceMappingId,
+              consumerGroupId: s.consumerGroupIds[s.topics[i]!],
+            })),
+          ),
+          ...this.kafkaAccessEnv(),
+        },
+        { memorySize: 512, timeout: Duration.seconds(30) },
+      );
+      this.grantAdminClusterAccess(this.adminFunction);
+      this.admin = new AdminApi(this, 'AdminApi', {
+        function: this.adminFunction,
+        stateMachines: [this.stateMachines.split, this.stateMachines.merge, this.stateMachines.scale],
+        mappings: this.eventSourceMappings,
+        sampleEvery: admin.sampleEvery,
+      });
+    }
+
     const monitoring = new ProcessorMonitoring(this, this, s);
     this.alarms = monitoring.createAlarms();
     this.dashboard = monitoring.createDashboard();
+  }
+
+  /**
+   * Where the admin side finds the cluster and how it signs in: MSK with IAM, or the self-managed brokers with the
+   * SASL/SCRAM secret. mTLS clusters give the admin side no access (lag in records then reads as unavailable).
+   */
+  private kafkaAccessEnv(): Record<string, string> {
+    const { msk, selfManagedKafka } = this.settings;
+    if (msk) {
+      return kafkaAdminSettingsToEnv({
+        brokers: [],
+        mskClusterArn: msk.clusterArn,
+        auth: 'msk-iam',
+        secretArn: undefined,
+      });
+    }
+    if (selfManagedKafka && selfManagedKafka.authentication !== 'mtls') {
+      return kafkaAdminSettingsToEnv({
+        brokers: [...selfManagedKafka.bootstrapServers],
+        mskClusterArn: undefined,
+        auth: selfManagedKafka.authentication,
+        secretArn: selfManagedKafka.secret.secretArn,
+      });
+    }
+    return {};
+  }
+
+  /**
+   * The admin function reads the partitions' ends: MSK's brokers and topics (IAM), or the SASL secret; in the
+   * cluster's network, with the interfaces that needs.
+   */
+  private grantAdminClusterAccess(fn: NodejsFunction): void {
+    const { msk, selfManagedKafka, topics, consumerGroupIds } = this.settings;
+    const role = fn.role!;
+    const allow = (actions: string[], resources: string[]) =>
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
+    if (msk) {
+      allow(['kafka-cluster:Connect', 'kafka:GetBootstrapBrokers'], [msk.clusterArn]);
+      allow(
+        ['kafka-cluster:DescribeTopic'],
+        topics.map((topic) => this.mskArn('topic', topic)),
+      );
+      allow(
+        ['kafka-cluster:DescribeGroup'],
+        topics.map((topic) => this.mskArn('group', consumerGroupIds[topic]!)),
+      );
+    }
+    const secret = selfManagedKafka?.authentication === 'mtls' ? undefined : selfManagedKafka?.secret;
+    if (secret) {
+      allow(['secretsmanager:GetSecretValue'], [secret.secretArn]);
+      secret.encryptionKey?.grantDecrypt(role);
+    }
+    const network = msk?.network ?? selfManagedKafka?.network;
+    if (network) {
+      const cfn = fn.node.defaultChild as lambda.CfnFunction;
+      cfn.vpcConfig = {
+        subnetIds: network.subnets.map((subnet) => subnet.subnetId),
+        securityGroupIds: network.securityGroups.map((group) => group.securityGroupId),
+      };
+      this.grantNetworkInterfaces(role, network);
+    }
   }
 
   /** A function with a role of its own: its log group, and the listed table actions on this processor's items only. */
@@ -183,6 +288,10 @@ export class TrackingProcessor extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     logGroup.grantWrite(role);
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'Active tracing grants xray:PutTraceSegments and xray:PutTelemetryRecords, which take no resource.',
+    });
     role.addToPolicy(
       new iam.PolicyStatement({
         actions: [...tableActions],
@@ -199,6 +308,8 @@ export class TrackingProcessor extends Construct {
       logGroup,
       bundling: BUNDLING,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...environment },
+      // Lambda's segments, and Powertools' subsegments of the handler and its AWS SDK calls (shared/observability).
+      tracing: lambda.Tracing.ACTIVE,
       ...options,
     });
   }
@@ -315,6 +426,12 @@ export class TrackingProcessor extends Construct {
         onFailure,
         supportS3OnFailureDestination: true,
         sourceAccessConfigurations: access,
+        // Polled, invoked, failed, dropped and committed records; polling, invoke and commit errors; offset lag.
+        metricsConfig: {
+          metrics: [lambda.MetricType.EVENT_COUNT, lambda.MetricType.ERROR_COUNT, lambda.MetricType.KAFKA_METRICS],
+        },
+        // The pollers' own warnings (provisioned mode), in the dispatch function's log group.
+        logLevel: lambda.EventSourceMappingLogLevel.WARN,
       });
       // Lambda checks the role when it creates the mapping: the policy must be in place first.
       mapping.node.addDependency(role);

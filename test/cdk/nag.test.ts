@@ -112,6 +112,13 @@ describe('cdk-nag AwsSolutions checks', () => {
 
     expect(raw).toEqual(
       [
+        // The admin function: in the cluster's network, and describing executions it names when it starts them.
+        'Test/Processor/AdminRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::*]',
+        `Test/Processor/AdminRole/DefaultPolicy/Resource ${network}`,
+        ...['Merge', 'Scale', 'Split'].map(
+          (m) =>
+            `Test/Processor/AdminRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${logicalId(processor.stateMachines[m.toLowerCase() as 'split'])}.Name>:*]`,
+        ),
         'Test/Processor/DispatchRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::*]',
         `Test/Processor/DispatchRole/DefaultPolicy/Resource ${network}`,
         `Test/Processor/DispatchRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<${bucket}.Arn>/*]`,

@@ -22,6 +22,8 @@ import { thrownBy } from '../support/assertions.js';
 import {
   CLUSTER_ARN,
   SECRET_ARN,
+  SECURITY_GROUP_ID,
+  SUBNET_IDS,
   grants,
   logicalId,
   mskCluster,
@@ -122,6 +124,7 @@ describe('token table', () => {
           PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
           SSESpecification: { SSEEnabled: true },
           DeletionProtectionEnabled: true,
+          TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
         },
         UpdateReplacePolicy: 'Retain',
         DeletionPolicy: 'Retain',
@@ -148,6 +151,7 @@ describe('token table', () => {
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         SSESpecification: { SSEEnabled: false },
         DeletionProtectionEnabled: false,
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       },
       UpdateReplacePolicy: 'Delete',
       DeletionPolicy: 'Delete',
@@ -189,9 +193,9 @@ describe('Kafka event source', () => {
       },
       SourceAccessConfigurations: [
         { Type: 'SASL_SCRAM_512_AUTH', URI: SECRET_ARN },
-        { Type: 'VPC_SUBNET', URI: 'subnet-aaa' },
-        { Type: 'VPC_SUBNET', URI: 'subnet-bbb' },
-        { Type: 'VPC_SECURITY_GROUP', URI: 'sg-111' },
+        { Type: 'VPC_SUBNET', URI: SUBNET_IDS[0] },
+        { Type: 'VPC_SUBNET', URI: SUBNET_IDS[1] },
+        { Type: 'VPC_SECURITY_GROUP', URI: SECURITY_GROUP_ID },
       ],
       StartingPosition: 'TRIM_HORIZON',
       BatchSize: 100,
@@ -292,7 +296,8 @@ describe('functions', () => {
     const { begin, check, apply, rollback, plan } = a.processor.coordinatorFunctions;
     const p = a.processor;
 
-    expect(Object.keys(functions)).toHaveLength(8);
+    // And the admin function (test/cdk/admin-api.test.ts).
+    expect(Object.keys(functions)).toHaveLength(9);
     expect(
       [p.dispatchFunction, p.workerFunction!, p.redriveFunction, begin, check, apply, rollback, plan].map(shape),
     ).toEqual([
@@ -355,7 +360,7 @@ describe('functions', () => {
     ).Variables;
 
     expect(b.processor.workerFunction).toBeUndefined();
-    expect(Object.keys(functions)).toHaveLength(7);
+    expect(Object.keys(functions)).toHaveLength(8);
     expect([dispatchEnv.TIDEMARK_MODE, dispatchEnv.TIDEMARK_WORKER_FUNCTION]).toEqual(['inline', undefined]);
   });
 
@@ -363,7 +368,7 @@ describe('functions', () => {
     const groups = resourcesOf(a.template, 'AWS::Logs::LogGroup');
     const machines = resourcesOf(a.template, 'AWS::StepFunctions::StateMachine');
 
-    expect(Object.values(groups)).toEqual(Array.from({ length: 9 }, () => ({ RetentionInDays: 14 })));
+    expect(Object.values(groups)).toEqual(Array.from({ length: 10 }, () => ({ RetentionInDays: 14 })));
     for (const machine of Object.values(machines)) {
       expect(machine.LoggingConfiguration).toEqual({
         Destinations: [
@@ -421,9 +426,9 @@ describe('least privilege', () => {
           ['ec2:CreateNetworkInterface'],
           [
             `${EC2}:network-interface/*`,
-            `${EC2}:subnet/subnet-aaa`,
-            `${EC2}:subnet/subnet-bbb`,
-            `${EC2}:security-group/sg-111`,
+            `${EC2}:subnet/${SUBNET_IDS[0]}`,
+            `${EC2}:subnet/${SUBNET_IDS[1]}`,
+            `${EC2}:security-group/${SECURITY_GROUP_ID}`,
           ],
         ),
         ...grants(['ec2:DeleteNetworkInterface'], [`${EC2}:network-interface/*`]),
@@ -453,9 +458,9 @@ describe('least privilege', () => {
           ['ec2:CreateNetworkInterface'],
           [
             `${EC2}:network-interface/*`,
-            `${EC2}:subnet/subnet-aaa`,
-            `${EC2}:subnet/subnet-bbb`,
-            `${EC2}:security-group/sg-111`,
+            `${EC2}:subnet/${SUBNET_IDS[0]}`,
+            `${EC2}:subnet/${SUBNET_IDS[1]}`,
+            `${EC2}:security-group/${SECURITY_GROUP_ID}`,
           ],
         ),
         ...grants(['ec2:DeleteNetworkInterface'], [`${EC2}:network-interface/*`]),
@@ -501,6 +506,7 @@ describe('least privilege', () => {
       apply: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       rollback: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       plan: ['dynamodb:GetItem'],
+      admin: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     });
   });
 
@@ -512,7 +518,7 @@ describe('least privilege', () => {
       [s.Action].flat().some((action) => String(action).startsWith('dynamodb:')),
     );
 
-    expect(tableStatements).toHaveLength(8);
+    expect(tableStatements).toHaveLength(9);
     for (const statement of tableStatements) {
       expect([statement.Action].flat().filter((action) => String(action).includes('*'))).toEqual([]);
       expect(statement.Condition).toEqual(processorItems('order-projection'));
@@ -834,7 +840,10 @@ describe('dead letters', () => {
   it('starts the redriver every minute by default with {"action":"redrive-due"} and no retries', () => {
     const rules = resourcesOf(b.template, 'AWS::Events::Rule');
 
-    expect(Object.keys(rules)).toEqual([logicalId(b.processor.redriveSchedule)]);
+    // Beside the admin API's lag sampler (test/cdk/admin-api.test.ts).
+    expect(Object.keys(rules).sort()).toEqual(
+      [logicalId(b.processor.redriveSchedule), logicalId(b.processor.admin!.sampleSchedule)].sort(),
+    );
     expect(rules[logicalId(b.processor.redriveSchedule)]).toEqual({
       Description: 'Tidemark payments: redrives the parked keys that are due',
       ScheduleExpression: 'rate(1 minute)',
@@ -860,12 +869,19 @@ describe('dead letters', () => {
     expect(resourcesOf(a.template, 'AWS::Events::Rule')[logicalId(a.processor.redriveSchedule)]).toMatchObject({
       ScheduleExpression: 'rate(5 minutes)',
     });
+    // The lag sampler's rule invokes the admin function the same way, and nothing else invokes either.
     expect(permissions).toEqual([
       {
         Action: 'lambda:InvokeFunction',
         FunctionName: `${logicalId(a.processor.redriveFunction)}.Arn`,
         Principal: 'events.amazonaws.com',
         SourceArn: `${logicalId(a.processor.redriveSchedule)}.Arn`,
+      },
+      {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: `${logicalId(a.processor.adminFunction!)}.Arn`,
+        Principal: 'events.amazonaws.com',
+        SourceArn: `${logicalId(a.processor.admin!.sampleSchedule)}.Arn`,
       },
     ]);
   });

@@ -41,20 +41,23 @@ export const CLUSTER_ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/orders/
 export const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka/tidemark-AbCdEf';
 export const ROOT_CA_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka/root-ca-GhIjKl';
 
+/** The ids {@link network} imports: of the form CloudFormation checks where a function's VPC config names them. */
+export const SUBNET_IDS = ['subnet-0aaa0aaa0aaa0aaa0', 'subnet-0bbb0bbb0bbb0bbb0'] as const;
+export const SECURITY_GROUP_ID = 'sg-0111011101110111a';
+
 /** Two subnets and a security group, imported by id (once per scope, however often this is called). */
 export function network(scope: Construct) {
   const once = <T>(id: string, make: () => T): T => (scope.node.tryFindChild(id) as T | undefined) ?? make();
   return {
-    subnets: ['aaa', 'bbb'].map((name) =>
-      once(`subnet-${name}`, () =>
-        ec2.Subnet.fromSubnetAttributes(scope, `subnet-${name}`, {
-          subnetId: `subnet-${name}`,
-          routeTableId: `rtb-${name}`,
-        }),
+    subnets: SUBNET_IDS.map((subnetId) =>
+      once(subnetId, () =>
+        ec2.Subnet.fromSubnetAttributes(scope, subnetId, { subnetId, routeTableId: subnetId.replace('subnet', 'rtb') }),
       ),
     ),
     securityGroups: [
-      once('sg-111', () => ec2.SecurityGroup.fromSecurityGroupId(scope, 'sg-111', 'sg-111', { mutable: false })),
+      once(SECURITY_GROUP_ID, () =>
+        ec2.SecurityGroup.fromSecurityGroupId(scope, SECURITY_GROUP_ID, SECURITY_GROUP_ID, { mutable: false }),
+      ),
     ],
   };
 }
