@@ -15,7 +15,18 @@ export interface CliDependencies {
   readonly sleep?: (ms: number) => Promise<void>;
   /** @default Date.now */
   readonly clock?: () => number;
+  /** AWS credentials for signing (`console --url`). @default the SDK's provider chain */
+  readonly credentials?: CredentialsProvider;
+  /** Resolves when a long-running command (`console`) should stop. @default Ctrl-C (SIGINT or SIGTERM) */
+  readonly untilStopped?: () => Promise<void>;
 }
+
+/** AWS credentials, as the SDK's providers give them. */
+export type CredentialsProvider = () => Promise<{
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+}>;
 
 /** The resolved context of one CLI run. */
 export interface CliContext {

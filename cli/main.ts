@@ -37,6 +37,7 @@ import { awsClientConfig, cliContext, dynamoDbClient, type CliContext, type CliD
 import { DEAD_LETTERS_OPTIONS, deadLetters } from './dead-letters.js';
 import { againstTable, failureLine } from './errors.js';
 import { init, INIT_OPTIONS, INIT_USAGE } from './init.js';
+import { CONSOLE_OPTIONS, CONSOLE_USAGE, runConsole } from './console.js';
 import { formatStatus } from './status.js';
 
 export type { CliDependencies } from './context.js';
@@ -48,6 +49,7 @@ const USAGE = `Usage:
   tidemark merge  <processor> <segment>            e.g. tidemark merge order-projection 2/3
   tidemark scale  <processor> <segments>           split or merge until it has <segments> segments
   tidemark dead-letters list|show|retry|delete|audit <processor> …
+  tidemark console --url <admin URL> | <processor> --endpoint <url>   the status page on localhost
   tidemark help [<command>]                        a command's usage, as <command> --help prints it
 
 Options every command takes:
@@ -77,6 +79,7 @@ ${TABLE_OPTIONS_HELP}`;
 
 const COMMANDS = {
   init: { options: INIT_OPTIONS, usage: INIT_USAGE },
+  console: { options: CONSOLE_OPTIONS, usage: CONSOLE_USAGE },
   status: {
     options: { ...TABLE_OPTIONS, json: { type: 'boolean' } },
     usage: `Usage: tidemark status <processor> [--json]
@@ -108,6 +111,7 @@ const KNOWN_OPTIONS: OptionSpec = {
   ...CHANGE_OPTIONS,
   ...INIT_OPTIONS,
   ...DEAD_LETTERS_OPTIONS,
+  ...CONSOLE_OPTIONS,
   json: { type: 'boolean' },
 };
 
@@ -170,6 +174,7 @@ async function dispatchCommand(argv: string[], context: CliContext): Promise<num
     return 0;
   }
   if (command === 'init') return init(values, positionals, context);
+  if (command === 'console') return runConsole(values, positionals, context);
   const argumentName = command === 'scale' ? '<segments>' : '<segment>';
   const [processorText, argument] = positionalArgs(
     positionals,

@@ -28,7 +28,7 @@ import { KafkaPoller } from './kafka-poller.js';
 import { POISON_FAILURES, resolveLocalStackOptions, type LocalStackOptions } from './local-stack-options.js';
 import type { LayoutDefinitions } from './local-state-machines.js';
 import { importPeer } from './peers.js';
-import { startAdminServer, type AdminServer } from './admin-server.js';
+import { startAdminServer, type AdminServer } from '../shared/admin/admin-server.js';
 import { simulatorControl, TopicLogAdmin } from './topic-log-admin.js';
 import type { KafkaAdmin } from '../shared/kafka/kafka-admin.js';
 import type { EventSourceControl } from '../shared/operations/event-source-control.js';
@@ -475,8 +475,10 @@ async function runTraffic(run: TrafficRun): Promise<{
  * after 15 s here; a minute's samples and five minutes on AWS). Closed with the traffic unless the run keeps them.
  */
 async function serveAdmin(run: TrafficRun, source: Source): Promise<AdminServer> {
+  // A kept server outlives the run's client, which the run destroys at its end.
+  const client = run.options.keep ? new DynamoDBClient(localClientConfig(run.endpoint)) : run.client;
   const server = await startAdminServer({
-    ...(run.options.keep ? { endpoint: run.endpoint } : { client: run.client }),
+    client,
     tableName: run.tableName,
     processors: [{ name: PROCESSOR_NAME, topics: [run.options.topic] }],
     port: run.options.adminPort,

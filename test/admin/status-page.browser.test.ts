@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Page } from 'puppeteer-core';
-import { startAdminServer, type AdminServer } from '../../local/admin-server.js';
+import { startAdminServer, type AdminServer } from '../../shared/admin/admin-server.js';
 import { EventSourceSimulator, TopicLog } from '../../local/event-source-simulator.js';
 import { simulatorControl, TopicLogAdmin } from '../../local/topic-log-admin.js';
 import type { ProcessorStatus } from '../../shared/admin/status-view.js';

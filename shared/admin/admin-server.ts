@@ -1,33 +1,24 @@
 /**
- * The admin API and status page on this machine: the same routes and stores the admin Lambda serves, behind a plain
- * HTTP server on loopback, with operations run in this process and lag sampled on a timer. The local stack
+ * The admin API and status page behind a plain HTTP server on loopback: the same routes and stores the admin Lambda
+ * serves, with operations run in this process and lag sampled on a timer. The local stack
  * (`npm start -- --admin-port <port>`) and `tidemark console --endpoint …` start it.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  handleAdminRequest,
-  type AdminBackend,
-  type AdminProcessor,
-  type ResetService,
-} from '../shared/admin/admin-api.js';
-import { adminStores } from '../shared/admin/admin-stores.js';
-import { sampleLag } from '../shared/admin/lag-sampler.js';
-import { InProcessOperationRunner } from '../shared/admin/local-operation-runner.js';
-import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from '../shared/admin/status-page.js';
-import type { KafkaAdmin } from '../shared/kafka/kafka-admin.js';
-import { describeError, silentLogger, type Logger } from '../shared/observability/logger.js';
-import type { EventSourceControl } from '../shared/operations/event-source-control.js';
-import { ConfigurationError } from '../shared/errors.js';
-import { localClientConfig } from './dynamodb-local.js';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { handleAdminRequest, type AdminBackend, type AdminProcessor, type ResetService } from './admin-api.js';
+import { adminStores } from './admin-stores.js';
+import { sampleLag } from './lag-sampler.js';
+import { InProcessOperationRunner } from './local-operation-runner.js';
+import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from './status-page.js';
+import type { KafkaAdmin } from '../kafka/kafka-admin.js';
+import { describeError, silentLogger, type Logger } from '../observability/logger.js';
+import type { EventSourceControl } from '../operations/event-source-control.js';
 
 export interface AdminServerOptions {
-  /** The DynamoDB holding the token table (DynamoDB Local's URL); or give `client`. */
-  readonly endpoint?: string;
-  /** A client for the token table's DynamoDB, instead of `endpoint` (not destroyed on close). */
-  readonly client?: DynamoDBClient;
+  /** A client for the token table's DynamoDB (not destroyed on close). */
+  readonly client: DynamoDBClient;
   readonly tableName: string;
   readonly processors: readonly AdminProcessor[];
   /** 0 picks a free port. @default 0 */
@@ -62,8 +53,7 @@ export interface AdminServer {
 
 /** Starts the admin server; resolves once it listens. */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
-  if (!options.client && !options.endpoint) throw new ConfigurationError('startAdminServer needs endpoint or client');
-  const client = options.client ?? new DynamoDBClient(localClientConfig(options.endpoint!));
+  const client = options.client;
   const stores = adminStores(options.tableName, client);
   const logger = options.logger ?? silentLogger;
   const stallWindowMs = options.stallWindowMs ?? 30_000;
@@ -133,7 +123,6 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
-      if (!options.client) client.destroy();
     },
   };
 }
