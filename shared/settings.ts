@@ -240,3 +240,169 @@ export function settingsToEnv<K extends string>(
 function stripUndefined<T extends object>(partial: T): Partial<T> {
   return Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Kafka access of the admin side (reset, lag): never the dispatch path, which Lambda's event source feeds.
+
+/** How the admin side authenticates to the cluster. */
+export const KafkaAuth = {
+  /** Plain brokers (a local or test cluster): no TLS, no SASL. */
+  None: 'none',
+  /** Amazon MSK with IAM: SASL/OAUTHBEARER tokens signed by aws-msk-iam-sasl-signer-js, over TLS. */
+  MskIam: 'msk-iam',
+  /** SASL/SCRAM-SHA-256 over TLS; username and password from a Secrets Manager secret. */
+  SaslScram256: 'sasl-scram-256',
+  /** SASL/SCRAM-SHA-512 over TLS; username and password from a Secrets Manager secret. */
+  SaslScram512: 'sasl-scram-512',
+} as const;
+export type KafkaAuth = (typeof KafkaAuth)[keyof typeof KafkaAuth];
+
+/** Where the admin side's Kafka cluster is and how it signs in. Resolved once by {@link resolveKafkaAdminSettings}. */
+export interface KafkaAdminSettings {
+  /** `host:port` of bootstrap brokers; empty for MSK, whose brokers come from GetBootstrapBrokers. */
+  readonly brokers: readonly string[];
+  /** The MSK cluster: its brokers, and the region the IAM tokens are signed for. */
+  readonly mskClusterArn: string | undefined;
+  /** @default "msk-iam" with an MSK cluster, else "none" */
+  readonly auth: KafkaAuth;
+  /** The secret holding `{"username": …, "password": …}`; SASL/SCRAM only. */
+  readonly secretArn: string | undefined;
+}
+
+/** The environment variable of each {@link KafkaAdminSettings} field. */
+export const KAFKA_ADMIN_ENV: Readonly<Record<keyof KafkaAdminSettings, string>> = Object.freeze({
+  brokers: 'TIDEMARK_KAFKA_BROKERS',
+  mskClusterArn: 'TIDEMARK_MSK_CLUSTER_ARN',
+  auth: 'TIDEMARK_KAFKA_AUTH',
+  secretArn: 'TIDEMARK_KAFKA_SECRET_ARN',
+});
+
+const BROKER = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
+const MSK_CLUSTER_ARN =
+  /^arn:aws[a-z-]*:kafka:([a-z]{2}(?:-[a-z]+)+-\d{1,2}):\d{12}:cluster\/[A-Za-z0-9-]+\/[A-Za-z0-9-]+$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d{1,2}:\d{12}:secret:.+$/;
+
+/**
+ * Checks the admin side's Kafka settings; a ConfigurationError names the bad value (by its environment variable when
+ * `from` is "env") and what is allowed. Brokers or an MSK cluster are required; SASL/SCRAM needs a secret, MSK IAM a
+ * cluster (its region signs the tokens).
+ */
+export function resolveKafkaAdminSettings(
+  partial: { brokers?: readonly string[] | string; mskClusterArn?: string; auth?: string; secretArn?: string },
+  from: 'code' | 'env' = 'code',
+): KafkaAdminSettings {
+  const name = (field: keyof KafkaAdminSettings) => (from === 'env' ? KAFKA_ADMIN_ENV[field] : field);
+  const brokers = (typeof partial.brokers === 'string' ? partial.brokers.split(',') : [...(partial.brokers ?? [])])
+    .map((broker) => broker.trim())
+    .filter((broker) => broker !== '');
+  for (const broker of brokers) {
+    const port = Number(BROKER.exec(broker)?.[1]);
+    if (!(port >= 1 && port <= 65_535)) {
+      throw new ConfigurationError(
+        `${name('brokers')} must list "host:port" brokers separated by commas (port 1 to 65535), got ${JSON.stringify(broker)}`,
+      );
+    }
+  }
+  const mskClusterArn = partial.mskClusterArn || undefined;
+  if (mskClusterArn !== undefined && !MSK_CLUSTER_ARN.test(mskClusterArn)) {
+    throw new ConfigurationError(
+      `${name('mskClusterArn')} must be an MSK cluster ARN (arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>), got ${JSON.stringify(mskClusterArn)}`,
+    );
+  }
+  const auths = Object.values(KafkaAuth) as string[];
+  const auth = (partial.auth || (mskClusterArn ? KafkaAuth.MskIam : KafkaAuth.None)) as KafkaAuth;
+  if (!auths.includes(auth)) {
+    throw new ConfigurationError(`${name('auth')} must be one of ${auths.join(', ')}, got ${JSON.stringify(auth)}`);
+  }
+  const secretArn = partial.secretArn || undefined;
+  if (secretArn !== undefined && !SECRET_ARN.test(secretArn)) {
+    throw new ConfigurationError(
+      `${name('secretArn')} must be a Secrets Manager secret ARN, got ${JSON.stringify(secretArn)}`,
+    );
+  }
+  if (brokers.length === 0 && mskClusterArn === undefined) {
+    throw new ConfigurationError(
+      `the admin side needs Kafka: set ${name('brokers')} ("host:port,…") or ${name('mskClusterArn')}`,
+    );
+  }
+  if (auth === KafkaAuth.MskIam && mskClusterArn === undefined) {
+    throw new ConfigurationError(
+      `${name('auth')} "msk-iam" needs ${name('mskClusterArn')}: its region signs the IAM tokens`,
+    );
+  }
+  const scram = auth === KafkaAuth.SaslScram256 || auth === KafkaAuth.SaslScram512;
+  if (scram && secretArn === undefined) {
+    throw new ConfigurationError(
+      `${name('auth')} "${auth}" needs ${name('secretArn')}: the secret holding {"username", "password"}`,
+    );
+  }
+  if (!scram && secretArn !== undefined) {
+    throw new ConfigurationError(`${name('secretArn')} is for SASL/SCRAM only, but ${name('auth')} is "${auth}"`);
+  }
+  return Object.freeze({ brokers: Object.freeze(brokers), mskClusterArn, auth, secretArn });
+}
+
+/** The admin side's Kafka settings from the environment the construct sets; undefined when none is set. */
+export function kafkaAdminSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaAdminSettings | undefined {
+  const given = Object.values(KAFKA_ADMIN_ENV).some((variable) => (env[variable] ?? '') !== '');
+  if (!given) return undefined;
+  return resolveKafkaAdminSettings(
+    {
+      brokers: env[KAFKA_ADMIN_ENV.brokers],
+      mskClusterArn: env[KAFKA_ADMIN_ENV.mskClusterArn],
+      auth: env[KAFKA_ADMIN_ENV.auth],
+      secretArn: env[KAFKA_ADMIN_ENV.secretArn],
+    },
+    'env',
+  );
+}
+
+/** The environment that carries the admin side's Kafka settings to a function: the inverse of {@link kafkaAdminSettingsFromEnv}. */
+export function kafkaAdminSettingsToEnv(settings: KafkaAdminSettings): Record<string, string> {
+  return {
+    [KAFKA_ADMIN_ENV.auth]: settings.auth,
+    ...(settings.brokers.length ? { [KAFKA_ADMIN_ENV.brokers]: settings.brokers.join(',') } : {}),
+    ...(settings.mskClusterArn ? { [KAFKA_ADMIN_ENV.mskClusterArn]: settings.mskClusterArn } : {}),
+    ...(settings.secretArn ? { [KAFKA_ADMIN_ENV.secretArn]: settings.secretArn } : {}),
+  };
+}
+
+/** The region of an MSK cluster ARN (checked by {@link resolveKafkaAdminSettings}). */
+export function mskClusterRegion(clusterArn: string): string {
+  const region = MSK_CLUSTER_ARN.exec(clusterArn)?.[1];
+  if (!region) throw new ConfigurationError(`not an MSK cluster ARN: ${JSON.stringify(clusterArn)}`);
+  return region;
+}
+
+/** Settings of a reset's orchestration (the reset state machine's steps). */
+export interface ResetSettings {
+  /** How long to wait, after disabling the event sources, for their consumer groups to be empty. @default 600000 */
+  readonly emptyGroupTimeoutMs: number;
+  /** Seconds between two checks of the consumer groups. @default 10 */
+  readonly pollSeconds: number;
+}
+
+/** The defaults of {@link ResetSettings}. */
+export const DEFAULT_RESET_SETTINGS: ResetSettings = Object.freeze({ emptyGroupTimeoutMs: 600_000, pollSeconds: 10 });
+
+/** The environment variable of each reset setting. */
+export const RESET_ENV: Readonly<Record<keyof ResetSettings, string>> = Object.freeze({
+  emptyGroupTimeoutMs: 'TIDEMARK_RESET_GROUP_TIMEOUT_MS',
+  pollSeconds: 'TIDEMARK_RESET_POLL_SECONDS',
+});
+
+/** Checks reset settings; a ConfigurationError names the bad value. */
+export function resolveResetSettings(partial: Partial<ResetSettings> = {}): ResetSettings {
+  const settings = { ...DEFAULT_RESET_SETTINGS, ...stripUndefined(partial) };
+  if (!Number.isInteger(settings.emptyGroupTimeoutMs) || settings.emptyGroupTimeoutMs < 1_000) {
+    throw new ConfigurationError(
+      `emptyGroupTimeoutMs must be a whole number >= 1000, got ${String(settings.emptyGroupTimeoutMs)}`,
+    );
+  }
+  if (!Number.isInteger(settings.pollSeconds) || settings.pollSeconds < 1 || settings.pollSeconds > 300) {
+    throw new ConfigurationError(
+      `pollSeconds must be a whole number from 1 to 300, got ${String(settings.pollSeconds)}`,
+    );
+  }
+  return Object.freeze(settings);
+}
