@@ -51,6 +51,10 @@ export interface AdminHandlerOptions {
   /** The Kafka admin; by default made from the environment's Kafka settings, if any. */
   readonly kafka?: () => Promise<KafkaAdmin>;
   readonly resets?: ResetService;
+  /** @default a DynamoDBClient from the environment */
+  readonly dynamoDb?: DynamoDBClient;
+  /** What runs layout changes and resets. @default Step Functions executions of the construct's state machines */
+  readonly runner?: AdminBackend['runner'];
 }
 
 /**
@@ -66,7 +70,7 @@ export function createAdminHandler(
   const tableName = env[ENV.tableName];
   if (!tableName) throw new ConfigurationError(`${ENV.tableName} must be set (the construct sets it)`);
   const logger = createLogger({ processor: settings.processor }, env);
-  const stores = adminStores(tableName, new DynamoDBClient({}));
+  const stores = adminStores(tableName, options.dynamoDb ?? new DynamoDBClient({}));
   const mappings = parseEventSourceRefs(env[EVENT_SOURCES_ENV]);
   const control = mappings.length ? new LambdaEventSourceControl(new LambdaClient({}), mappings) : undefined;
   let kafka: Promise<KafkaAdmin> | undefined;
@@ -82,7 +86,7 @@ export function createAdminHandler(
   const backend: AdminBackend = {
     processors: [{ name: settings.processor, topics: settings.topics }],
     ...stores,
-    runner: new SfnOperationRunner(new SFNClient({}), settings.stateMachines),
+    runner: options.runner ?? new SfnOperationRunner(new SFNClient({}), settings.stateMachines),
     ...(connectKafka ? { kafka: connectKafka } : {}),
     ...(control ? { eventSources: (p: string) => (p === settings.processor ? control : undefined) } : {}),
     ...(options.resets ? { resets: options.resets } : {}),
