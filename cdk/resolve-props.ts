@@ -9,6 +9,7 @@ import {
   DEFAULT_COORDINATOR_SETTINGS,
   DISPATCHER_ENV,
   LOG_LEVELS,
+  metricsPartitionDimensionToEnv,
   PROCESSOR_NAME,
   TABLE_NAME,
   TOPIC_NAME,
@@ -63,6 +64,7 @@ export function resolveSettings(props: TrackingProcessorProps, module: Processor
   const runtime = runtimeSettings(props.runtime, dispatch.timeout);
   const eventSource = eventSourceSettings(props.eventSource ?? {}, processorName, topics);
   const coordinator = coordinatorSettings(props.coordinator ?? {}, runtime.dispatcher.layoutTtlMs);
+  const alarms = alarmSettings(props.alarms ?? {});
   checkRetryBudget(
     eventSource.eventSource.retryAttempts,
     dispatch.timeout,
@@ -82,9 +84,11 @@ export function resolveSettings(props: TrackingProcessorProps, module: Processor
     dispatch,
     worker: workerSettings(props.worker ?? {}, mode),
     ...runtime,
+    // The alarms' partition dimension reaches the dispatcher and the worker with the other runtime settings.
+    runtimeEnv: { ...runtime.runtimeEnv, ...alarms.runtimeEnv },
     ...coordinator,
     table: tableSettings(props.table ?? {}),
-    alarms: alarmSettings(props.alarms ?? {}),
+    alarms,
     deadLetters: deadLetterSettings(props.deadLetters ?? {}),
     logRetention: logRetention(props.logRetention),
   };
@@ -367,14 +371,52 @@ function alarmSettings(a: AlarmSettings) {
     fail('alarms.period', period.toHumanString(), 'a whole number of minutes');
   }
   const threshold = (name: string, value: number) => wholeNumber(`alarms.${name}`, value, 1, Number.MAX_SAFE_INTEGER);
+  const partitionDimension = a.partitionDimension ?? false;
+  if (typeof partitionDimension !== 'boolean') fail('alarms.partitionDimension', partitionDimension, 'true or false');
   return {
     period,
     offsetLagThreshold: threshold('offsetLagThreshold', a.offsetLagThreshold ?? 10_000),
     recordsFailedThreshold: threshold('recordsFailedThreshold', a.recordsFailedThreshold ?? 1),
     parkedKeysThreshold: threshold('parkedKeysThreshold', a.parkedKeysThreshold ?? 1),
     oldestParkedAgeSeconds: oldestParkedAge(a.oldestParkedAgeThreshold ?? Duration.hours(1)),
+    timeLagSeconds: durationIn('alarms.timeLagThreshold', a.timeLagThreshold ?? Duration.minutes(5), {
+      unit: 1_000,
+      min: 60_000,
+      max: 7 * 86_400_000,
+      allowed: 'whole seconds from 1 minute to 7 days',
+    }),
+    handlerDurationP99Ms: durationIn(
+      'alarms.handlerDurationP99Threshold',
+      a.handlerDurationP99Threshold ?? Duration.seconds(30),
+      { unit: 1, min: 1, max: 900_000, allowed: 'whole milliseconds from 1 ms to 15 minutes' },
+    ),
+    recordsHandedBackThreshold: threshold('recordsHandedBackThreshold', a.recordsHandedBackThreshold ?? 1_000),
+    partitionsAbandonedThreshold: threshold('partitionsAbandonedThreshold', a.partitionsAbandonedThreshold ?? 1),
+    eventSourceDisabledSeconds:
+      durationIn('alarms.eventSourceDisabledThreshold', a.eventSourceDisabledThreshold ?? Duration.days(6), {
+        unit: 60_000,
+        min: 3_600_000,
+        max: 30 * 86_400_000,
+        allowed: 'whole minutes from 1 hour to 30 days',
+      }) * 60,
+    partitionDimension,
+    runtimeEnv: metricsPartitionDimensionToEnv(partitionDimension),
     actions: a.actions ?? [],
   };
+}
+
+/**
+ * A duration as a whole number of `unit` ms (1 000: seconds, 60 000: minutes), from `min` to `max` ms; otherwise the
+ * setting fails naming what is allowed.
+ */
+function durationIn(
+  setting: string,
+  duration: Duration,
+  rule: { unit: number; min: number; max: number; allowed: string },
+): number {
+  const ms = duration.toMilliseconds();
+  if (ms % rule.unit !== 0 || ms < rule.min || ms > rule.max) fail(setting, duration.toHumanString(), rule.allowed);
+  return ms / rule.unit;
 }
 
 function oldestParkedAge(age: Duration): number {

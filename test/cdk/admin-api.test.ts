@@ -95,6 +95,8 @@ describe('admin API', () => {
           [`${EC2}:network-interface/*`, `${EC2}:subnet/${SUBNET}`, `${EC2}:security-group/${SECURITY_GROUP}`],
         ),
         ...grants(['ec2:DeleteNetworkInterface'], [`${EC2}:network-interface/*`]),
+        // Active tracing, as every function of the construct.
+        ...grants(['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], ['*']),
       ].sort(),
     );
   });

@@ -119,6 +119,12 @@ describe('cdk-nag AwsSolutions checks', () => {
           (m) =>
             `Test/Processor/AdminRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${logicalId(processor.stateMachines[m.toLowerCase() as 'split'])}.Name>:*]`,
         ),
+        // Active tracing: X-Ray's actions take no resource, in every function's role.
+        ...['CoordinatorApply', 'CoordinatorBegin', 'CoordinatorCheck', 'CoordinatorPlan', 'CoordinatorRollback'].map(
+          (role) => `Test/Processor/${role}Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::*]`,
+        ),
+        'Test/Processor/RedriveRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::*]',
+        'Test/Processor/SegmentWorkerRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::*]',
         'Test/Processor/DispatchRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::*]',
         `Test/Processor/DispatchRole/DefaultPolicy/Resource ${network}`,
         `Test/Processor/DispatchRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<${bucket}.Arn>/*]`,

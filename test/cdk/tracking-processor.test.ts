@@ -41,6 +41,13 @@ import {
 const ARN_PREFIX = 'arn:aws:kafka:eu-west-1:123456789012';
 const CLUSTER_PATH = 'orders/abcd1234-0000-1111-2222-333344445555-1';
 const EC2 = 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}';
+/** What active tracing grants every function. */
+const XRAY = grants(['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], ['*']);
+/** The event source mappings' metrics groups and system log level. */
+const MAPPING_MONITORING = {
+  MetricsConfig: { Metrics: ['EventCount', 'ErrorCount', 'KafkaMetrics'] },
+  LoggingConfig: { SystemLogLevel: 'WARN' },
+};
 
 /** An MSK processor in fan-out mode with every setting changed from its default. */
 function customised() {
@@ -73,6 +80,12 @@ function customised() {
       parkedKeysThreshold: 3,
       oldestParkedAgeThreshold: Duration.minutes(30),
       period: Duration.minutes(1),
+      timeLagThreshold: Duration.minutes(2),
+      handlerDurationP99Threshold: Duration.seconds(5),
+      recordsHandedBackThreshold: 500,
+      partitionsAbandonedThreshold: 3,
+      eventSourceDisabledThreshold: Duration.days(5),
+      partitionDimension: true,
       actions: [new SnsAction(alarmTopic)],
     },
     deadLetters: { redriveTimeout: Duration.minutes(10), schedule: Duration.minutes(5), keysPerRun: 20 },
@@ -180,6 +193,7 @@ describe('Kafka event source', () => {
         DestinationConfig: {
           OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(a.processor.failureBucket!), 'Arn'] } },
         },
+        ...MAPPING_MONITORING,
       },
     ]);
   });
@@ -206,6 +220,7 @@ describe('Kafka event source', () => {
       DestinationConfig: {
         OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(b.processor.failureBucket!), 'Arn'] } },
       },
+      ...MAPPING_MONITORING,
     };
 
     expect(Object.values(mappings)).toEqual([
@@ -329,6 +344,7 @@ describe('functions', () => {
       TIDEMARK_MAX_RANGES: '200',
       TIDEMARK_PARSE_CHUNK: '256',
       TIDEMARK_DRAIN_WAIT_MS: '150000',
+      TIDEMARK_METRICS_PARTITION_DIMENSION: 'true',
     };
 
     expect(env(a.processor.dispatchFunction)).toEqual({
@@ -432,6 +448,7 @@ describe('least privilege', () => {
           ],
         ),
         ...grants(['ec2:DeleteNetworkInterface'], [`${EC2}:network-interface/*`]),
+        ...XRAY,
       ].sort(),
     );
   });
@@ -464,6 +481,7 @@ describe('least privilege', () => {
           ],
         ),
         ...grants(['ec2:DeleteNetworkInterface'], [`${EC2}:network-interface/*`]),
+        ...XRAY,
       ].sort(),
     );
   });
@@ -486,6 +504,7 @@ describe('least privilege', () => {
             ['logs:CreateLogStream', 'logs:PutLogEvents'],
             [`${logicalId((fn as lambda.Function).logGroup as never)}.Arn`],
           ),
+          ...XRAY,
         ].sort(),
       });
     }
@@ -696,6 +715,14 @@ describe('alarms and dashboard', () => {
       alarm('Tidemark/RecordsSkippedBySource', 'Processor=order-projection', 'Sum', 1),
       alarm('Tidemark/RecordsUnparkable', 'Processor=order-projection', 'Sum', 1),
       alarm('AWS/Lambda/Errors', fn(p.redriveFunction), 'Sum', 1),
+      alarm('Tidemark/TimeLagSeconds', 'Processor=order-projection', 'Maximum', 120, 2, 'GreaterThanThreshold'),
+      alarm('Tidemark/StalledPartitions', 'Processor=order-projection', 'Maximum', 1),
+      alarm('Tidemark/HandlerDuration', 'Processor=order-projection', 'p99', 5_000, 1, 'GreaterThanThreshold'),
+      alarm('Tidemark/RecordsHandedBack', 'Processor=order-projection', 'Sum', 500),
+      alarm('Tidemark/PartitionsAbandoned', 'Processor=order-projection', 'Sum', 3),
+      { ...alarm('math', '', '', 1), dimensions: undefined, statistic: undefined, period: undefined }, // destination
+      { ...alarm('math', '', '', 1), dimensions: undefined, statistic: undefined, period: undefined }, // throttles
+      alarm('Tidemark/EventSourceDisabledSeconds', 'Processor=order-projection', 'Maximum', 5 * 86_400),
       alarm('AWS/States/ExecutionsFailed', machine(p.stateMachines.split), 'Sum', 1),
       alarm('AWS/States/ExecutionsFailed', machine(p.stateMachines.merge), 'Sum', 1),
       alarm('AWS/States/ExecutionsFailed', machine(p.stateMachines.scale), 'Sum', 1),
@@ -721,6 +748,70 @@ describe('alarms and dashboard', () => {
       ...(['begin', 'check', 'apply', 'rollback', 'plan'] as const).map(
         (step) => `${step}=Errors:${logicalId(a.processor.coordinatorFunctions[step])}`,
       ),
+    ]);
+  });
+
+  it('alarms when a mapping gives up on records and when the token table throttles, counting a silent period as 0', () => {
+    const alarms = resourcesOf(b.template, 'AWS::CloudWatch::Alarm');
+    const metricsOf = (id: string) =>
+      (
+        alarms[logicalId(b.processor.alarms[id]!)]!.Metrics as Array<{
+          Expression?: string;
+          MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: Array<{ Value: unknown }> } };
+        }>
+      ).map((m) =>
+        m.Expression
+          ? m.Expression
+          : `${m.MetricStat!.Metric.Namespace}/${m.MetricStat!.Metric.MetricName}:${render(m.MetricStat!.Metric.Dimensions[0]!.Value)}`,
+      );
+    const [payments, refunds] = b.processor.eventSourceMappings.map((m) => logicalId(m));
+
+    expect(metricsOf('FailureDestination')).toEqual([
+      'FILL(m0, 0) + FILL(m1, 0) + FILL(m2, 0) + FILL(m3, 0) + FILL(m4, 0) + FILL(m5, 0)',
+      ...[payments, refunds].flatMap((mapping) =>
+        ['OnFailureDestinationDeliveredEventCount', 'DroppedEventCount', 'OnFailureDestinationDeliveryErrorCount'].map(
+          (name) => `AWS/Lambda/${name}:${mapping}`,
+        ),
+      ),
+    ]);
+    expect(metricsOf('TokenTableThrottles')).toEqual([
+      'FILL(m0, 0) + FILL(m1, 0)',
+      `AWS/DynamoDB/ReadThrottleEvents:${logicalId(b.processor.table)}`,
+      `AWS/DynamoDB/WriteThrottleEvents:${logicalId(b.processor.table)}`,
+    ]);
+  });
+
+  it('alarms on time lag, stalls, handler latency, hand-backs and a long-disabled event source by default', () => {
+    const alarms = resourcesOf(b.template, 'AWS::CloudWatch::Alarm');
+    const summary = (id: string) => {
+      const alarm = alarms[logicalId(b.processor.alarms[id]!)]!;
+      return [
+        `${alarm.Namespace as string}/${alarm.MetricName as string}`,
+        alarm.Statistic ?? alarm.ExtendedStatistic,
+        alarm.EvaluationPeriods,
+        alarm.ComparisonOperator,
+        alarm.Threshold,
+        alarm.TreatMissingData,
+      ];
+    };
+
+    expect(
+      [
+        'TimeLagSeconds',
+        'StalledPartitions',
+        'HandlerDurationP99',
+        'RecordsHandedBack',
+        'PartitionsAbandoned',
+        'EventSourceDisabled',
+      ].map(summary),
+    ).toEqual([
+      ['Tidemark/TimeLagSeconds', 'Maximum', 2, 'GreaterThanThreshold', 300, 'notBreaching'],
+      ['Tidemark/StalledPartitions', 'Maximum', 1, 'GreaterThanOrEqualToThreshold', 1, 'notBreaching'],
+      ['Tidemark/HandlerDuration', 'p99', 1, 'GreaterThanThreshold', 30_000, 'notBreaching'],
+      ['Tidemark/RecordsHandedBack', 'Sum', 1, 'GreaterThanOrEqualToThreshold', 1000, 'notBreaching'],
+      ['Tidemark/PartitionsAbandoned', 'Sum', 1, 'GreaterThanOrEqualToThreshold', 1, 'notBreaching'],
+      // 6 days: under Kafka's 7-day offsets.retention.minutes.
+      ['Tidemark/EventSourceDisabledSeconds', 'Maximum', 1, 'GreaterThanOrEqualToThreshold', 518_400, 'notBreaching'],
     ]);
   });
 
@@ -781,6 +872,49 @@ describe('alarms and dashboard', () => {
       'Records skipped by the source or unparkable',
       'Parked keys',
       'Oldest parked letter (seconds)',
+      'Time lag (seconds)',
+      'Handler duration (ms)',
+      'Handed back, abandoned and replay-skipped',
+      'Stalled partitions and disabled event source',
+      'Event source: records',
+      'Event source: errors',
+      'Event source: offset lag (records)',
+      'Token table throttles',
+    ]);
+    expect(
+      [
+        'Time lag (seconds)',
+        'Handler duration (ms)',
+        'Handed back, abandoned and replay-skipped',
+        'Stalled partitions and disabled event source',
+      ].map(tidemark),
+    ).toEqual([
+      ['TimeLagSeconds:Maximum', 'OldestRecordAgeSeconds:Maximum'],
+      ['HandlerDuration:p50', 'HandlerDuration:p99'],
+      ['RecordsHandedBack:Sum', 'PartitionsAbandoned:Sum', 'RecordsReplaySkipped:Sum'],
+      ['StalledPartitions:Maximum', 'EventSourceDisabledSeconds:Maximum'],
+    ]);
+    // With the partition dimension, every partition's time lag, found by a search.
+    expect(JSON.stringify(body.widgets.find((w) => w.properties.title === 'Time lag (seconds)'))).toContain(
+      `SEARCH('{Tidemark,Processor,Partition} MetricName=\\"TimeLagSeconds\\" Processor=\\"order-projection\\"', 'Maximum', 60)`,
+    );
+    const mappingMetrics = (title: string) =>
+      body.widgets
+        .find((w) => w.properties.title === title)!
+        .properties.metrics.map((m) => `${m[0] as string}/${m[1] as string}`);
+    expect(mappingMetrics('Event source: records')).toEqual(
+      [
+        'PolledEventCount',
+        'InvokedEventCount',
+        'FailedInvokeEventCount',
+        'DroppedEventCount',
+        'OnFailureDestinationDeliveredEventCount',
+        'CommittedEventCount',
+      ].map((name) => `AWS/Lambda/${name}`),
+    );
+    expect(mappingMetrics('Event source: offset lag (records)')).toEqual([
+      'AWS/Lambda/MaxOffsetLag',
+      'AWS/Lambda/SumOffsetLag',
     ]);
     expect(
       [
@@ -819,9 +953,13 @@ describe('dead letters', () => {
         processorItems('payments'),
       ),
     );
-    expect(permissions.filter((line) => !line.startsWith('dynamodb:'))).toEqual(
-      grants(['logs:CreateLogStream', 'logs:PutLogEvents'], [`${logicalId(p.redriveFunction.logGroup as never)}.Arn`]),
-    );
+    expect(permissions.filter((line) => !line.startsWith('dynamodb:'))).toEqual([
+      ...grants(
+        ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        [`${logicalId(p.redriveFunction.logGroup as never)}.Arn`],
+      ),
+      ...XRAY,
+    ]);
   });
 
   it('runs the redriver with 512 MB, a 5 minute timeout and 50 keys a run by default', () => {
@@ -1199,6 +1337,31 @@ describe('configuration errors', () => {
       'an oldest-parked-age threshold under a minute',
       () => ({ alarms: { oldestParkedAgeThreshold: Duration.seconds(30) } }),
       'alarms.oldestParkedAgeThreshold: got "30 seconds"; allowed: whole seconds from 1 minute to 30 days',
+    ],
+    [
+      'a time lag threshold under a minute',
+      () => ({ alarms: { timeLagThreshold: Duration.seconds(10) } }),
+      'alarms.timeLagThreshold: got "10 seconds"; allowed: whole seconds from 1 minute to 7 days',
+    ],
+    [
+      'a handler latency threshold over 15 minutes',
+      () => ({ alarms: { handlerDurationP99Threshold: Duration.minutes(20) } }),
+      'alarms.handlerDurationP99Threshold: got "20 minutes"; allowed: whole milliseconds from 1 ms to 15 minutes',
+    ],
+    [
+      'no hand-back threshold',
+      () => ({ alarms: { recordsHandedBackThreshold: 0 } }),
+      'alarms.recordsHandedBackThreshold: got 0; allowed: a whole number from 1 to 9007199254740991',
+    ],
+    [
+      'an offset-expiry guard past Kafka’s offset retention',
+      () => ({ alarms: { eventSourceDisabledThreshold: Duration.days(31) } }),
+      'alarms.eventSourceDisabledThreshold: got "31 days"; allowed: whole minutes from 1 hour to 30 days',
+    ],
+    [
+      'a partition dimension that is not a boolean',
+      () => ({ alarms: { partitionDimension: 'yes' as never } }),
+      'alarms.partitionDimension: got "yes"; allowed: true or false',
     ],
     [
       'a redrive timeout over 15 minutes',
