@@ -111,6 +111,8 @@ export class TidemarkExampleStack extends Stack {
       MergeStateMachineArn: this.processor.stateMachines.merge.stateMachineArn,
       ScaleStateMachineArn: this.processor.stateMachines.scale.stateMachineArn,
       DashboardName: this.processor.dashboard.dashboardName,
+      // For `tidemark console --url <AdminUrl>`: the status page and admin API, IAM-signed.
+      ...(this.processor.admin ? { AdminUrl: this.processor.admin.url.url } : {}),
     };
     for (const [name, value] of Object.entries(outputs)) new CfnOutput(this, name, { value });
   }
