@@ -10,15 +10,28 @@ const DURATION_MS = 2_000;
 const RATE = 300;
 let result: LocalStackResult;
 const lines: string[] = [];
+/** The status the admin API answered while the traffic flowed (fetched as soon as its URL was reported). */
+let statusDuringTraffic: Promise<{ status: number; body: Record<string, unknown> }> | undefined;
 
 beforeAll(async () => {
   result = await runLocalStack(
-    { durationMs: DURATION_MS, rate: RATE, partitions: 2, segments: 2, keys: 40, poison: 1, keep: true },
-    (line) => lines.push(line),
+    { durationMs: DURATION_MS, rate: RATE, partitions: 2, segments: 2, keys: 40, poison: 1, keep: true, adminPort: 0 },
+    (line) => {
+      lines.push(line);
+      const url = /^Admin API and status page: (http:\/\/[^/]+)\//.exec(line)?.[1];
+      if (url) {
+        // Asked a little later, once batches have checkpointed.
+        statusDuringTraffic = new Promise((resolve) => setTimeout(resolve, 800)).then(async () => {
+          const answer = await fetch(`${url}/api/processors/order-projection/status`);
+          return { status: answer.status, body: (await answer.json()) as Record<string, unknown> };
+        });
+      }
+    },
   );
 }, 120_000);
 
 afterAll(async () => {
+  await result?.admin?.close();
   await result?.dynamoDb?.stop();
 });
 
@@ -56,6 +69,18 @@ describe('runLocalStack (npm start)', () => {
     expect(formatLocalStackResult(result).join('\n')).toMatch(
       /Timings: start-up \d+\.\d s \(DynamoDB Local, synthesis\); traffic \d+\.\d s \(\d+ records, the last at \d+\.\d s\); after it \d+\.\d s for the layout change under way, \d+\.\d s to deliver the rest, \d+\.\d s to redrive parked letters, \d+\.\d s to verify; \d+\.\d s in all/,
     );
+  });
+
+  it('with --admin-port, serves the status JSON while the traffic flows, and keeps serving with keep', async () => {
+    expect(result.adminUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const during = await statusDuringTraffic!;
+    expect(during.status).toBe(200);
+    const view = during.body as { processor: string; partitions: Array<{ id: string; highWater: number | null }> };
+    expect(view.processor).toBe('order-projection');
+    expect(view.partitions.map((p) => p.id)).toEqual(['orders-0', 'orders-1']);
+    expect(view.partitions.every((p) => typeof p.highWater === 'number')).toBe(true);
+    const after = await fetch(`${result.adminUrl}/api/processors`);
+    expect(await after.json()).toMatchObject({ processors: [{ name: 'order-projection', initialised: true }] });
   });
 
   it('reports start-up before any traffic, and the segments each split or merge left', () => {
