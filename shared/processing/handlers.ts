@@ -198,10 +198,17 @@ export function createDispatchHandler(
   const dispatcher = dispatcherFor(processor, runtime, metrics && ((ms) => metrics.handlerDuration(ms)));
   const { logger } = runtime;
   return instrumentedHandler<unknown, KafkaBatchResponse>(telemetry, async (event, context) => {
-    const result = await dispatcher.dispatch(event, {
-      remainingMs: () => context.getRemainingTimeInMillis(),
-      invocationId: context.awsRequestId,
-    });
+    let result;
+    try {
+      result = await dispatcher.dispatch(event, {
+        remainingMs: () => context.getRemainingTimeInMillis(),
+        invocationId: context.awsRequestId,
+      });
+    } catch (error) {
+      // The event was refused (Lambda retries it): the handler calls that ran are still counted.
+      metrics?.flush();
+      throw error;
+    }
     logger.info('batch processed', { layoutVersion: result.layoutVersion, partitions: result.partitions });
     metrics?.batch(result, runtime.clock());
     return result.response;
