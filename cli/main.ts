@@ -79,7 +79,6 @@ ${TABLE_OPTIONS_HELP}`;
 
 const COMMANDS = {
   init: { options: INIT_OPTIONS, usage: INIT_USAGE },
-  console: { options: CONSOLE_OPTIONS, usage: CONSOLE_USAGE },
   status: {
     options: { ...TABLE_OPTIONS, json: { type: 'boolean' } },
     usage: `Usage: tidemark status <processor> [--json]
@@ -100,6 +99,7 @@ ${TABLE_OPTIONS_HELP}`,
     options: CHANGE_OPTIONS,
     usage: changeUsage('scale', '<segments>', 'Splits or merges until the processor has <segments> segments.'),
   },
+  console: { options: CONSOLE_OPTIONS, usage: CONSOLE_USAGE },
 } as const satisfies Record<string, { options: OptionSpec; usage: string }>;
 
 type Command = keyof typeof COMMANDS;

@@ -14,6 +14,7 @@ import {
   offlineApp,
   permissionsOf,
   processorModule,
+  render,
   resourcesOf,
   roleOf,
 } from '../support/cdk.js';
@@ -25,8 +26,8 @@ const MSK = {
   clusterArn: CLUSTER_ARN,
   topic: 'orders',
   vpcId: 'vpc-0abc',
-  subnetIds: 'subnet-a,subnet-b',
-  securityGroupIds: 'sg-1',
+  subnetIds: 'subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb',
+  securityGroupIds: 'sg-01111111111111111',
 };
 const SELF_MANAGED = {
   kafka: 'self-managed',
@@ -69,9 +70,9 @@ describe('example stack', () => {
         ['ec2:CreateNetworkInterface'],
         [
           `${EC2}:network-interface/*`,
-          `${EC2}:security-group/sg-1`,
-          `${EC2}:subnet/subnet-a`,
-          `${EC2}:subnet/subnet-b`,
+          `${EC2}:security-group/sg-01111111111111111`,
+          `${EC2}:subnet/subnet-0aaaaaaaaaaaaaaaa`,
+          `${EC2}:subnet/subnet-0bbbbbbbbbbbbbbbb`,
         ],
       ),
     );
@@ -94,16 +95,16 @@ describe('example stack', () => {
       ...SELF_MANAGED,
       auth: 'mtls',
       rootCaSecretArn: ROOT_CA_ARN,
-      subnetIds: 'subnet-a',
-      securityGroupIds: 'sg-1,sg-2',
+      subnetIds: 'subnet-0aaaaaaaaaaaaaaaa',
+      securityGroupIds: 'sg-01111111111111111,sg-02222222222222222',
     });
 
     expect(mapping.SourceAccessConfigurations).toEqual([
       { Type: 'CLIENT_CERTIFICATE_TLS_AUTH', URI: SECRET_ARN },
       { Type: 'SERVER_ROOT_CA_CERTIFICATE', URI: ROOT_CA_ARN },
-      { Type: 'VPC_SUBNET', URI: 'subnet-a' },
-      { Type: 'VPC_SECURITY_GROUP', URI: 'sg-1' },
-      { Type: 'VPC_SECURITY_GROUP', URI: 'sg-2' },
+      { Type: 'VPC_SUBNET', URI: 'subnet-0aaaaaaaaaaaaaaaa' },
+      { Type: 'VPC_SECURITY_GROUP', URI: 'sg-01111111111111111' },
+      { Type: 'VPC_SECURITY_GROUP', URI: 'sg-02222222222222222' },
     ]);
     expect(
       permissionsOf(template, roleOf(template, logicalId(stack.processor.dispatchFunction))).filter((line) =>
@@ -148,13 +149,14 @@ describe('example stack', () => {
     expect(worker.Properties.ReservedConcurrentExecutions).toBe(40);
     expect([table.Properties.DeletionProtectionEnabled, table.DeletionPolicy]).toEqual([false, 'Delete']);
     expect(Object.values(resourcesOf(template, 'AWS::Logs::LogGroup')).map((g) => g.RetentionInDays)).toEqual(
-      Array.from({ length: 9 }, () => 7),
+      // Nine functions (the admin function among them) and the state machines' log group.
+      Array.from({ length: 10 }, () => 7),
     );
     const redrive = template.toJSON().Resources[logicalId(stack.processor.redriveFunction)];
     expect([
-      Object.values(resourcesOf(template, 'AWS::Events::Rule')).map((rule) => rule.ScheduleExpression),
+      resourcesOf(template, 'AWS::Events::Rule')[logicalId(stack.processor.redriveSchedule)]!.ScheduleExpression,
       redrive.Properties.Environment.Variables.TIDEMARK_REDRIVE_KEYS_PER_RUN,
-    ]).toEqual([['rate(10 minutes)'], '25']);
+    ]).toEqual(['rate(10 minutes)', '25']);
   });
 
   it('outputs the table, the dispatch and redrive functions, the failure bucket, the state machines and the dashboard', () => {
@@ -174,7 +176,9 @@ describe('example stack', () => {
       'MergeStateMachineArn',
       'ScaleStateMachineArn',
       'DashboardName',
+      'AdminUrl',
     ]);
+    expect(render(outputs.AdminUrl!.Value)).toBe(`${logicalId(stack.processor.admin!.url)}.FunctionUrl`);
   });
 
   it('passes the cdk-nag plugin when synthesized as cdk/app.ts does', () => {
@@ -203,7 +207,7 @@ describe('example stack', () => {
     ],
     [
       'subnets without security groups',
-      { ...SELF_MANAGED, subnetIds: 'subnet-a' },
+      { ...SELF_MANAGED, subnetIds: 'subnet-0aaaaaaaaaaaaaaaa' },
       'context subnetIds, securityGroupIds: got ["subnetIds"]; allowed: both or neither',
     ],
     [

@@ -27,13 +27,14 @@ const BAD: Array<{ args: string[]; error: unknown; spawn?: true }> = [
   { spawn: true, args: ['--keys'], error: `--keys needs a whole number from 1 to 1000000 after it; ${SEE_HELP}` },
   { spawn: true, args: ['--keep=yes'], error: `--keep takes no value, got "yes"; ${SEE_HELP}` },
   { args: ['--topic='], error: `--topic must not be empty; ${SEE_HELP}` },
+  { args: ['--admin-port', '70000'], error: '--admin-port must be a whole number from -1 to 65535, got "70000"' },
   { spawn: true, args: ['fast'], error: `unexpected argument "fast": npm start -- takes flags only; ${SEE_HELP}` },
   {
     spawn: true,
     args: ['--bogus'],
     error:
       'unknown flag --bogus; the flags are --duration, --partitions, --keys, --segments, --rate, --failure-rate, ' +
-      `--batch-size, --concurrency, --lambda-retries, --poison, --keep, --topic, --group, --produce, --help; ${SEE_HELP}`,
+      `--batch-size, --concurrency, --lambda-retries, --poison, --admin-port, --keep, --topic, --group, --produce, --help; ${SEE_HELP}`,
   },
   { args: ['-d', '5'], error: expect.stringMatching(/^unknown flag -d; the flags are --duration, /) },
 ];
