@@ -17,6 +17,12 @@
  * - admin: readState and readLayout (Query, BatchGetItem, GetItem), skips, letters, lag samples and audit (Query),
  *   a lag sample (PutItem), accepting an operation (a TransactWriteItems of Puts: operation, head, audit), moving
  *   it on (UpdateItem).
+ * - resetPlan (the reset's disable and plan steps, cdk/reset-state-machine.ts): the layout and the partition items
+ *   (GetItem, BatchGetItem);
+ * - reset (its write step): a partition item (GetItem), written in a TransactWriteItems of its Update and a
+ *   ConditionCheck of the layout; parked letters deleted as the operator's delete does (a TransactWriteItems of the
+ *   letter's Delete, the partition Update and the audit Put, after reading them: Query); the reset's audit item
+ *   (PutItem).
  */
 export const TABLE_ACTIONS = {
   dispatch: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
@@ -36,4 +42,13 @@ export const TABLE_ACTIONS = {
   rollback: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   plan: ['dynamodb:GetItem'],
   admin: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+  resetPlan: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
+  reset: [
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:Query',
+    'dynamodb:UpdateItem',
+  ],
 } as const;

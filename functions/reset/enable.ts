@@ -1,0 +1,4 @@
+import { createResetHandlers } from '../../shared/reset/reset-handlers.js';
+
+/** The "enable" task of the reset state machine (cdk/reset-state-machine.ts). */
+export const handler = createResetHandlers().enable;
