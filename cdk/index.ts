@@ -12,3 +12,4 @@ export {
   type LayoutStateMachinesProps,
 } from './layout-state-machines.js';
 export * from './props.js';
+export { AdminApi, type AdminApiSettings, type AdminApiProps } from './admin-api.js';

@@ -231,3 +231,34 @@ export {
   type PartitionLag,
   type ProcessorMetricsOptions,
 } from './observability/metrics.js';
+/**
+ * Operating a processor: the admin API ({@link handleAdminRequest}, served by the admin function behind an
+ * IAM-authorised function URL, and by {@link startAdminServer} on loopback), the status it answers
+ * ({@link ProcessorStatus}: layout, claims, positions, lag in records and seconds, stalled partitions, parked keys)
+ * and the Kafka admin port it reads partitions' ends through ({@link createKafkaAdmin}).
+ */
+export {
+  handleAdminRequest,
+  type AdminBackend,
+  type AdminProcessor,
+  type AdminRequest,
+  type AdminResponse,
+  type ResetService,
+  type ResetRequestBody,
+} from './admin/admin-api.js';
+export { AdminRequestError, type AdminErrorCode } from './admin/admin-error.js';
+export { startAdminServer, type AdminServer, type AdminServerOptions } from './admin/admin-server.js';
+export { readProcessorStatus, type StatusSources } from './admin/read-status.js';
+export type { AdminCommand, Operation, OperationStatus } from './admin/operation-store.js';
+export type {
+  ProcessorStatus,
+  PartitionStatus,
+  SegmentStatus,
+  ParkedKeyStatus,
+  PendingChange,
+  LagSample,
+  WarningKind,
+} from './admin/status-view.js';
+export type { KafkaAdmin, PartitionWatermarks } from './kafka/kafka-admin.js';
+export { createKafkaAdmin, type KafkaAdminOptions } from './kafka/kafkajs-admin.js';
+export type { EventSourceControl, EventSourceMappingState } from './operations/event-source-control.js';
