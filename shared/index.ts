@@ -121,6 +121,44 @@ export {
   type HandlerContext,
   type RecordHandler,
 } from './processing/processor.js';
+/**
+ * Record formats: declare `key` and `value` on a processor (`value: avro({ registry: confluentRegistry({ url }) })`)
+ * and the handler gets `record.decodedKey` / `record.decodedValue`, with the writer schema in `context.schema`. A
+ * record that cannot be decoded is a {@link RecordDecodeError} and is parked with its raw bytes.
+ */
+export { json, string, bytes, type JsonOptions, type StandardSchema } from './formats/plain-formats.js';
+export { avro, type AvroOptions, type AvroSchemaInput } from './formats/avro.js';
+export { protobuf, type ProtobufOptions } from './formats/protobuf.js';
+export { jsonSchema, type JsonSchemaOptions } from './formats/json-schema.js';
+export {
+  confluentRegistry,
+  CONFLUENT_MAGIC_BYTE,
+  type ConfluentRegistryOptions,
+} from './formats/confluent-registry.js';
+export {
+  glueRegistry,
+  GLUE_HEADER_VERSION,
+  GlueCompression,
+  type GlueRegistryOptions,
+  type GlueSchemaClient,
+} from './formats/glue-registry.js';
+export {
+  SchemaCache,
+  type SchemaRegistry,
+  type SchemaCacheOptions,
+  type WriterSchema,
+  type Frame,
+} from './formats/schema-registry.js';
+export {
+  DataFormat,
+  isRecordFormat,
+  type RecordFormat,
+  type Decoded,
+  type SchemaInfo,
+  type SchemaFormat,
+} from './formats/record-format.js';
+export { RecordDecodeError, DecodeFailure, type RecordPart } from './formats/record-decode-error.js';
+export { DecodedRecord, type HandlerRecord, type FormattedHandler } from './formats/decoded-record.js';
 export {
   Dispatcher,
   type DispatchResult,

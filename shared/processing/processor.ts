@@ -5,6 +5,8 @@ import { defaultHash, type HashFunction } from '../routing/hash.js';
 import type { KafkaRecord } from '../kafka/kafka-record.js';
 import { MAX_SEGMENTS } from '../routing/layout.js';
 import type { Logger } from '../observability/logger.js';
+import { decodingHandler, type FormattedHandler } from '../formats/decoded-record.js';
+import type { RecordFormat, SchemaInfo } from '../formats/record-format.js';
 import { resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import type { Segment } from '../routing/segment.js';
 import {
@@ -51,6 +53,10 @@ export interface HandlerContext {
    */
   readonly requestId: string;
   readonly logger: Logger;
+  /** The writer schema the value named (registry id, format, type name), when the processor's `value` format has one. */
+  readonly schema?: SchemaInfo;
+  /** The writer schema the key named, when the processor's `key` format has one. */
+  readonly keySchema?: SchemaInfo;
 }
 
 /** What a processor does with the records a reset brings again (those handled before the reset). */
@@ -70,13 +76,28 @@ const REPLAY_MODES: readonly string[] = Object.values(ReplayMode);
  */
 export type RecordHandler = (record: KafkaRecord, context: HandlerContext) => Promise<void> | void;
 
-/** A team's processor, as written: name, topics, handler and how records are ordered and retried. */
-export interface ProcessorDefinition {
+/**
+ * A team's processor, as written: name, topics, handler and how records are ordered and retried. `K` and `V` are
+ * what the `key` and `value` formats decode to (inferred from them).
+ */
+export interface ProcessorDefinition<K = never, V = never> {
   /** Names the processor in the token store: letters, digits, '.', '_' or '-'. */
   readonly name: string;
   /** The topics the processor consumes; records of any other topic are reported failed. */
   readonly topics: readonly string[];
-  readonly handler: RecordHandler;
+  /** Gets a `KafkaRecord`; with `key` or `value` formats, a `DecodedRecord` (`decodedKey`, `decodedValue`). */
+  readonly handler: FormattedHandler<K, V>;
+  /**
+   * How the handler gets the record key (`record.decodedKey`): `string()`, `json()`, `avro({...})`, ... Routing
+   * always uses the raw key bytes, so decoding never changes the order. @default none: `record.key` is the bytes
+   */
+  readonly key?: RecordFormat<K>;
+  /**
+   * How the handler gets the record value (`record.decodedValue`), e.g. `avro({ registry, schema })`. A value that
+   * cannot be decoded is parked at once with its raw bytes (retried first while the registry is unavailable).
+   * @default none: `record.value` is the bytes
+   */
+  readonly value?: RecordFormat<V>;
   /** What must stay in order. @default Sequencing.key() */
   readonly sequencing?: SequencingPolicy;
   /** Records handled at once per invocation (inline) or per segment worker (fan-out). @default 16 */
@@ -143,7 +164,7 @@ export function routingKeyOf(processor: Processor, record: KafkaRecord): string 
  *   handler: async (record) => project(record.json()),
  * });
  */
-export function defineProcessor(definition: ProcessorDefinition): Processor {
+export function defineProcessor<K = never, V = never>(definition: ProcessorDefinition<K, V>): Processor {
   assertProcessorName(definition.name);
   const topics = definition.topics;
   if (
@@ -189,10 +210,16 @@ export function defineProcessor(definition: ProcessorDefinition): Processor {
       `processor "${definition.name}": replay must be 'handle' or 'skip', got ${JSON.stringify(replay)}`,
     );
   }
+  // Decoding wraps the handler, so it runs in each attempt, inline, in a worker and in a redrive alike.
+  const handler = decodingHandler(
+    definition.name,
+    { key: definition.key, value: definition.value },
+    definition.handler,
+  );
   return Object.freeze({
     name: definition.name,
     topics: Object.freeze([...topics]),
-    handler: definition.handler,
+    handler,
     sequencing: validateSequencingPolicy(definition.sequencing ?? Sequencing.key()),
     concurrency,
     retry: resolveRetryPolicy(definition.retry),
