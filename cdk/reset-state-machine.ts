@@ -73,9 +73,9 @@ export interface ResetStateMachineProps {
   readonly emptyGroupTimeout?: Duration;
   /** Time between two checks of the groups. @default Duration.seconds(10) */
   readonly pollInterval?: Duration;
-  /** Where executions log (level ALL, with execution data). @default no logging */
+  /** Where executions log (level ALL, with execution data). @default a log group of its own, kept `logRetention` */
   readonly logGroup?: logs.ILogGroup;
-  /** Retention of the functions' log groups. @default logs.RetentionDays.ONE_MONTH */
+  /** Retention of the functions' log groups (and the executions' own one). @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /** The step functions to call; when given they are used as they are (no roles or grants are made). @default functions of its own */
   readonly functions?: ResetFunctions;
@@ -148,6 +148,23 @@ export class ResetStateMachine extends Construct {
     const kafka = validate(props);
     this.functions = props.functions ?? this.createFunctions(props, kafka);
     this.stateMachine = this.machine(props);
+    this.acknowledgeStateMachineFindings();
+  }
+
+  /** The state machine role: CDK's log delivery and X-Ray statements, and invoke grants that include `:*`. */
+  private acknowledgeStateMachineFindings(): void {
+    Validations.of(this.stateMachine).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'CloudWatch Logs vended delivery (logs:CreateLogDelivery, ...) and X-Ray (xray:PutTraceSegments, ...) ' +
+        'support no resource-level permissions; Step Functions needs them to log ALL events and trace.',
+    });
+    for (const fn of new Set(Object.values(this.functions))) {
+      Validations.of(this.stateMachine).acknowledge({
+        id: `AwsSolutions-IAM5[${nagResource(this, `${fn.functionArn}:*`)}]`,
+        reason: 'LambdaInvoke grants the step function and its versions (ARN:*); the task calls this one function.',
+      });
+    }
   }
 
   private machine(props: ResetStateMachineProps): sfn.StateMachine {
@@ -173,14 +190,18 @@ export class ResetStateMachine extends Construct {
         plan.next(move).next(write).next(enable).next(new sfn.Succeed(scope, names.done)),
       )
       .otherwise(wait);
+    const destination =
+      props.logGroup ??
+      new logs.LogGroup(this, 'Logs', {
+        retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
     return new sfn.StateMachine(this, 'Reset', {
       definitionBody: sfn.DefinitionBody.fromChainable(disable.next(wait).next(check).next(empty)),
       stateMachineType: sfn.StateMachineType.STANDARD,
       timeout: props.timeout ?? Duration.hours(1),
       tracingEnabled: true,
-      ...(props.logGroup
-        ? { logs: { destination: props.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true } }
-        : {}),
+      logs: { destination, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
   }
 
