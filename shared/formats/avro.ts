@@ -5,8 +5,8 @@ import { DecodeFailure, messageOf, RecordDecodeError } from './record-decode-err
 import type { Decoded, RecordFormat } from './record-format.js';
 import type { SchemaRegistry } from './schema-registry.js';
 
-/** An Avro schema: its JSON (object or text) or an avsc `Type`. */
-export type AvroSchemaInput = Schema | string;
+/** An Avro schema: its JSON (an object, `as const` is fine, or text) or an avsc `Type`; checked when declared. */
+export type AvroSchemaInput = Type | string | object;
 
 /** Options of {@link avro}. */
 export interface AvroOptions {
@@ -54,7 +54,7 @@ export function avro<T = unknown>(options: AvroOptions): RecordFormat<T> {
 function readerType(schema: AvroSchemaInput, typeOptions: Partial<ForSchemaOptions> | undefined): Type {
   if (avsc.Type.isType(schema)) return schema as Type;
   try {
-    return avsc.Type.forSchema(typeof schema === 'string' ? (JSON.parse(schema) as Schema) : schema, typeOptions);
+    return avsc.Type.forSchema((typeof schema === 'string' ? JSON.parse(schema) : schema) as Schema, typeOptions);
   } catch (error) {
     throw new ConfigurationError(`avro(): schema is not a valid Avro schema: ${messageOf(error)}`, { cause: error });
   }

@@ -132,7 +132,8 @@ class ConfluentRegistry implements SchemaRegistry {
       case SchemaType.AVRO:
         return { format: 'avro', type: parsed as AvroType };
       case SchemaType.PROTOBUF: {
-        // The client's ProtoSchema keeps the first message type; its parent holds the file's top-level declarations.
+        // The client's ProtoSchema keeps the file's first message type, parsed with its own protobufjs 7, whose
+        // reader lets a truncated string through. Its root is copied once into this protobufjs, whose does not.
         const message = (parsed as { message?: ProtobufType }).message;
         if (!message?.parent) {
           throw new RecordDecodeError(DecodeFailure.SchemaMismatch, `schema ${id} has no Protobuf message type`, {
@@ -140,7 +141,9 @@ class ConfluentRegistry implements SchemaRegistry {
             schemaId: id,
           });
         }
-        return protobufWriter(message.parent as Namespace, 'confluent');
+        const root = protobuf.Root.fromJSON(message.root.toJSON());
+        const file = message.parent.fullName ? root.lookup(message.parent.fullName) : root;
+        return protobufWriter(file as Namespace, 'confluent');
       }
       case SchemaType.JSON: {
         const schema = parsed as { fromBuffer(payload: Buffer): unknown };

@@ -1,5 +1,6 @@
 import type { Type as AvroType } from 'avsc';
 import type { Type as ProtobufType } from 'protobufjs';
+import { ConfigurationError } from '../errors.js';
 import { DecodeFailure, RecordDecodeError } from './record-decode-error.js';
 import type { SchemaFormat } from './record-format.js';
 
@@ -73,8 +74,8 @@ export class SchemaCache {
   private readonly clock: () => number;
 
   constructor(options: SchemaCacheOptions = {}) {
-    this.notFoundTtlMs = options.notFoundTtlMs ?? 30_000;
-    this.maxNotFound = options.maxNotFound ?? 1_000;
+    this.notFoundTtlMs = wholeNumber('notFoundTtlMs', options.notFoundTtlMs ?? 30_000);
+    this.maxNotFound = wholeNumber('maxNotFound', options.maxNotFound ?? 1_000);
     this.clock = options.clock ?? Date.now;
   }
 
@@ -105,6 +106,13 @@ export class SchemaCache {
   private forget(id: number | string): void {
     if (this.entries.get(id)?.expiresAt !== undefined) this.entries.delete(id);
   }
+}
+
+function wholeNumber(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new ConfigurationError(`schema registry: ${name} must be a whole number from 0, got ${String(value)}`);
+  }
+  return value;
 }
 
 /** Checks that the schema an id names is of the format the decoder reads. */

@@ -81,15 +81,9 @@ export function protobufWriter(file: Namespace, numbering: ProtobufNumbering): W
   };
 }
 
-/**
- * The message types declared directly in a namespace or message, in declaration order. Told apart by shape, not
- * `instanceof`: the Confluent client parses with its own copy of protobufjs.
- */
+/** The message types declared directly in a namespace or message, in declaration order. */
 function messagesIn(scope: Namespace | ProtobufType): ProtobufType[] {
-  return (scope.nestedArray ?? []).filter(
-    (nested): nested is ProtobufType =>
-      typeof (nested as ProtobufType).decode === 'function' && 'fieldsArray' in nested,
-  );
+  return scope.nestedArray.filter((nested): nested is ProtobufType => nested instanceof protobuf.Type);
 }
 
 /** A Protobuf message type's full name without protobufjs's leading dot (`shop.Order`). */

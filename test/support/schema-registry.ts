@@ -76,6 +76,11 @@ export class LocalConfluentRegistry {
     return id;
   }
 
+  /** Registers a schema under an id of the test's choosing (a schema registered after records named it). */
+  put(id: number, schema: object | string, schemaType: RegistrySchemaType = 'AVRO'): void {
+    this.schemas.set(id, { schema: typeof schema === 'string' ? schema : JSON.stringify(schema), schemaType });
+  }
+
   /** How many times schema `id` was fetched. */
   fetchesOf(id: number): number {
     return this.requests.filter((r) => r === `GET /schemas/ids/${id}`).length;

@@ -27,6 +27,8 @@ const orderNeedsCustomer = {
   fields: [...orderV1.fields, { name: 'customer', type: 'string' }],
 } as const;
 
+const avroType = (schema: object) => avsc.Type.forSchema(schema as avsc.Schema);
+
 let registry: LocalConfluentRegistry;
 beforeAll(async () => {
   registry = await LocalConfluentRegistry.start();
@@ -203,7 +205,7 @@ describe('avro() with a Confluent registry', () => {
 
 describe('avro() without a registry', () => {
   it('decodes plain Avro binary with the schema given in code, parsed once', async () => {
-    const type = avsc.Type.forSchema(orderV1 as avsc.Schema);
+    const type = avroType(orderV1);
     const format = avro<{ id: string; amount: number }>({ schema: orderV1 });
 
     const decoded = await format.decode(type.toBuffer({ id: 'o-9', amount: 9 }));
@@ -213,10 +215,7 @@ describe('avro() without a registry', () => {
   });
 
   it('refuses trailing bytes as DESERIALIZATION_ERROR', async () => {
-    const bytes = Buffer.concat([
-      avsc.Type.forSchema(orderV1 as avsc.Schema).toBuffer({ id: 'o', amount: 1 }),
-      Buffer.from([1]),
-    ]);
+    const bytes = Buffer.concat([avroType(orderV1).toBuffer({ id: 'o', amount: 1 }), Buffer.from([1])]);
 
     const error = await decodeError(() => avro({ schema: orderV1 }).decode(bytes));
 
