@@ -11,6 +11,7 @@ import { throughputBounds } from './report/bounds.js';
 import { loadAverage, machineReport } from './report/machine.js';
 import { buildReport, type BenchReport, type Measurements } from './report/report.js';
 import { measureBatchPhases } from './scenarios/batch-phases.js';
+import { measureDecoders } from './scenarios/decoders.js';
 import { sweepBatchSizes } from './scenarios/batch-size-sweep.js';
 import { measureLimits } from './scenarios/limits.js';
 import { compareOnOnePartition } from './scenarios/one-partition.js';
@@ -52,8 +53,20 @@ async function throughputScenarios(ctx: ScenarioContext): Promise<Measurements> 
   const batchSizeSweep = await sweepBatchSizes(ctx, log, runs.consumer, rates.physical);
   const partitionScaling = await scalePartitions(ctx);
   const overhead = await measureOverhead(ctx);
+  const decoders = await measureDecoders(ctx.progress);
   const distinctKeys = log.distinctKeys;
-  return { distinctKeys, sequential, runs, batchPhases, bounds, rates, batchSizeSweep, partitionScaling, overhead };
+  return {
+    distinctKeys,
+    sequential,
+    runs,
+    batchPhases,
+    bounds,
+    rates,
+    batchSizeSweep,
+    partitionScaling,
+    overhead,
+    decoders,
+  };
 }
 
 /** The scenarios that measure DynamoDB itself: on the real token store only, whose requests are what they cost. */

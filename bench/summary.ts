@@ -8,6 +8,7 @@ export function summary(report: BenchReport): string {
     ...onePartition(report),
     ...scaling(report),
     ...overhead(report),
+    ...decoders(report),
     ...dynamoDb(report),
     ...parking(report),
     ...limits(report),
@@ -63,6 +64,13 @@ function overhead(report: BenchReport): string[] {
     line('Tidemark end to end', `${report.overhead.tidemarkUsPerRecord} µs/record`),
     line('handler alone', `${report.overhead.handlerOnlyUsPerRecord} µs/record`),
     line('overhead', `${report.overhead.overheadUsPerRecord} µs/record`),
+  ];
+}
+
+function decoders(report: BenchReport): string[] {
+  return [
+    'Record formats (µs per record, schema cached: decode alone; added to a handler call):',
+    ...report.decoders.decoders.map((d) => line(d.decoder, `${d.decodeUsPerRecord}; ${d.addedUsPerRecord}`)),
   ];
 }
 

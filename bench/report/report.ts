@@ -10,6 +10,7 @@ import type { BenchOptions } from '../options.js';
 import type { BatchSizePoint } from '../scenarios/batch-size-sweep.js';
 import type { LimitsReport } from '../scenarios/limits.js';
 import type { OnePartitionRuns } from '../scenarios/one-partition.js';
+import type { DecodersReport } from '../scenarios/decoders.js';
 import type { OverheadReport } from '../scenarios/overhead.js';
 import type { ParkingCost } from '../scenarios/parking-cost.js';
 import type { PartitionScalingReport } from '../scenarios/partition-scaling.js';
@@ -40,6 +41,8 @@ export interface BenchReport {
   readonly onePartition: OnePartitionReport;
   readonly partitionScaling: PartitionScalingReport;
   readonly overhead: OverheadReport;
+  /** What each record format costs per record, schema cached. */
+  readonly decoders: DecodersReport;
   readonly dynamoDb: DynamoDbReport;
   readonly cost: CostReport;
   readonly targets: Targets;
@@ -60,6 +63,7 @@ export interface Measurements {
   readonly batchSizeSweep: readonly BatchSizePoint[];
   readonly partitionScaling: PartitionScalingReport;
   readonly overhead: OverheadReport;
+  readonly decoders: DecodersReport;
   readonly parking?: ParkingCost;
   readonly limits?: LimitsReport;
 }
@@ -111,6 +115,7 @@ export function buildReport(run: RunFacts, measured: Measurements): BenchReport 
     onePartition,
     partitionScaling: measured.partitionScaling,
     overhead,
+    decoders: measured.decoders,
     dynamoDb,
     cost,
     targets,

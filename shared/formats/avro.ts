@@ -2,7 +2,7 @@ import avsc from 'avsc';
 import type { ForSchemaOptions, Resolver, Schema, Type } from 'avsc';
 import { ConfigurationError } from '../errors.js';
 import { DecodeFailure, messageOf, RecordDecodeError } from './record-decode-error.js';
-import type { Decoded, RecordFormat } from './record-format.js';
+import type { Decoded, RecordFormat, SchemaInfo } from './record-format.js';
 import type { SchemaRegistry } from './schema-registry.js';
 
 /** An Avro schema: its JSON (an object, `as const` is fine, or text) or an avsc `Type`; checked when declared. */
@@ -67,45 +67,62 @@ function plainAvro<T>(type: Type): RecordFormat<T> {
   };
 }
 
-/** Framed Avro: the writer schema by id, resolved to the reader schema once per id. */
+/** How one writer id is read: the type to read with, the resolver from the writer's (none when equal), its info. */
+interface AvroReading {
+  readonly type: Type;
+  readonly resolver?: Resolver;
+  readonly schema: SchemaInfo;
+}
+
+/**
+ * Framed Avro: the writer schema by id, resolved to the reader schema once per id. A known id decodes
+ * synchronously, without asking the registry again; the first record of an id waits for it.
+ */
 class RegistryAvro<T> implements RecordFormat<T> {
   readonly format = 'avro';
-  /** Per writer id: how to read it (a resolver, or the reader itself when the schemas are equal), or why not. */
-  private readonly readers = new Map<number | string, { resolver?: Resolver; type: Type } | RecordDecodeError>();
+  private readonly readings = new Map<number | string, AvroReading | RecordDecodeError>();
 
   constructor(
     private readonly registry: SchemaRegistry,
     private readonly reader: Type | undefined,
   ) {}
 
-  async decode(bytes: Buffer): Promise<Decoded<T>> {
+  decode(bytes: Buffer): Decoded<T> | Promise<Decoded<T>> {
     const frame = this.registry.unframe(bytes, 'avro');
-    const writer = await this.registry.writerSchema(frame.id, 'avro');
-    if (writer.format !== 'avro') throw new Error('unreachable: the registry checks the format');
-    const how = this.readers.get(frame.id) ?? this.resolve(frame.id, writer.type);
-    if (how instanceof RecordDecodeError) throw how;
-    const value = readAvro(() => how.type.fromBuffer(frame.payload, how.resolver) as T, frame.id);
-    return { value, schema: { id: frame.id, format: 'avro', registry: this.registry.kind, ...nameOf(writer.type) } };
+    const reading = this.readings.get(frame.id);
+    return reading ? read<T>(reading, frame.payload, frame.id) : this.learn(frame.id, frame.payload);
   }
 
-  private resolve(id: number | string, writer: Type) {
-    let how: { resolver?: Resolver; type: Type } | RecordDecodeError;
-    if (!this.reader) how = { type: writer };
-    else if (this.reader.equals(writer)) how = { type: this.reader };
-    else {
-      try {
-        how = { type: this.reader, resolver: this.reader.createResolver(writer) };
-      } catch (error) {
-        how = new RecordDecodeError(
-          DecodeFailure.SchemaMismatch,
-          `writer schema ${String(id)} cannot be read with the reader schema: ${messageOf(error)}`,
-          { format: 'avro', schemaId: id, cause: error },
-        );
-      }
+  private async learn(id: number | string, payload: Buffer): Promise<Decoded<T>> {
+    const writer = await this.registry.writerSchema(id, 'avro');
+    if (writer.format !== 'avro') throw new Error('unreachable: the registry checks the format');
+    let reading = this.readings.get(id);
+    if (!reading) {
+      reading = this.resolve(id, writer.type);
+      this.readings.set(id, reading);
     }
-    this.readers.set(id, how);
-    return how;
+    return read<T>(reading, payload, id);
   }
+
+  private resolve(id: number | string, writer: Type): AvroReading | RecordDecodeError {
+    const schema: SchemaInfo = Object.freeze({ id, format: 'avro', registry: this.registry.kind, ...nameOf(writer) });
+    if (!this.reader) return { type: writer, schema };
+    if (this.reader.equals(writer)) return { type: this.reader, schema };
+    try {
+      return { type: this.reader, resolver: this.reader.createResolver(writer), schema };
+    } catch (error) {
+      return new RecordDecodeError(
+        DecodeFailure.SchemaMismatch,
+        `writer schema ${String(id)} cannot be read with the reader schema: ${messageOf(error)}`,
+        { format: 'avro', schemaId: id, cause: error },
+      );
+    }
+  }
+}
+
+function read<T>(reading: AvroReading | RecordDecodeError, payload: Buffer, id: number | string): Decoded<T> {
+  if (reading instanceof RecordDecodeError) throw reading;
+  return { value: readAvro(() => reading.type.fromBuffer(payload, reading.resolver) as T, id), schema: reading.schema };
 }
 
 function nameOf(type: Type): { name?: string } {

@@ -1,8 +1,8 @@
 import type { IConversionOptions, Message, Type } from 'protobufjs';
 import { ConfigurationError } from '../errors.js';
 import { DecodeFailure, messageOf, RecordDecodeError } from './record-decode-error.js';
-import type { Decoded, RecordFormat } from './record-format.js';
-import type { SchemaRegistry } from './schema-registry.js';
+import type { Decoded, RecordFormat, SchemaInfo } from './record-format.js';
+import type { Frame, SchemaRegistry, WriterSchema } from './schema-registry.js';
 import { protobufName } from './writer-schemas.js';
 
 /** Options of {@link protobuf}. */
@@ -63,31 +63,46 @@ export function protobuf<T = Message>(options: ProtobufOptions): RecordFormat<T>
     }
   };
   if (registry === undefined) return { format: 'protobuf', decode: (bytes) => ({ value: read(type!, bytes) }) };
+  // Per writer id and message-index path: the type to read with and the schema info, or why not. Found once.
+  const readings = new Map<string, { type: Type; schema: SchemaInfo } | RecordDecodeError>();
+  const resolve = (writer: WriterSchema, id: number | string, indexes: readonly number[]) => {
+    if (writer.format !== 'protobuf') throw new Error('unreachable: the registry checks the format');
+    const written = writer.messageAt(indexes);
+    if (!written) {
+      return new RecordDecodeError(
+        DecodeFailure.SchemaMismatch,
+        `schema ${String(id)} has no message at index [${indexes.join(', ')}]`,
+        { format: 'protobuf', schemaId: id },
+      );
+    }
+    const name = protobufName(written);
+    if (type && protobufName(type) !== name) {
+      return new RecordDecodeError(
+        DecodeFailure.SchemaMismatch,
+        `the record is a ${name} (schema ${String(id)}), the decoder reads ${protobufName(type)}`,
+        { format: 'protobuf', schemaId: id },
+      );
+    }
+    const schema: SchemaInfo = Object.freeze({ id, format: 'protobuf', registry: registry.kind, name });
+    return { type: type ?? written, schema };
+  };
+  const decodeWith = (reading: { type: Type; schema: SchemaInfo } | RecordDecodeError, frame: Frame): Decoded<T> => {
+    if (reading instanceof RecordDecodeError) throw reading;
+    return { value: read(reading.type, frame.payload, frame.id), schema: reading.schema };
+  };
   return {
     format: 'protobuf',
-    async decode(bytes: Buffer): Promise<Decoded<T>> {
+    decode(bytes: Buffer): Decoded<T> | Promise<Decoded<T>> {
       const frame = registry.unframe(bytes, 'protobuf');
-      const writer = await registry.writerSchema(frame.id, 'protobuf');
-      if (writer.format !== 'protobuf') throw new Error('unreachable: the registry checks the format');
       const indexes = frame.messageIndexes ?? [0];
-      const written = writer.messageAt(indexes);
-      if (!written) {
-        throw new RecordDecodeError(
-          DecodeFailure.SchemaMismatch,
-          `schema ${String(frame.id)} has no message at index [${indexes.join(', ')}]`,
-          { format: 'protobuf', schemaId: frame.id },
-        );
-      }
-      const name = protobufName(written);
-      if (type && protobufName(type) !== name) {
-        throw new RecordDecodeError(
-          DecodeFailure.SchemaMismatch,
-          `the record is a ${name} (schema ${String(frame.id)}), the decoder reads ${protobufName(type)}`,
-          { format: 'protobuf', schemaId: frame.id },
-        );
-      }
-      const value = read(type ?? written, frame.payload, frame.id);
-      return { value, schema: { id: frame.id, format: 'protobuf', registry: registry.kind, name } };
+      const key = `${String(frame.id)}/${indexes.join('.')}`;
+      const reading = readings.get(key);
+      if (reading) return decodeWith(reading, frame);
+      return registry.writerSchema(frame.id, 'protobuf').then((writer) => {
+        const found = readings.get(key) ?? resolve(writer, frame.id, indexes);
+        readings.set(key, found);
+        return decodeWith(found, frame);
+      });
     },
   };
 }
