@@ -10,8 +10,8 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { TRANSIENT_COORDINATOR_ERRORS } from '../shared/coordination/change-layout.js';
 import { EVENT_SOURCES_ENV } from '../shared/operations/lambda-event-source-control.js';
+import { RESET_RETRIED_ERRORS } from '../shared/reset/reset-steps.js';
 import {
   ENV,
   KafkaAuth,
@@ -107,16 +107,6 @@ export const RESET_TASK_FUNCTIONS: Readonly<Record<string, keyof ResetFunctions>
   [RESET_STATE_NAMES.enable]: 'enable',
   [RESET_STATE_NAMES.reenable]: 'enable',
 };
-
-/** Errors worth another attempt of a step: the coordinator's transient ones, Kafka's, Lambda's and a busy group. */
-export const RESET_RETRIED_ERRORS: readonly string[] = Object.freeze([
-  ...TRANSIENT_COORDINATOR_ERRORS,
-  'KafkaAdminError',
-  'GroupNotEmptyError',
-  'ResourceConflictException',
-  'ResourceInUseException',
-  'TooManyRequestsException',
-]);
 
 /** Where the package's own files are, as in function-entries.ts: source (tsx) or built (dist). */
 const HERE = fileURLToPath(import.meta.url);

@@ -1,5 +1,5 @@
 /**
- * The `tidemark` command line: init, status, split, merge and scale of a processor, and its dead letters.
+ * The `tidemark` command line: init, status, split, merge, scale and reset of a processor, and its dead letters.
  *
  * Against AWS split, merge and scale start the state machine execution and follow it; with `--endpoint` (the local
  * stack's DynamoDB) they run the same synthesized definition in this process with aws-local-stepfunctions.
@@ -38,6 +38,7 @@ import { DEAD_LETTERS_OPTIONS, deadLetters } from './dead-letters.js';
 import { againstTable, failureLine } from './errors.js';
 import { init, INIT_OPTIONS, INIT_USAGE } from './init.js';
 import { CONSOLE_OPTIONS, CONSOLE_USAGE, runConsole } from './console.js';
+import { reset, RESET_OPTIONS } from './reset.js';
 import { formatStatus } from './status.js';
 
 export type { CliDependencies } from './context.js';
@@ -48,6 +49,7 @@ const USAGE = `Usage:
   tidemark split  <processor> <segment>            e.g. tidemark split order-projection 0/1
   tidemark merge  <processor> <segment>            e.g. tidemark merge order-projection 2/3
   tidemark scale  <processor> <segments>           split or merge until it has <segments> segments
+  tidemark reset  <processor> --to <spec>          rewind or skip: earliest|latest|<time>|offset:<n>|shift:<±n> (dry run unless --execute)
   tidemark dead-letters list|show|retry|delete|audit <processor> …
   tidemark console --url <admin URL> | <processor> --endpoint <url>   the status page on localhost
   tidemark help [<command>]                        a command's usage, as <command> --help prints it
@@ -104,7 +106,7 @@ ${TABLE_OPTIONS_HELP}`,
 
 type Command = keyof typeof COMMANDS;
 
-const COMMAND_NAMES = [...Object.keys(COMMANDS), 'dead-letters', 'help'].join(', ');
+const COMMAND_NAMES = [...Object.keys(COMMANDS), 'reset', 'dead-letters', 'help'].join(', ');
 
 /** Options of every command, to find the command among them. */
 const KNOWN_OPTIONS: OptionSpec = {
@@ -112,6 +114,7 @@ const KNOWN_OPTIONS: OptionSpec = {
   ...INIT_OPTIONS,
   ...DEAD_LETTERS_OPTIONS,
   ...CONSOLE_OPTIONS,
+  ...RESET_OPTIONS,
   json: { type: 'boolean' },
 };
 
@@ -161,6 +164,7 @@ async function dispatchCommand(argv: string[], context: CliContext): Promise<num
   const rest = [...argv.slice(0, index), ...argv.slice(index + 1)];
   if (command === 'help') return help(rest, context);
   if (command === 'dead-letters') return deadLetters(rest, context);
+  if (command === 'reset') return reset(rest, context);
   if (!(command in COMMANDS)) {
     throw new UsageError(`unknown command ${JSON.stringify(command)}; allowed: ${COMMAND_NAMES}`, USAGE);
   }

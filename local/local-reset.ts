@@ -17,9 +17,7 @@ import { createKafkaAdmin, type KafkaAdminOptions } from '../shared/kafka/kafkaj
 import type { EventSourceControl } from '../shared/operations/event-source-control.js';
 import type { ResetExecutionInput } from '../shared/reset/reset-execution.js';
 import { createResetHandlers } from '../shared/reset/reset-handlers.js';
-import type { ResetPlan } from '../shared/reset/reset-plan.js';
-import type { GroupsCheck, GroupsMoved, ResetSources } from '../shared/reset/reset-steps.js';
-import type { ResetWriteResult } from '../shared/reset/reset-writer.js';
+import type { ResetRunResult } from '../shared/reset/run-reset.js';
 import type { ResetSettings } from '../shared/settings.js';
 import { DynamoDbTokenStore } from '../shared/tokens/dynamodb-token-store.js';
 import type { Clock } from '../shared/tokens/token-store.js';
@@ -50,14 +48,7 @@ export interface LocalResetOptions {
 }
 
 /** The state a reset execution ends with: its input and every step's answer. */
-export interface LocalResetResult extends ResetExecutionInput {
-  readonly sources: ResetSources;
-  readonly check: GroupsCheck;
-  readonly plan: ResetPlan;
-  readonly moved: GroupsMoved;
-  readonly written: ResetWriteResult;
-  readonly enabled: { readonly mappings: ReadonlyArray<{ topic: string; state: string }> };
-}
+export type LocalResetResult = ResetRunResult;
 
 let synthesized: StateMachineDefinition | undefined;
 

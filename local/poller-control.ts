@@ -92,27 +92,3 @@ export class PollerEventSourceControl implements EventSourceControl {
     this.lastModified = this.clock();
   }
 }
-
-/**
- * Event sources this process does not control (the CLI next to a running `npm start`): they are reported
- * `Disabled` and `setEnabled` does nothing, so stop the poller yourself first. The reset still cannot move offsets
- * while the group has members: the broker, or the admin's sole-member join, refuses.
- */
-export class UnmanagedEventSources implements EventSourceControl {
-  constructor(
-    private readonly topics: readonly string[],
-    private readonly groupId: string,
-  ) {}
-
-  async describe(): Promise<EventSourceMappingState[]> {
-    return this.topics.map((topic) => ({
-      topic,
-      id: `unmanaged-${topic}`,
-      consumerGroupId: this.groupId,
-      state: 'Disabled',
-      lastModified: 0,
-    }));
-  }
-
-  async setEnabled(): Promise<void> {}
-}

@@ -1,3 +1,4 @@
+import { TRANSIENT_COORDINATOR_ERRORS } from '../coordination/change-layout.js';
 import type { DeadLetterStore } from '../dead-letters/dead-letter-store.js';
 import type { KafkaAdmin } from '../kafka/kafka-admin.js';
 import { KafkaAdminUnsupportedError } from '../kafka/kafkajs-admin.js';
@@ -48,6 +49,16 @@ export interface GroupsCheck {
 export interface GroupsMoved {
   readonly groups: ReadonlyArray<{ readonly groupId: string; readonly topic: string; readonly partitions: number }>;
 }
+
+/** Errors worth another attempt of a step: the coordinator's transient ones, Kafka's, Lambda's and a busy group. */
+export const RESET_RETRIED_ERRORS: readonly string[] = Object.freeze([
+  ...TRANSIENT_COORDINATOR_ERRORS,
+  'KafkaAdminError',
+  'GroupNotEmptyError',
+  'ResourceConflictException',
+  'ResourceInUseException',
+  'TooManyRequestsException',
+]);
 
 /** Group states in which nobody reads: offsets may move. */
 const IDLE_GROUP_STATES = new Set(['Empty', 'Dead']);

@@ -10,14 +10,14 @@ const key = ['orders-0', '--key', 'k-a'];
 const USAGE_ERRORS: Array<[string[], string | RegExp, string]> = [
   [
     ['frob'],
-    'unknown command "frob"; allowed: init, status, split, merge, scale, console, dead-letters, help',
+    'unknown command "frob"; allowed: init, status, split, merge, scale, console, reset, dead-letters, help',
     'tidemark scale  <processor> <segments>',
   ],
   [['help', 'frob'], 'unknown command "frob"', 'tidemark init   [<processor>]'],
-  [[], 'missing <command>: one of init, status, split, merge, scale, console, dead-letters, help', 'tidemark init'],
+  [[], 'missing <command>: one of init, status, split, merge, scale, console, reset, dead-letters, help', 'tidemark init'],
   [
     ['--bogus'],
-    'unknown option --bogus; give a command first (init, status, split, merge, scale, console, dead-letters, help)',
+    'unknown option --bogus; give a command first (init, status, split, merge, scale, console, reset, dead-letters, help)',
     'tidemark status <processor>',
   ],
   [
