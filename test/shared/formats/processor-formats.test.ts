@@ -8,7 +8,9 @@ import { parseKafkaEvent } from '../../../shared/kafka/kafka-event.js';
 import { MemoryTokenStore } from '../../../shared/tokens/memory-token-store.js';
 import type { KafkaRecord } from '../../../shared/kafka/kafka-record.js';
 import { kafkaEvent, type TestRecord } from '../../../local/testing.js';
+import { fanOutStack } from '../../support/fan-out.js';
 import { dispatch, FAST_RETRY, testDispatcher } from '../../support/harness.js';
+import { lambdaContext } from '../../support/lambda.js';
 import { LocalConfluentRegistry } from '../../support/schema-registry.js';
 
 interface Order {
@@ -183,6 +185,26 @@ describe('a processor with record formats, through the dispatcher', () => {
     expect(fetchesWhileDown).toBe(FAST_RETRY.maxAttempts);
     expect(again.response.batchItemFailures).toEqual([]);
     expect(seen.map((s) => [s.offset, s.value])).toEqual([[0, { id: 'o-1', amount: 1, currency: 'EUR' }]]);
+  });
+
+  it('decodes in the segment worker in fan-out mode, and the dispatcher parks what the worker could not decode', async () => {
+    const seen: Seen[] = [];
+    const store = new MemoryTokenStore();
+    const unknownId = Buffer.from([0, 0, 0, 0x27, 0x10, 0x02, 0x61, 0x02]); // schema id 10000
+    const good = await encoded(v1, { id: 'o-1', amount: 1 });
+    const { lambda, dispatch: dispatchFanOut } = fanOutStack({ processor: orderProcessor(seen), store });
+
+    const response = await dispatchFanOut(kafkaEvent([at(0, 'a', good), at(1, 'b', unknownId)]), lambdaContext());
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(lambda.invocations.length).toBeGreaterThan(0);
+    expect(seen.map((s) => [s.offset, s.value, s.schema?.id])).toEqual([
+      [0, { id: 'o-1', amount: 1, currency: 'EUR' }, v1],
+    ]);
+    const letters = [...store.letters.values()].flatMap((byOffset) => [...byOffset.values()]);
+    expect(letters.map((l) => [l.offset, l.reason, l.value, l.error.name])).toEqual([
+      [1, 'non-retriable', unknownId, 'RecordDecodeError'],
+    ]);
   });
 
   it('routes by the raw key bytes: a key format, even one mapping every key to one value, changes no route', async () => {
