@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DispatchResult, PartitionReport } from '../processing/dispatcher.js';
+import { takeEffectCounts } from '../effects/effect-metrics.js';
 import { silentLogger, type Logger } from './logger.js';
 import { powertoolsMetrics } from './powertools.js';
 
@@ -126,8 +127,10 @@ export interface ProcessorMetricsOptions {
 export class ProcessorMetrics {
   private readonly emf;
   private readonly partitionDimension: boolean;
+  private readonly processor: string;
 
   constructor(options: ProcessorMetricsOptions) {
+    this.processor = options.processor;
     this.emf = powertoolsMetrics(METRICS_NAMESPACE, options.processor, options.logger ?? silentLogger);
     this.partitionDimension = options.partitionDimension ?? false;
   }
@@ -187,6 +190,8 @@ export class ProcessorMetrics {
   }
 
   private publish(): void {
+    // What the effect helpers (shared/effects) counted since the last line goes with this one.
+    for (const [name, value] of takeEffectCounts(this.processor)) this.emf.addMetric(name, MetricUnit.Count, value);
     if (this.emf.hasStoredMetrics()) this.emf.publishStoredMetrics();
     // A dimension added for a partition with nothing to publish must not stick to the next line.
     this.emf.clearDimensions();
