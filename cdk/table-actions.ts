@@ -4,7 +4,10 @@
  * - dispatcher: readLayout (GetItem), initialise (PutItem), claim/register/renew/checkpoint/release (UpdateItem); a
  *   checkpoint that parks records or records a source skip is a TransactWriteItems of the partition Update and a Put
  *   of each letter or skip item (PutItem);
- * - worker: reads the dispatcher's lease (GetItem), never writes;
+ * - worker: reads the dispatcher's lease (GetItem), and writes nothing of the token store's;
+ * - dispatch, worker and redrive alike: the idempotency records of `idempotency()` (shared/effects), items
+ *   `PROCESSOR#<name>#EFFECT#…` of the token table that a handler's effects take (PutItem), complete and release
+ *   (UpdateItem);
  * - redrive: readLayout and the partition state (GetItem, Query, BatchGetItem), a key's letters (Query), taking and
  *   renewing the lease on a parked key's entry of the partition item (UpdateItem), resolving a letter (a
  *   TransactWriteItems of the letter's Delete and the partition Update, with PutItem and ConditionCheckItem for the
@@ -26,7 +29,7 @@
  */
 export const TABLE_ACTIONS = {
   dispatch: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-  worker: ['dynamodb:GetItem'],
+  worker: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   redrive: [
     'dynamodb:BatchGetItem',
     'dynamodb:ConditionCheckItem',

@@ -311,8 +311,8 @@ describe('functions', () => {
     const { begin, check, apply, rollback, plan } = a.processor.coordinatorFunctions;
     const p = a.processor;
 
-    // And the admin function (test/cdk/admin-api.test.ts).
-    expect(Object.keys(functions)).toHaveLength(9);
+    // And the admin function (test/cdk/admin-api.test.ts) and the reset's six (test/cdk/reset-state-machine.test.ts).
+    expect(Object.keys(functions)).toHaveLength(15);
     expect(
       [p.dispatchFunction, p.workerFunction!, p.redriveFunction, begin, check, apply, rollback, plan].map(shape),
     ).toEqual([
@@ -376,7 +376,7 @@ describe('functions', () => {
     ).Variables;
 
     expect(b.processor.workerFunction).toBeUndefined();
-    expect(Object.keys(functions)).toHaveLength(8);
+    expect(Object.keys(functions)).toHaveLength(14);
     expect([dispatchEnv.TIDEMARK_MODE, dispatchEnv.TIDEMARK_WORKER_FUNCTION]).toEqual(['inline', undefined]);
   });
 
@@ -384,7 +384,7 @@ describe('functions', () => {
     const groups = resourcesOf(a.template, 'AWS::Logs::LogGroup');
     const machines = resourcesOf(a.template, 'AWS::StepFunctions::StateMachine');
 
-    expect(Object.values(groups)).toEqual(Array.from({ length: 10 }, () => ({ RetentionInDays: 14 })));
+    expect(Object.values(groups)).toEqual(Array.from({ length: 17 }, () => ({ RetentionInDays: 14 })));
     for (const machine of Object.values(machines)) {
       expect(machine.LoggingConfiguration).toEqual({
         Destinations: [
@@ -510,7 +510,7 @@ describe('least privilege', () => {
     }
     expect(TABLE_ACTIONS).toEqual({
       dispatch: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      worker: ['dynamodb:GetItem'],
+      worker: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       redrive: [
         'dynamodb:BatchGetItem',
         'dynamodb:ConditionCheckItem',
@@ -526,6 +526,15 @@ describe('least privilege', () => {
       rollback: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       plan: ['dynamodb:GetItem'],
       admin: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+      resetPlan: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
+      reset: [
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ],
     });
   });
 
@@ -537,7 +546,8 @@ describe('least privilege', () => {
       [s.Action].flat().some((action) => String(action).startsWith('dynamodb:')),
     );
 
-    expect(tableStatements).toHaveLength(9);
+    // Beside the admin function's and the three reset steps' that read or write the table.
+    expect(tableStatements).toHaveLength(12);
     for (const statement of tableStatements) {
       expect([statement.Action].flat().filter((action) => String(action).includes('*'))).toEqual([]);
       expect(statement.Condition).toEqual(processorItems('order-projection'));
