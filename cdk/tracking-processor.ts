@@ -17,6 +17,7 @@ import { ADMIN_ENV } from '../shared/admin/admin-settings.js';
 import { EVENT_SOURCES_ENV } from '../shared/operations/lambda-event-source-control.js';
 import { ENV, kafkaAdminSettingsToEnv } from '../shared/settings.js';
 import { AdminApi, resolveAdminSettings } from './admin-api.js';
+import { ResetStateMachine, type ResetKafkaAccess } from './reset-state-machine.js';
 import { TOKEN_TABLE_KEYS, tokenKeys } from '../shared/tokens/token-table.js';
 import { BUNDLING, coordinatorEntry, functionEntry, writeProcessorEntries } from './function-entries.js';
 import { LayoutStateMachines, type CoordinatorFunctions } from './layout-state-machines.js';
@@ -67,6 +68,11 @@ export class TrackingProcessor extends Construct {
   readonly adminFunction?: NodejsFunction;
   /** The admin API's function URL (IAM-authorised) and the sampler's schedule. */
   readonly admin?: AdminApi;
+  /**
+   * Resets without stopping the fleet (`tidemark reset … --execute`, the admin API's reset): absent for an mTLS
+   * cluster, whose credentials the reset's Kafka steps cannot use.
+   */
+  readonly reset?: ResetStateMachine;
 
   /** What synth read off the processor module: the name, topics, sequencing and concurrency deployed. */
   readonly processorModule: ProcessorModule;
@@ -157,14 +163,16 @@ export class TrackingProcessor extends Construct {
       rollback: coordinator('rollback'),
       plan: coordinator('plan'),
     };
+    // One log group for every state machine of the processor: the layout changes' and the reset's.
+    const stateMachineLogs = new logs.LogGroup(this, 'StateMachineLogs', {
+      retention: s.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.stateMachines = new LayoutStateMachines(this, 'Layout', {
       coordinator: this.coordinatorFunctions,
       changeTimeout: s.coordinator.changeTimeout,
       scaleTimeout: s.coordinator.scaleTimeout,
-      logGroup: new logs.LogGroup(this, 'StateMachineLogs', {
-        retention: s.logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
+      logGroup: stateMachineLogs,
     });
     this.acknowledgeStateMachineFindings();
 
@@ -172,6 +180,22 @@ export class TrackingProcessor extends Construct {
     this.failureQueue = failure.queue;
     this.failureBucket = failure.bucket;
     this.eventSourceMappings = this.eventSources(failure.dlq);
+
+    const resetAccess = this.resetKafkaAccess();
+    if (resetAccess) {
+      this.reset = new ResetStateMachine(this, 'Reset', {
+        processorName: s.processorName,
+        table: this.table,
+        eventSources: s.topics.map((topic, i) => ({
+          topic,
+          consumerGroupId: s.consumerGroupIds[topic]!,
+          mapping: this.eventSourceMappings[i]!,
+        })),
+        kafka: resetAccess,
+        logGroup: stateMachineLogs,
+        logRetention: s.logRetention,
+      });
+    }
 
     const admin = resolveAdminSettings(props.admin);
     if (admin.enabled) {
@@ -188,6 +212,7 @@ export class TrackingProcessor extends Construct {
           [ADMIN_ENV.merge]: this.stateMachines.merge.stateMachineArn,
           [ADMIN_ENV.scale]: this.stateMachines.scale.stateMachineArn,
           [ADMIN_ENV.stallWindowMs]: String(admin.stallWindowMs),
+          ...(this.reset ? { [ADMIN_ENV.reset]: this.reset.stateMachine.stateMachineArn } : {}),
           [EVENT_SOURCES_ENV]: Stack.of(this).toJsonString(
             this.eventSourceMappings.map((mapping, i) => ({
               topic: s.topics[i],
@@ -202,7 +227,12 @@ export class TrackingProcessor extends Construct {
       this.grantAdminClusterAccess(this.adminFunction);
       this.admin = new AdminApi(this, 'AdminApi', {
         function: this.adminFunction,
-        stateMachines: [this.stateMachines.split, this.stateMachines.merge, this.stateMachines.scale],
+        stateMachines: [
+          this.stateMachines.split,
+          this.stateMachines.merge,
+          this.stateMachines.scale,
+          ...(this.reset ? [this.reset.stateMachine] : []),
+        ],
         mappings: this.eventSourceMappings,
         sampleEvery: admin.sampleEvery,
       });
@@ -211,6 +241,21 @@ export class TrackingProcessor extends Construct {
     const monitoring = new ProcessorMonitoring(this, this, s);
     this.alarms = monitoring.createAlarms();
     this.dashboard = monitoring.createDashboard();
+  }
+
+  /** How the reset's Kafka-facing steps reach the cluster; none for mTLS (no credentials they can use). */
+  private resetKafkaAccess(): ResetKafkaAccess | undefined {
+    const { msk, selfManagedKafka } = this.settings;
+    if (msk) return { mskClusterArn: msk.clusterArn, ...(msk.network ? { network: msk.network } : {}) };
+    if (selfManagedKafka && selfManagedKafka.authentication !== 'mtls') {
+      return {
+        brokers: selfManagedKafka.bootstrapServers,
+        auth: selfManagedKafka.authentication,
+        secret: selfManagedKafka.secret,
+        ...(selfManagedKafka.network ? { network: selfManagedKafka.network } : {}),
+      };
+    }
+    return undefined;
   }
 
   /**

@@ -7,6 +7,7 @@ import { describeError, silentLogger, type Logger } from '../observability/logge
 import type { EventSourceControl } from '../operations/event-source-control.js';
 import { LayoutOperation } from '../routing/layout.js';
 import type { TokenStore } from '../tokens/token-store.js';
+import { ResetConflictError, ResetRequestError } from '../reset/reset-errors.js';
 import { AdminRequestError } from './admin-error.js';
 import type { DynamoDbLagHistory } from './lag-history.js';
 import type { OperationRunner, OperationWork } from './operation-runner.js';
@@ -201,12 +202,16 @@ async function command(
 ): Promise<AdminResponse> {
   const body = parseBody(request.body);
   const idempotencyKey = request.headers['idempotency-key'];
-  const repeat = await backend.operations.findRepeat({
-    processor: processor.name,
-    command: name,
-    args: requestArgs(name, body),
-    ...(idempotencyKey ? { idempotencyKey } : {}),
-  });
+  // A dry run changes nothing and is never a repeat: it always answers the plan as things stand.
+  const dryRun = name === 'reset' && body.dryRun !== false;
+  const repeat = dryRun
+    ? undefined
+    : await backend.operations.findRepeat({
+        processor: processor.name,
+        command: name,
+        args: requestArgs(name, body),
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      });
   if (repeat) return json(202, { ...accepted(repeat), duplicate: true });
   const layout = await backend.tokens.readLayout(processor.name);
   let args: Record<string, unknown>;
@@ -465,7 +470,9 @@ function asRefusal(error: unknown): { status: number; code: string; message: str
   if (error instanceof AdminRequestError) return { status: error.status, code: error.code, message: error.message };
   if (error instanceof UnknownProcessorError)
     return { status: 404, code: 'UnknownProcessor', message: `${error.message}; initialise it with tidemark init` };
-  if (error instanceof LayoutConflictError) return { status: 409, code: 'Conflict', message: error.message };
+  if (error instanceof LayoutConflictError || error instanceof ResetConflictError)
+    return { status: 409, code: 'Conflict', message: error.message };
+  if (error instanceof ResetRequestError) return { status: 400, code: 'BadRequest', message: error.message };
   if (error instanceof LayoutError || error instanceof ConfigurationError)
     return { status: 400, code: 'BadRequest', message: error.message };
   return undefined;

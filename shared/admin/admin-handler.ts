@@ -18,6 +18,7 @@ import { handleAdminRequest, type AdminBackend, type ResetService } from './admi
 import { adminSettingsFromEnv } from './admin-settings.js';
 import { adminStores } from './admin-stores.js';
 import { sampleLag } from './lag-sampler.js';
+import { resetService } from './reset-service.js';
 import { SfnOperationRunner } from './sfn-operation-runner.js';
 
 /** A Lambda function URL request (payload format 2.0), as far as the admin API reads it. */
@@ -70,7 +71,8 @@ export function createAdminHandler(
   const tableName = env[ENV.tableName];
   if (!tableName) throw new ConfigurationError(`${ENV.tableName} must be set (the construct sets it)`);
   const logger = createLogger({ processor: settings.processor }, env);
-  const stores = adminStores(tableName, options.dynamoDb ?? new DynamoDBClient({}));
+  const dynamoDb = options.dynamoDb ?? new DynamoDBClient({});
+  const stores = adminStores(tableName, dynamoDb);
   const mappings = parseEventSourceRefs(env[EVENT_SOURCES_ENV]);
   const control = mappings.length ? new LambdaEventSourceControl(new LambdaClient({}), mappings) : undefined;
   let kafka: Promise<KafkaAdmin> | undefined;
@@ -89,7 +91,19 @@ export function createAdminHandler(
     runner: options.runner ?? new SfnOperationRunner(new SFNClient({}), settings.stateMachines),
     ...(connectKafka ? { kafka: connectKafka } : {}),
     ...(control ? { eventSources: (p: string) => (p === settings.processor ? control : undefined) } : {}),
-    ...(options.resets ? { resets: options.resets } : {}),
+    ...(options.resets
+      ? { resets: options.resets }
+      : connectKafka && settings.stateMachines.reset
+        ? {
+            resets: resetService({
+              tableName,
+              client: dynamoDb,
+              tokens: stores.tokens,
+              kafka: connectKafka,
+              processors: [{ name: settings.processor, topics: settings.topics }],
+            }),
+          }
+        : {}),
     ...(options.page ? { page: options.page } : {}),
     stallWindowMs: settings.stallWindowMs,
     logger,

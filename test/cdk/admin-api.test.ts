@@ -62,7 +62,9 @@ describe('admin API', () => {
   it('grants the admin function exactly what its commands and reads need', () => {
     const p = a.processor;
     const role = roleOf(a.template, logicalId(p.adminFunction!));
-    const machines = [p.stateMachines.split, p.stateMachines.merge, p.stateMachines.scale].map(logicalId);
+    const machines = [p.stateMachines.split, p.stateMachines.merge, p.stateMachines.scale, p.reset!.stateMachine].map(
+      logicalId,
+    );
     const mapping = logicalId(p.eventSourceMappings[0]!);
     expect(permissionsOf(a.template, role)).toEqual(
       [

@@ -149,8 +149,8 @@ describe('example stack', () => {
     expect(worker.Properties.ReservedConcurrentExecutions).toBe(40);
     expect([table.Properties.DeletionProtectionEnabled, table.DeletionPolicy]).toEqual([false, 'Delete']);
     expect(Object.values(resourcesOf(template, 'AWS::Logs::LogGroup')).map((g) => g.RetentionInDays)).toEqual(
-      // Nine functions (the admin function among them) and the state machines' log group.
-      Array.from({ length: 10 }, () => 7),
+      // Fifteen functions (the admin function and the reset's six among them) and the state machines' log group.
+      Array.from({ length: 16 }, () => 7),
     );
     const redrive = template.toJSON().Resources[logicalId(stack.processor.redriveFunction)];
     expect([

@@ -115,10 +115,25 @@ describe('cdk-nag AwsSolutions checks', () => {
         // The admin function: in the cluster's network, and describing executions it names when it starts them.
         'Test/Processor/AdminRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::*]',
         `Test/Processor/AdminRole/DefaultPolicy/Resource ${network}`,
-        ...['Merge', 'Scale', 'Split'].map(
+        ...[
+          processor.stateMachines.merge,
+          processor.stateMachines.scale,
+          processor.stateMachines.split,
+          processor.reset!.stateMachine,
+        ].map(
           (m) =>
-            `Test/Processor/AdminRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${logicalId(processor.stateMachines[m.toLowerCase() as 'split'])}.Name>:*]`,
+            `Test/Processor/AdminRole/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${logicalId(m)}.Name>:*]`,
         ),
+        // The reset: its state machine's log delivery, X-Ray and invoke grants, and its Kafka steps' X-Ray and network.
+        'Test/Processor/Reset/Reset/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::*]',
+        ...Object.values(processor.reset!.functions).map(
+          (f) =>
+            `Test/Processor/Reset/Reset/Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::<${logicalId(f)}.Arn>:*]`,
+        ),
+        ...['Check', 'Move', 'Plan'].flatMap((step) => [
+          `Test/Processor/Reset/Reset${step}Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::*]`,
+          `Test/Processor/Reset/Reset${step}Role/DefaultPolicy/Resource ${network}`,
+        ]),
         // Active tracing: X-Ray's actions take no resource, in every function's role.
         ...['CoordinatorApply', 'CoordinatorBegin', 'CoordinatorCheck', 'CoordinatorPlan', 'CoordinatorRollback'].map(
           (role) => `Test/Processor/${role}Role/DefaultPolicy/Resource AwsSolutions-IAM5[Resource::*]`,

@@ -384,7 +384,7 @@ describe('functions', () => {
     const groups = resourcesOf(a.template, 'AWS::Logs::LogGroup');
     const machines = resourcesOf(a.template, 'AWS::StepFunctions::StateMachine');
 
-    expect(Object.values(groups)).toEqual(Array.from({ length: 17 }, () => ({ RetentionInDays: 14 })));
+    expect(Object.values(groups)).toEqual(Array.from({ length: 16 }, () => ({ RetentionInDays: 14 })));
     for (const machine of Object.values(machines)) {
       expect(machine.LoggingConfiguration).toEqual({
         Destinations: [
