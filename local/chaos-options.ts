@@ -8,6 +8,12 @@ export interface ChaosOptions {
   readonly seed: number;
   /** Report every run, not only failing ones and every tenth. */
   readonly verbose: boolean;
+  /**
+   * The handler also applies effects through the exactly-once helper (a counter per key, and a per-key ledger with a
+   * per-partition log in one transaction) into a table of their own, and the totals gain `effectsAppliedTwice` and
+   * `effectsMissing`, read back from DynamoDB and checked against the records handled.
+   */
+  readonly effects: boolean;
   /** Keep every handler call of each run (`trace` in the run's summary), to replay a failing run. */
   readonly trace?: boolean;
   /** Use the DynamoDB at this endpoint instead of starting DynamoDB Local. */
@@ -34,6 +40,11 @@ const FLAGS = {
     help: 'seed of the schedules: the same seed and run replay exactly',
   },
   verbose: { type: 'boolean', option: 'verbose', help: 'print every run, not only failing ones and every tenth' },
+  effects: {
+    type: 'boolean',
+    option: 'effects',
+    help: 'also apply exactly-once DynamoDB effects in the handler and check each landed once',
+  },
 } as const satisfies FlagSpecs;
 
 /** The text of `npm run chaos -- --help`. */
@@ -42,8 +53,8 @@ export const CHAOS_HELP = flagsHelp('npm run chaos -- [flags]', FLAGS, [
     'Each run injects handler errors, slow and hanging calls, crashes mid-batch, holders frozen past their lease,',
     'duplicate deliveries, DynamoDB throttling and condition failures, and a split, merge or scale, against DynamoDB',
     'Local. Progress goes to stderr; the last line on stdout is the totals as one JSON object. The exit code is 0 if',
-    'nothing was lost, repeated after a checkpoint, run out of order or left the layout broken; 1 otherwise; 2 for a',
-    'bad flag.',
+    'nothing was lost, repeated after a checkpoint, run out of order or left the layout broken (with --effects: no',
+    'effect applied twice or missing); 1 otherwise; 2 for a bad flag.',
   ].join('\n'),
 ]);
 

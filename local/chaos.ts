@@ -1,8 +1,14 @@
 import {
+  CreateTableCommand,
   DynamoDBClient,
   ConditionalCheckFailedException,
   ProvisionedThroughputExceededException,
+  TransactionCanceledException,
+  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { keyDigest } from '../shared/dead-letters/dead-letter.js';
+import { exactlyOnce, type ExactlyOnce } from '../shared/effects/exactly-once.js';
 import { DEFAULT_LAMBDA_RETRY_ATTEMPTS } from '../shared/dead-letters/dead-letter-policy.js';
 import type { DeadLetterStore } from '../shared/dead-letters/dead-letter-store.js';
 import { Dispatcher } from '../shared/processing/dispatcher.js';
@@ -26,7 +32,15 @@ import { EventSourceSimulator, TopicLog } from './event-source-simulator.js';
 import type { LayoutDefinitions } from './local-state-machines.js';
 import { seededRandom } from './random.js';
 import { loadLocalStateMachines } from './state-machine-runner.js';
-import { stillParkedIds, Verifier, type VerificationSummary } from './verification.js';
+import {
+  stillParkedIds,
+  verifyEffects,
+  Verifier,
+  type EffectItem,
+  type EffectsSummary,
+  type EffectTargets,
+  type VerificationSummary,
+} from './verification.js';
 
 type LocalStateMachines = Awaited<ReturnType<typeof loadLocalStateMachines>>;
 
@@ -44,6 +58,10 @@ export interface ChaosTotals {
   reprocessedAfterCheckpoint: number;
   orderViolations: number;
   layoutErrors: number;
+  /** With `--effects`: item applications beyond the first (must be 0). */
+  effectsAppliedTwice?: number;
+  /** With `--effects`: handled records whose effect is not (all) in DynamoDB, or half applied (must be 0). */
+  effectsMissing?: number;
 }
 
 /** One invocation's fate: it may be killed (crash) or paused (frozen past its lease) part-way. */
@@ -96,6 +114,119 @@ function faultyClient(
   return client;
 }
 
+/**
+ * The client of the effects table: throttles now and then before a request is sent, loses the response of one
+ * that landed (the SDK retries the same request, as after a timeout), and cancels transactions with a
+ * TransactionConflict before they are sent (DynamoDB Local serialises transactions and never reports one).
+ */
+function faultyEffectsClient(
+  endpoint: string,
+  random: () => number,
+  rates: { throttle: number; lostResponse: number; conflict: number },
+): DynamoDBClient {
+  const client = new DynamoDBClient({ ...localClientConfig(endpoint), maxAttempts: 3, retryMode: 'standard' });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (random() < rates.throttle) {
+        throw new ProvisionedThroughputExceededException({ message: 'injected throttling', $metadata: {} });
+      }
+      if (context.commandName === 'TransactWriteItemsCommand' && random() < rates.conflict) {
+        const items = (args.input as { TransactItems: unknown[] }).TransactItems;
+        throw new TransactionCanceledException({
+          message: 'injected: transaction cancelled [TransactionConflict]',
+          $metadata: {},
+          CancellationReasons: items.map((_, i) => ({ Code: i === 0 ? 'TransactionConflict' : 'None' })),
+        });
+      }
+      const result = await next(args);
+      if (random() < rates.lostResponse) {
+        throw new ProvisionedThroughputExceededException({ message: 'injected: response lost', $metadata: {} });
+      }
+      return result;
+    },
+    { step: 'finalizeRequest', name: 'tidemarkChaosEffects', priority: 'low' },
+  );
+  return client;
+}
+
+/** The effects of the chaos handler: where each record's go, how they are written, and reading them back. */
+class ChaosEffects {
+  /** Every record a handler call ran (zombies' too), with the items its effects go to. */
+  readonly touched = new Map<string, { offset: number; targets: EffectTargets }>();
+  private readonly writer: ExactlyOnce;
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly run: string,
+  ) {
+    this.writer = exactlyOnce({ client, conflictBaseDelayMs: 2, conflictMaxDelayMs: 20 });
+  }
+
+  targets(record: KafkaRecord, context: HandlerContext): EffectTargets {
+    const key = `${record.topicPartition}#${keyDigest(context.sequencingKey)}`;
+    return {
+      counter: `${this.run}#counter#${key}`,
+      ledger: `${this.run}#ledger#${key}`,
+      log: `${this.run}#log#${record.topicPartition}`,
+    };
+  }
+
+  /** A counter per key (one conditional write); then, in one transaction, the key's ledger and the partition's log. */
+  async apply(record: KafkaRecord, context: HandlerContext, between: () => Promise<void>): Promise<void> {
+    const targets = this.targets(record, context);
+    this.touched.set(`${record.topicPartition}@${record.offset}`, { offset: record.offset, targets });
+    const add = (id: string) => ({
+      TableName: this.tableName,
+      Key: { id },
+      UpdateExpression: 'ADD n :one, offsets :offset',
+      ExpressionAttributeValues: { ':one': 1, ':offset': new Set([record.offset]) },
+    });
+    await this.writer.update(context, add(targets.counter));
+    // A crash (or a freeze) between the two effects of one record.
+    await between();
+    await this.writer.transact(context, [{ Update: add(targets.ledger) }, { Update: add(targets.log) }]);
+  }
+
+  /** Every item the run's effects may have written, as stored (strongly consistent). */
+  async read(): Promise<Map<string, EffectItem>> {
+    const ids = [...new Set([...this.touched.values()].flatMap(({ targets }) => Object.values(targets)))];
+    const documents = DynamoDBDocumentClient.from(this.client);
+    const items = new Map<string, EffectItem>();
+    for (let i = 0; i < ids.length; i += 100) {
+      let keys: Array<Record<string, unknown>> = ids.slice(i, i + 100).map((id) => ({ id }));
+      while (keys.length > 0) {
+        const output = await documents.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const item of output.Responses?.[this.tableName] ?? []) {
+          items.set(String(item.id), { n: Number(item.n), offsets: new Set((item.offsets as Set<number>) ?? []) });
+        }
+        keys = (output.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Array<Record<string, unknown>>;
+      }
+    }
+    return items;
+  }
+}
+
+/** Creates the table the chaos handler's effects go to: the team's own, keyed by `id` alone. */
+async function createEffectsTable(endpoint: string, tableName: string): Promise<void> {
+  const client = new DynamoDBClient(localClientConfig(endpoint));
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      }),
+    );
+    await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: tableName });
+  } finally {
+    client.destroy();
+  }
+}
+
 /** Runs one randomized schedule; returns its verification summary. */
 export async function chaosRun(options: {
   endpoint: string;
@@ -106,7 +237,9 @@ export async function chaosRun(options: {
   machines: LocalStateMachines;
   timeoutMs?: number;
   trace?: boolean;
-}): Promise<VerificationSummary & { skippedBySource: number; problems: string[]; trace?: string[] }> {
+  /** The table of the handler's exactly-once effects; without one the handler has none. */
+  effectsTable?: string;
+}): Promise<ChaosRunSummary> {
   const random = seededRandom(options.seed * 1_000_003 + options.run);
   const pick = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)]!;
   const processorName = `chaos-${options.seed}-${options.run}`;
@@ -138,6 +271,19 @@ export async function chaosRun(options: {
       client: faultyClient(options.endpoint, random, { throttle: 0.02, condition: 0 }),
     }),
   );
+
+  const effectsClient = options.effectsTable
+    ? faultyEffectsClient(options.endpoint, random, {
+        throttle: pick([0, 0.02]),
+        lostResponse: pick([0, 0.02, 0.05]),
+        conflict: pick([0, 0.05, 0.15]),
+      })
+    : undefined;
+  const effects =
+    effectsClient && options.effectsTable
+      ? new ChaosEffects(effectsClient, options.effectsTable, processorName)
+      : undefined;
+  let inFlight = 0;
 
   const log = new TopicLog('orders', partitions);
   for (let p = 0; p < partitions; p++) {
@@ -174,20 +320,32 @@ export async function chaosRun(options: {
     });
   const handler = (fate: Fate) => async (record: KafkaRecord, context: HandlerContext) => {
     await fate.gate();
-    // A downstream store that fences on the epoch rejects a zombie's effects: they do not count.
-    if (!verifier.started(record, context)) throw new Error('fenced: a newer claim exists');
-    // Now and then a call hangs past the invocation's own timeout: the run stops waiting for it (recordTimeoutMs,
-    // derived from the time left) and checkpoints the rest; its late end must change nothing.
-    const pause = random();
-    await new Promise((resolve) => setTimeout(resolve, pause < 0.004 ? 4_000 : pause < 0.024 ? 60 : 1));
-    const id = `${record.topicPartition}@${record.offset}`;
-    const left = poison.get(id) ?? 0;
-    if (left > 0) {
-      poison.set(id, left - 1);
-      throw new Error(`poison ${id}`);
+    // A downstream store that fences on the epoch rejects a zombie's effects: they do not count. With effects on,
+    // the zombie does try them, and the items' positions must refuse what was applied already.
+    const live = verifier.started(record, context);
+    if (!live && !effects) throw new Error('fenced: a newer claim exists');
+    inFlight++;
+    try {
+      // Now and then a call hangs past the invocation's own timeout: the run stops waiting for it (recordTimeoutMs,
+      // derived from the time left) and checkpoints the rest; its late end must change nothing.
+      const pause = random();
+      await new Promise((resolve) => setTimeout(resolve, pause < 0.004 ? 4_000 : pause < 0.024 ? 60 : 1));
+      // Half the time the effects land before the record fails: its retry, redelivery or redrive finds them applied.
+      const early = effects !== undefined && random() < 0.5;
+      if (early) await effects.apply(record, context, () => fate.gate());
+      const id = `${record.topicPartition}@${record.offset}`;
+      const left = poison.get(id) ?? 0;
+      if (left > 0) {
+        poison.set(id, left - 1);
+        throw new Error(`poison ${id}`);
+      }
+      if (random() < failRate) throw new Error('transient failure');
+      if (effects && !early) await effects.apply(record, context, () => fate.gate());
+      if (!live) throw new Error('fenced: a newer claim exists');
+      verifier.finished(record, context);
+    } finally {
+      inFlight--;
     }
-    if (random() < failRate) throw new Error('transient failure');
-    verifier.finished(record, context);
   };
 
   const simulator = new EventSourceSimulator(
@@ -312,13 +470,42 @@ export async function chaosRun(options: {
   const stillParked = await stillParkedIds(deadLetters, processorName);
   const skippedBySource = (await deadLetters.listSkips(processorName)).reduce((n, k) => n + k.to - k.from + 1, 0);
   const summary = { ...verifier.summary(produced, simulator.parked, stillParked), skippedBySource };
+  let effectsSummary: EffectsSummary | undefined;
+  if (effects) {
+    // Calls still running (one hung past its invocation) settle first: the items are judged when nothing writes.
+    for (const until = Date.now() + 10_000; inFlight > 0 && Date.now() < until;) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    effectsSummary = verifyEffects(verifier.handledIds(), effects.touched, await effects.read(), (problem) =>
+      verifier.problem(`run ${options.run}: ${problem}`),
+    );
+  }
   if (finished === 'timeout') verifier.problems.unshift(`run ${options.run} did not finish in time`);
   client.destroy();
-  return { ...summary, problems: verifier.problems, ...(verifier.trace ? { trace: verifier.trace } : {}) };
+  effectsClient?.destroy();
+  return {
+    ...summary,
+    ...effectsSummary,
+    problems: verifier.problems,
+    ...(verifier.trace ? { trace: verifier.trace } : {}),
+  };
 }
 
-/** One run's summary, as {@link runChaos} reports it. */
-export type ChaosRunSummary = VerificationSummary & { skippedBySource: number; problems: string[]; trace?: string[] };
+/** One run's summary, as {@link runChaos} reports it; with effects on, also what {@link verifyEffects} found. */
+export type ChaosRunSummary = VerificationSummary &
+  Partial<EffectsSummary> & { skippedBySource: number; problems: string[]; trace?: string[] };
+
+/** Whether a run (or the totals) found anything wrong: lost, repeated, out of order, broken, effects off. */
+function failures(s: ChaosRunSummary | ChaosTotals): number {
+  return (
+    s.lost +
+    s.reprocessedAfterCheckpoint +
+    s.orderViolations +
+    s.layoutErrors +
+    (s.effectsAppliedTwice ?? 0) +
+    (s.effectsMissing ?? 0)
+  );
+}
 
 /** What {@link runChaos} found. */
 export interface ChaosResult {
@@ -355,9 +542,9 @@ export async function runChaos(
       runs: options.runs,
       seed: options.seed,
       trace: options.trace,
+      effects: options.effects,
       onRun: (run, summary) => {
-        const bad =
-          summary.lost + summary.reprocessedAfterCheckpoint + summary.orderViolations + summary.layoutErrors > 0;
+        const bad = failures(summary) > 0;
         if (bad || options.verbose || run % 10 === 9) {
           report(
             `run ${run + 1}/${options.runs}: ${JSON.stringify({ ...summary, problems: undefined, trace: undefined })}${bad ? `\n  ${summary.problems.join('\n  ')}` : ''}`,
@@ -368,7 +555,7 @@ export async function runChaos(
     });
     const elapsedMs = Date.now() - started;
     report(`${totals.runs} runs in ${(elapsedMs / 1000).toFixed(1)} s`);
-    const ok = totals.lost + totals.reprocessedAfterCheckpoint + totals.orderViolations + totals.layoutErrors === 0;
+    const ok = failures(totals) === 0;
     return { ok, totals, elapsedMs };
   } finally {
     await engine?.stop();
@@ -381,12 +568,15 @@ async function chaos(options: {
   runs: number;
   seed: number;
   trace?: boolean;
+  effects?: boolean;
   onRun?: (run: number, summary: ChaosRunSummary) => void;
 }): Promise<ChaosTotals> {
   const tableName = `tidemark-chaos-${options.seed}-${Date.now()}`;
   const client = new DynamoDBClient(localClientConfig(options.endpoint));
   await createTokenTable(client, tableName);
   client.destroy();
+  const effectsTable = options.effects ? `${tableName}-effects` : undefined;
+  if (effectsTable) await createEffectsTable(options.endpoint, effectsTable);
   const machines = await loadLocalStateMachines();
   const definitions = machines.synthesizeLayoutDefinitions();
   const totals: ChaosTotals = {
@@ -399,6 +589,7 @@ async function chaos(options: {
     reprocessedAfterCheckpoint: 0,
     orderViolations: 0,
     layoutErrors: 0,
+    ...(effectsTable ? { effectsAppliedTwice: 0, effectsMissing: 0 } : {}),
   };
   for (let run = 0; run < options.runs; run++) {
     const summary = await chaosRun({
@@ -409,6 +600,7 @@ async function chaos(options: {
       definitions,
       machines,
       trace: options.trace,
+      ...(effectsTable ? { effectsTable } : {}),
     });
     totals.runs++;
     totals.records += summary.produced;
@@ -419,6 +611,10 @@ async function chaos(options: {
     totals.reprocessedAfterCheckpoint += summary.reprocessedAfterCheckpoint;
     totals.orderViolations += summary.orderViolations;
     totals.layoutErrors += summary.layoutErrors;
+    if (effectsTable) {
+      totals.effectsAppliedTwice = (totals.effectsAppliedTwice ?? 0) + (summary.effectsAppliedTwice ?? 0);
+      totals.effectsMissing = (totals.effectsMissing ?? 0) + (summary.effectsMissing ?? 0);
+    }
     options.onRun?.(run, summary);
   }
   return totals;

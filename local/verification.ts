@@ -206,6 +206,16 @@ export class Verifier {
     this.note(message);
   }
 
+  /** `<topic-partition>@<offset>` of every record handled successfully at least once (live or by a redrive). */
+  handledIds(): ReadonlySet<string> {
+    return this.succeeded;
+  }
+
+  /** Keeps a problem found elsewhere (e.g. by {@link verifyEffects}) with the run's others. */
+  problem(message: string): void {
+    this.note(message);
+  }
+
   /** Whether the record was handled successfully at least once. */
   wasHandled(topicPartition: string, offset: number): boolean {
     return this.succeeded.has(`${topicPartition}@${offset}`);
@@ -245,4 +255,77 @@ export class Verifier {
   private note(problem: string): void {
     if (this.problems.length < 50) this.problems.push(problem);
   }
+}
+
+/** What an effects chaos run found: each record's effects must be in DynamoDB exactly once. */
+export interface EffectsSummary {
+  /** Item applications beyond the first: an item's count grew more than the set of records it holds. */
+  effectsAppliedTwice: number;
+  /**
+   * Records handled (live or redriven) whose effect is not on an item it must be on, plus records on only one of the
+   * two items of their transaction (half applied).
+   */
+  effectsMissing: number;
+}
+
+/**
+ * One item of the chaos handler's effects as read back: `n` grows by one per application, `offsets` holds the
+ * offset of every record applied (a set: a second application of a record adds nothing to it).
+ */
+export interface EffectItem {
+  readonly n: number;
+  readonly offsets: ReadonlySet<number>;
+}
+
+/** The items one record's effects go to: its key's counter (one write), its key's ledger and its partition's log (one transaction). */
+export interface EffectTargets {
+  readonly counter: string;
+  readonly ledger: string;
+  readonly log: string;
+}
+
+/**
+ * Checks effects read back from DynamoDB against an independent count: `mustApply` are the records the verifier
+ * saw handled successfully (live or by a redrive; not those still parked or in the event source's on-failure
+ * destination, which may or may not have applied theirs before failing), `touched` every record any handler call
+ * ran, each with the items its effects go to. A record is applied twice when an item's `n` exceeds its set;
+ * missing when handled and absent from one of its items, or present on only one of its transaction's items.
+ */
+export function verifyEffects(
+  mustApply: Iterable<string>,
+  touched: ReadonlyMap<string, { offset: number; targets: EffectTargets }>,
+  items: ReadonlyMap<string, EffectItem>,
+  note: (problem: string) => void = () => {},
+): EffectsSummary {
+  let effectsAppliedTwice = 0;
+  for (const [id, item] of items) {
+    const extra = item.n - item.offsets.size;
+    if (extra !== 0) note(`effects: item ${id} counts ${item.n} applications of ${item.offsets.size} records`);
+    effectsAppliedTwice += Math.max(0, extra);
+  }
+  const holds = (itemId: string, offset: number) => items.get(itemId)?.offsets.has(offset) ?? false;
+  let effectsMissing = 0;
+  for (const id of mustApply) {
+    const record = touched.get(id);
+    if (!record) {
+      effectsMissing++;
+      note(`effects: ${id} was handled, but no call applied its effects`);
+      continue;
+    }
+    for (const itemId of [record.targets.counter, record.targets.ledger, record.targets.log]) {
+      if (holds(itemId, record.offset)) continue;
+      effectsMissing++;
+      note(`effects: ${id} was handled, but item ${itemId} does not hold it`);
+    }
+  }
+  for (const [id, { offset, targets }] of touched) {
+    const onLedger = holds(targets.ledger, offset);
+    if (onLedger !== holds(targets.log, offset)) {
+      effectsMissing++;
+      note(
+        `effects: ${id} is on ${onLedger ? 'its ledger but not its log' : 'its log but not its ledger'}: half applied`,
+      );
+    }
+  }
+  return { effectsAppliedTwice, effectsMissing };
 }

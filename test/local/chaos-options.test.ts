@@ -15,19 +15,20 @@ const BAD: Array<{ args: string[]; error: string; spawn?: true }> = [
   { spawn: true, args: ['--seed', '-1'], error: '--seed must be a whole number from 0 to 2147483647, got "-1"' },
   { spawn: true, args: ['--seed'], error: `--seed needs a whole number from 0 to 2147483647 after it; ${SEE_HELP}` },
   { spawn: true, args: ['--verbose=1'], error: `--verbose takes no value, got "1"; ${SEE_HELP}` },
+  { args: ['--effects=yes'], error: `--effects takes no value, got "yes"; ${SEE_HELP}` },
   {
     spawn: true,
     args: ['--bogus'],
-    error: `unknown flag --bogus; the flags are --runs, --seed, --verbose, --help; ${SEE_HELP}`,
+    error: `unknown flag --bogus; the flags are --runs, --seed, --verbose, --effects, --help; ${SEE_HELP}`,
   },
   { spawn: true, args: ['5'], error: `unexpected argument "5": npm run chaos -- takes flags only; ${SEE_HELP}` },
 ];
 
 describe("npm run chaos's flags", () => {
   it('default to 50 runs from seed 1 and read what is given', () => {
-    expect(parseChaosFlags([])).toEqual({ options: { runs: 50, seed: 1, verbose: false } });
-    expect(parseChaosFlags(['--runs', '5', '--seed=7', '--verbose'])).toEqual({
-      options: { runs: 5, seed: 7, verbose: true },
+    expect(parseChaosFlags([])).toEqual({ options: { runs: 50, seed: 1, verbose: false, effects: false } });
+    expect(parseChaosFlags(['--runs', '5', '--seed=7', '--verbose', '--effects'])).toEqual({
+      options: { runs: 5, seed: 7, verbose: true, effects: true },
     });
   });
 
@@ -40,7 +41,9 @@ describe("npm run chaos's flags", () => {
 
   it('list every flag in --help', () => {
     expect(parseChaosFlags(['--help'])).toEqual({ help: true });
-    for (const flag of ['--runs', '--seed', '--verbose', '--help']) expect(CHAOS_HELP).toContain(`  ${flag} `);
+    for (const flag of ['--runs', '--seed', '--verbose', '--effects', '--help']) {
+      expect(CHAOS_HELP).toContain(`  ${flag} `);
+    }
   });
 
   it('make npm run chaos exit 2 on each bad input, with that one line on stderr, no stack trace, before starting anything', async () => {
