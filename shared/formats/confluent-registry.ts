@@ -19,6 +19,12 @@ import { protobufWriter } from './writer-schemas.js';
 export const CONFLUENT_MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
 
+/** What Tidemark calls on a `@kafkajs/confluent-schema-registry` `SchemaRegistry`. */
+export interface ConfluentRegistryClient {
+  getSchema(id: number): Promise<unknown>;
+  readonly cache: { getSchema(id: number): { readonly type?: unknown } | undefined };
+}
+
 /** Options of {@link confluentRegistry}. */
 export interface ConfluentRegistryOptions extends SchemaCacheOptions {
   /** The registry's base URL (`https://…`, or `http://…` inside a VPC). Required unless `client` is given. */
@@ -27,9 +33,10 @@ export interface ConfluentRegistryOptions extends SchemaCacheOptions {
   readonly auth?: { readonly username: string; readonly password: string };
   /**
    * A client of your own from `@kafkajs/confluent-schema-registry` (an agent, middlewares, other retries); `url`,
-   * `auth` and `retries` are then not used.
+   * `auth` and `retries` are then not used. Typed by what Tidemark calls, so the library's types (which need the DOM
+   * lib) stay out of a team's type graph.
    */
-  readonly client?: ConfluentClient;
+  readonly client?: ConfluentRegistryClient;
   /**
    * Retries of one fetch by the client, inside one handler attempt; Tidemark's retry policy retries the attempt.
    * @default 1
@@ -69,7 +76,7 @@ class ConfluentRegistry implements SchemaRegistry {
       );
     }
     if (options.client) {
-      this.client = options.client;
+      this.client = options.client as unknown as ConfluentClient;
       this.where = 'the given client';
     } else {
       const url = options.url;
