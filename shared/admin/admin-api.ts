@@ -264,7 +264,11 @@ async function command(
     }
     case 'reset': {
       const resets = backend.resets;
-      if (!resets) throw new AdminRequestError('Unavailable', 'reset needs Kafka access, which this API does not have');
+      if (!resets)
+        throw new AdminRequestError(
+          'Unavailable',
+          'reset is not available on this admin API: it needs Kafka access and a reset runner (TrackingProcessor deploys both, except for mTLS clusters; locally, run tidemark reset --endpoint <url> --brokers <host:port>)',
+        );
       const reset = resetBody(body);
       const plan = await resets.plan(processor.name, reset);
       if (reset.dryRun !== false) return json(200, { dryRun: true, plan });
