@@ -16,6 +16,7 @@ import { sweepBatchSizes } from './scenarios/batch-size-sweep.js';
 import { measureLimits } from './scenarios/limits.js';
 import { compareOnOnePartition } from './scenarios/one-partition.js';
 import { measureOverhead } from './scenarios/overhead.js';
+import { measureEffectsCost } from './scenarios/effects.js';
 import { measureParkingCost } from './scenarios/parking-cost.js';
 import { scalePartitions } from './scenarios/partition-scaling.js';
 import { runSequentialBaseline } from './scenarios/sequential.js';
@@ -70,11 +71,12 @@ async function throughputScenarios(ctx: ScenarioContext): Promise<Measurements> 
 }
 
 /** The scenarios that measure DynamoDB itself: on the real token store only, whose requests are what they cost. */
-async function dynamoDbScenarios(ctx: ScenarioContext): Promise<Pick<Measurements, 'parking' | 'limits'>> {
+async function dynamoDbScenarios(ctx: ScenarioContext): Promise<Pick<Measurements, 'parking' | 'effects' | 'limits'>> {
   const { store, dynamoDb, client, progress } = ctx.env;
   if (!dynamoDb || !client) return {};
   const parking = await measureParkingCost({ store, dynamoDb, progress });
+  const effects = await measureEffectsCost({ client, dynamoDb, progress });
   // Watched from here on only: the watch asks for every token item back, which would slow the runs above.
   const limits = await measureLimits({ store, watch: watchItemSizes(client), progress });
-  return { parking, limits };
+  return { parking, effects, limits };
 }

@@ -11,6 +11,7 @@ export function summary(report: BenchReport): string {
     ...decoders(report),
     ...dynamoDb(report),
     ...parking(report),
+    ...effects(report),
     ...limits(report),
     ...cost(report),
     'Targets:',
@@ -100,6 +101,24 @@ function parking(report: BenchReport): string[] {
       `${parking.parkedPerBatch} parked (1%)`,
       `${parking.onePercentParked.writesPerBatch} writes, ${parking.onePercentParked.writeUnitsPerBatch} WCU per batch`,
     ),
+  ];
+}
+
+function effects(report: BenchReport): string[] {
+  const { effects } = report;
+  if (!effects) return [];
+  const pass = (p: { writesPerRecord: number; awsWriteUnitsPerRecord: number; usPerRecord: number }) =>
+    `${p.writesPerRecord} writes, ${p.awsWriteUnitsPerRecord} WCU on AWS, ${p.usPerRecord} µs per record`;
+  return [
+    `Exactly-once effects (${effects.records} records, one after the other, DynamoDB Local):`,
+    line('plain update (no helper)', pass(effects.plainUpdate)),
+    line('one item', `${pass(effects.singleItem)} (${effects.singleItem.helperUsPerRecord} µs the helper's own)`),
+    line('one item, delivered again', pass(effects.singleItem.again)),
+    line(
+      '3-item transaction',
+      `${pass(effects.threeItemTransaction)} (${effects.threeItemTransaction.helperUsPerRecord} µs the helper's own)`,
+    ),
+    line('3-item transaction, again', pass(effects.threeItemTransaction.again)),
   ];
 }
 

@@ -12,6 +12,7 @@ import type { LimitsReport } from '../scenarios/limits.js';
 import type { OnePartitionRuns } from '../scenarios/one-partition.js';
 import type { DecodersReport } from '../scenarios/decoders.js';
 import type { OverheadReport } from '../scenarios/overhead.js';
+import type { EffectsCost } from '../scenarios/effects.js';
 import type { ParkingCost } from '../scenarios/parking-cost.js';
 import type { PartitionScalingReport } from '../scenarios/partition-scaling.js';
 import type { LimitRates, ThroughputBounds } from './bounds.js';
@@ -48,6 +49,8 @@ export interface BenchReport {
   readonly targets: Targets;
   /** On DynamoDB only: what parking dead letters costs. */
   readonly parking?: ParkingCost;
+  /** On DynamoDB only: what the exactly-once effects helper costs per record. */
+  readonly effects?: EffectsCost;
   /** On DynamoDB only: item sizes and layout reads at 1,024 segments. */
   readonly limits?: LimitsReport;
 }
@@ -65,6 +68,7 @@ export interface Measurements {
   readonly overhead: OverheadReport;
   readonly decoders: DecodersReport;
   readonly parking?: ParkingCost;
+  readonly effects?: EffectsCost;
   readonly limits?: LimitsReport;
 }
 
@@ -82,7 +86,7 @@ export interface RunFacts {
 /** The report, in its documented order: the measured sections and those derived from them. */
 export function buildReport(run: RunFacts, measured: Measurements): BenchReport {
   const { options } = run;
-  const { runs, overhead, parking, limits } = measured;
+  const { runs, overhead, parking, effects, limits } = measured;
   const dynamoDb = dynamoDbReport(options, runs, run.onDynamoDb);
   const cost = costReport(options, run.storeKind, {
     sequential: measured.sequential,
@@ -120,6 +124,7 @@ export function buildReport(run: RunFacts, measured: Measurements): BenchReport 
     cost,
     targets,
     ...(parking ? { parking } : {}),
+    ...(effects ? { effects } : {}),
     ...(limits ? { limits } : {}),
   };
 }
