@@ -159,6 +159,48 @@ export {
 } from './formats/record-format.js';
 export { RecordDecodeError, DecodeFailure, type RecordPart } from './formats/record-decode-error.js';
 export { DecodedRecord, type HandlerRecord, type FormattedHandler } from './formats/decoded-record.js';
+/**
+ * Exactly-once effects: {@link exactlyOnce} writes a record's effects into the team's own DynamoDB tables so that
+ * each lands once (every item keeps the position of the last record of each key applied to it, and every write is
+ * conditional on it; several items go in one transaction); {@link idempotency} runs effects outside DynamoDB once
+ * per record or key, with a completion fenced by the claim's owner and epoch. Their counts (`EffectsApplied`,
+ * `EffectsAlreadyApplied`, `TransactionConflicts`) go out with the processor's metrics.
+ */
+export {
+  exactlyOnce,
+  requestToken,
+  TRANSACTION_LIMITS,
+  type ExactlyOnce,
+  type ExactlyOnceOptions,
+  type EffectContext,
+  type EffectUpdate,
+  type EffectPut,
+  type EffectConditionCheck,
+  type EffectAction,
+  type EffectResult,
+  type EffectStats,
+} from './effects/exactly-once.js';
+export {
+  idempotency,
+  idempotencyKey,
+  IdempotencyStatus,
+  MAX_RESULT_BYTES,
+  type Idempotency,
+  type IdempotencyOptions,
+  type IdempotencyContext,
+  type IdempotentCallOptions,
+} from './effects/idempotency.js';
+export { positionAttribute, type RecordPosition } from './effects/effect-position.js';
+export { EffectMetric } from './effects/effect-metrics.js';
+export {
+  EffectRefusedError,
+  EffectRefusal,
+  EffectConditionFailedError,
+  TransactionConflictError,
+  IdempotencyInProgressError,
+  IdempotencyFencedError,
+  IdempotencyResultError,
+} from './effects/effect-errors.js';
 export {
   Dispatcher,
   type DispatchResult,
