@@ -25,6 +25,7 @@ import { tokenKeys } from '../shared/tokens/token-table.js';
 import { TrackingProcessorConfigError } from './config-error.js';
 import { BUNDLING } from './function-entries.js';
 import { nagResource } from './nag.js';
+import { placeInNetwork } from './network-access.js';
 import type { KafkaNetwork } from './props.js';
 import { TABLE_ACTIONS } from './table-actions.js';
 
@@ -289,7 +290,7 @@ export class ResetStateMachine extends Construct {
       // Moving offsets joins each group (the broker holds a first join for about 3 s) once per topic.
       timeout: Duration.minutes(step === 'move' || step === 'write' ? 10 : 2),
     });
-    if (access.kafka && props.kafka.network) this.placeInNetwork(fn, role, props.kafka.network);
+    if (access.kafka && props.kafka.network) placeInNetwork(this, fn, role, props.kafka.network);
     return fn;
   }
 
@@ -322,49 +323,6 @@ export class ResetStateMachine extends Construct {
         groups.map((g) => mskArn(this, mskClusterArn, 'group', g)),
       );
     }
-  }
-
-  /**
-   * Runs the function in the cluster's subnets with its security groups (Lambda's VpcConfig: the subnets name the
-   * VPC). The subnets need a route to DynamoDB and Lambda's API (a NAT or VPC endpoints) for the steps that call them.
-   */
-  private placeInNetwork(fn: NodejsFunction, role: iam.Role, network: KafkaNetwork): void {
-    (fn.node.defaultChild as lambda.CfnFunction).vpcConfig = {
-      subnetIds: network.subnets.map((s) => s.subnetId),
-      securityGroupIds: network.securityGroups.map((g) => g.securityGroupId),
-    };
-    const stack = Stack.of(this);
-    const ec2Arn = (resource: string, resourceName: string) =>
-      stack.formatArn({ service: 'ec2', resource, resourceName });
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
-        resources: ['*'],
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['ec2:CreateNetworkInterface'],
-        resources: [
-          ec2Arn('network-interface', '*'),
-          ...network.subnets.map((s) => ec2Arn('subnet', s.subnetId)),
-          ...network.securityGroups.map((g) => ec2Arn('security-group', g.securityGroupId)),
-        ],
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
-        resources: [ec2Arn('network-interface', '*')],
-      }),
-    );
-    const reason =
-      'A function in a VPC creates and deletes its network interfaces; EC2 Describe actions support no resource-level ' +
-      'permissions and interface ids are not known in advance. Creation is limited to the given subnets and groups.';
-    Validations.of(role).acknowledge(
-      { id: 'AwsSolutions-IAM5[Resource::*]', reason },
-      { id: `AwsSolutions-IAM5[${nagResource(this, ec2Arn('network-interface', '*'))}]`, reason },
-    );
   }
 }
 

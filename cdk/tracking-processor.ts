@@ -17,6 +17,7 @@ import { ADMIN_ENV } from '../shared/admin/admin-settings.js';
 import { EVENT_SOURCES_ENV } from '../shared/operations/lambda-event-source-control.js';
 import { ENV, kafkaAdminSettingsToEnv } from '../shared/settings.js';
 import { AdminApi, resolveAdminSettings } from './admin-api.js';
+import { placeInNetwork } from './network-access.js';
 import { ResetStateMachine, type ResetKafkaAccess } from './reset-state-machine.js';
 import { TOKEN_TABLE_KEYS, tokenKeys } from '../shared/tokens/token-table.js';
 import { BUNDLING, coordinatorEntry, functionEntry, writeProcessorEntries } from './function-entries.js';
@@ -309,14 +310,7 @@ export class TrackingProcessor extends Construct {
       secret.encryptionKey?.grantDecrypt(role);
     }
     const network = msk?.network ?? selfManagedKafka?.network;
-    if (network) {
-      const cfn = fn.node.defaultChild as lambda.CfnFunction;
-      cfn.vpcConfig = {
-        subnetIds: network.subnets.map((subnet) => subnet.subnetId),
-        securityGroupIds: network.securityGroups.map((group) => group.securityGroupId),
-      };
-      this.grantNetworkInterfaces(role, network);
-    }
+    if (network) placeInNetwork(this, fn, role, network);
   }
 
   /** A function with a role of its own: its log group, and the listed table actions on this processor's items only. */

@@ -88,15 +88,16 @@ describe('admin API', () => {
         ...grants(['kafka-cluster:Connect', 'kafka:GetBootstrapBrokers'], [CLUSTER_ARN]),
         ...grants(['kafka-cluster:DescribeTopic'], [`${ARN_PREFIX}:topic/${CLUSTER_PATH}/orders`]),
         ...grants(['kafka-cluster:DescribeGroup'], [`${ARN_PREFIX}:group/${CLUSTER_PATH}/tidemark-order-projection`]),
-        ...grants(
-          ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs'],
-          ['*'],
-        ),
+        // A function in a VPC: its own network interfaces, in the cluster's subnets and security group only.
+        ...grants(['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets'], ['*']),
         ...grants(
           ['ec2:CreateNetworkInterface'],
           [`${EC2}:network-interface/*`, `${EC2}:subnet/${SUBNET}`, `${EC2}:security-group/${SECURITY_GROUP}`],
         ),
-        ...grants(['ec2:DeleteNetworkInterface'], [`${EC2}:network-interface/*`]),
+        ...grants(
+          ['ec2:AssignPrivateIpAddresses', 'ec2:DeleteNetworkInterface', 'ec2:UnassignPrivateIpAddresses'],
+          [`${EC2}:network-interface/*`],
+        ),
         // Active tracing, as every function of the construct.
         ...grants(['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], ['*']),
       ].sort(),
