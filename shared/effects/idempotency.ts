@@ -119,7 +119,7 @@ const ran = new WeakMap<object, Set<string>>();
 
 class IdempotencyRecords implements Idempotency {
   private readonly documents: DynamoDBDocumentClient;
-  private readonly tableName: string;
+  private tableName: string | undefined;
   private readonly ttlSeconds: number;
   private readonly graceMs: number;
   private readonly clock: () => number;
@@ -128,13 +128,9 @@ class IdempotencyRecords implements Idempotency {
     if (!options?.client || typeof options.client.send !== 'function') {
       throw new ConfigurationError('idempotency needs a DynamoDBClient as `client`');
     }
-    const tableName = options.tableName ?? process.env[ENV.tableName];
-    if (tableName === undefined || !TABLE_NAME.pattern.test(tableName)) {
-      throw new ConfigurationError(
-        `idempotency needs a table: give tableName or set ${ENV.tableName} (${TABLE_NAME.allowed}), got ${JSON.stringify(tableName)}`,
-      );
-    }
-    this.tableName = tableName;
+    // Without a name the table is read from the environment at the first run, not here: the processor's module is
+    // also loaded where there is none (the construct reads it at synth, unit tests run it in memory).
+    if (options.tableName !== undefined) this.tableName = checkedTable(options.tableName);
     this.ttlSeconds = whole('ttlSeconds', options.ttlSeconds ?? DEFAULT_TTL_SECONDS, 60);
     this.graceMs = whole('inProgressGraceMs', options.inProgressGraceMs ?? 10_000, 0);
     this.documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
@@ -173,6 +169,12 @@ class IdempotencyRecords implements Idempotency {
     return result;
   }
 
+  /** The table, from the options or (the first time it is needed) `TIDEMARK_TABLE_NAME`. */
+  private table(): string {
+    this.tableName ??= checkedTable(process.env[ENV.tableName]);
+    return this.tableName;
+  }
+
   /** Takes the record for this run; returns the stored record instead when the effect completed before. */
   private async take(
     key: { pk: string; sk: string },
@@ -184,7 +186,7 @@ class IdempotencyRecords implements Idempotency {
     try {
       await this.documents.send(
         new PutCommand({
-          TableName: this.tableName,
+          TableName: this.table(),
           Item: {
             ...key,
             id,
@@ -239,7 +241,7 @@ class IdempotencyRecords implements Idempotency {
     try {
       await this.documents.send(
         new UpdateCommand({
-          TableName: this.tableName,
+          TableName: this.table(),
           Key: key,
           UpdateExpression: `SET #status = :completed, completedAt = :now, expiresAt = :expires${
             tooLarge ? ', resultOmitted = :true' : text === undefined ? '' : ', #result = :result'
@@ -278,7 +280,7 @@ class IdempotencyRecords implements Idempotency {
     try {
       await this.documents.send(
         new UpdateCommand({
-          TableName: this.tableName,
+          TableName: this.table(),
           Key: key,
           UpdateExpression: 'SET #until = :zero',
           ConditionExpression: '#status = :inProgress AND #owner = :owner AND epoch = :epoch AND fence = :fence',
@@ -384,6 +386,15 @@ function checkContext(context: IdempotencyContext): void {
       "an idempotent effect needs the handler's context (processor, topic, partition, offset, epoch, requestId, deadline)",
     );
   }
+}
+
+function checkedTable(tableName: string | undefined): string {
+  if (tableName === undefined || !TABLE_NAME.pattern.test(tableName)) {
+    throw new ConfigurationError(
+      `idempotency needs a table: give tableName or set ${ENV.tableName} (${TABLE_NAME.allowed}), got ${JSON.stringify(tableName)}`,
+    );
+  }
+  return tableName;
 }
 
 function whole(name: string, value: number, min: number): number {
