@@ -1,6 +1,6 @@
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -25,6 +25,7 @@ import { tokenKeys } from '../shared/tokens/token-table.js';
 import { TrackingProcessorConfigError } from './config-error.js';
 import { BUNDLING } from './function-entries.js';
 import { nagResource } from './nag.js';
+import { mskArn } from './msk-arn.js';
 import { placeInNetwork } from './network-access.js';
 import type { KafkaNetwork } from './props.js';
 import { TABLE_ACTIONS } from './table-actions.js';
@@ -364,21 +365,4 @@ function validate(props: ResetStateMachineProps): KafkaAdminSettings {
       (error as Error).message,
     );
   }
-}
-
-/** `arn:…:kafka:…:topic|group/<cluster name>/<cluster uuid>/<name>` of the MSK cluster. */
-function mskArn(scope: Construct, clusterArn: string, resource: 'topic' | 'group', name: string): string {
-  const cluster = Arn.split(clusterArn, ArnFormat.SLASH_RESOURCE_NAME);
-  return Arn.format(
-    {
-      partition: cluster.partition,
-      service: 'kafka',
-      region: cluster.region,
-      account: cluster.account,
-      resource,
-      resourceName: `${cluster.resourceName}/${name}`,
-      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-    },
-    Stack.of(scope),
-  );
 }

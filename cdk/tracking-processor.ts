@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Stage, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Stage, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -17,6 +17,7 @@ import { ADMIN_ENV } from '../shared/admin/admin-settings.js';
 import { EVENT_SOURCES_ENV } from '../shared/operations/lambda-event-source-control.js';
 import { ENV, kafkaAdminSettingsToEnv } from '../shared/settings.js';
 import { AdminApi, resolveAdminSettings } from './admin-api.js';
+import { mskArn } from './msk-arn.js';
 import { placeInNetwork } from './network-access.js';
 import { ResetStateMachine, type ResetKafkaAccess } from './reset-state-machine.js';
 import { TOKEN_TABLE_KEYS, tokenKeys } from '../shared/tokens/token-table.js';
@@ -297,11 +298,11 @@ export class TrackingProcessor extends Construct {
       allow(['kafka-cluster:Connect', 'kafka:GetBootstrapBrokers'], [msk.clusterArn]);
       allow(
         ['kafka-cluster:DescribeTopic'],
-        topics.map((topic) => this.mskArn('topic', topic)),
+        topics.map((topic) => mskArn(this, this.settings.msk!.clusterArn, 'topic', topic)),
       );
       allow(
         ['kafka-cluster:DescribeGroup'],
-        topics.map((topic) => this.mskArn('group', consumerGroupIds[topic]!)),
+        topics.map((topic) => mskArn(this, this.settings.msk!.clusterArn, 'group', consumerGroupIds[topic]!)),
       );
     }
     const secret = selfManagedKafka?.authentication === 'mtls' ? undefined : selfManagedKafka?.secret;
@@ -407,7 +408,7 @@ export class TrackingProcessor extends Construct {
           role.addToPrincipalPolicy(
             new iam.PolicyStatement({
               actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
-              resources: [this.mskArn('topic', destination.topic)],
+              resources: [mskArn(this, this.settings.msk!.clusterArn, 'topic', destination.topic)],
             }),
           );
         }
@@ -495,11 +496,11 @@ export class TrackingProcessor extends Construct {
       );
       allow(
         ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
-        topics.map((topic) => this.mskArn('topic', topic)),
+        topics.map((topic) => mskArn(this, this.settings.msk!.clusterArn, 'topic', topic)),
       );
       allow(
         ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'],
-        topics.map((topic) => this.mskArn('group', consumerGroupIds[topic]!)),
+        topics.map((topic) => mskArn(this, this.settings.msk!.clusterArn, 'group', consumerGroupIds[topic]!)),
       );
     }
     for (const secret of [selfManagedKafka?.secret, selfManagedKafka?.rootCaCertificate]) {
@@ -571,23 +572,6 @@ export class TrackingProcessor extends Construct {
     Validations.of(role).acknowledge(
       { id: 'AwsSolutions-IAM5[Resource::*]', reason },
       { id: `AwsSolutions-IAM5[${nagResource(this, ec2Arn('network-interface', '*'))}]`, reason },
-    );
-  }
-
-  /** `arn:…:kafka:…:topic|group/<cluster name>/<cluster uuid>/<name>` of the MSK cluster. */
-  private mskArn(resource: 'topic' | 'group', name: string): string {
-    const cluster = Arn.split(this.settings.msk!.clusterArn, ArnFormat.SLASH_RESOURCE_NAME);
-    return Arn.format(
-      {
-        partition: cluster.partition,
-        service: 'kafka',
-        region: cluster.region,
-        account: cluster.account,
-        resource,
-        resourceName: `${cluster.resourceName}/${name}`,
-        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-      },
-      Stack.of(this),
     );
   }
 
