@@ -16,7 +16,7 @@ describe('table actions of the idempotency records', () => {
 
     // Every path: take and complete, a stored result, a refusal while held, a failure that releases the record.
     await once.run(context, async () => 'done');
-    await once.run({ ...context, attempt: 2 }, async () => 'again');
+    await once.run({ ...context }, async () => 'again');
     const held = once.run({ ...context, offset: 4 }, () => new Promise((resolve) => setTimeout(resolve, 200)));
     await rejectionOf(() => once.run({ ...context, offset: 4, redrive: true, requestId: 'other' }, async () => 1));
     await held;
