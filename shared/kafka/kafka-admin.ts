@@ -13,7 +13,11 @@ export interface KafkaAdmin {
   /** The group's committed offsets on `topic`: the next offset it reads per partition, `null` where none is committed. */
   groupOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: number | null }>>;
   /** Moves the group's committed offsets on `topic`. The broker refuses while the group has members. */
-  setGroupOffsets(groupId: string, topic: string, offsets: ReadonlyArray<{ partition: number; offset: number }>): Promise<void>;
+  setGroupOffsets(
+    groupId: string,
+    topic: string,
+    offsets: ReadonlyArray<{ partition: number; offset: number }>,
+  ): Promise<void>;
   /** Closes the connection. */
   close(): Promise<void>;
 }

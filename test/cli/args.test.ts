@@ -14,7 +14,11 @@ const USAGE_ERRORS: Array<[string[], string | RegExp, string]> = [
     'tidemark scale  <processor> <segments>',
   ],
   [['help', 'frob'], 'unknown command "frob"', 'tidemark init   [<processor>]'],
-  [[], 'missing <command>: one of init, status, split, merge, scale, console, reset, dead-letters, help', 'tidemark init'],
+  [
+    [],
+    'missing <command>: one of init, status, split, merge, scale, console, reset, dead-letters, help',
+    'tidemark init',
+  ],
   [
     ['--bogus'],
     'unknown option --bogus; give a command first (init, status, split, merge, scale, console, reset, dead-letters, help)',
