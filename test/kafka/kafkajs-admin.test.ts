@@ -130,11 +130,18 @@ describe("the kafkajs admin against librdkafka's mock cluster", () => {
 
     const error = await admin.setGroupOffsets(groupId, TOPIC, [{ partition: 0, offset: 0 }]).catch((e: unknown) => e);
 
-    expect(error).toBeInstanceOf(GroupNotEmptyError);
-    expect((error as GroupNotEmptyError).retriable).toBe(true);
-    expect((error as Error).message).toMatch(
-      /^consumer group "admin-busy" has (other|\d+ other) member\(?s?\)?: its offsets can only move while it is empty/,
-    );
+    // The usual answer: our member joined as a follower (or another led). On a loaded machine the mock sometimes
+    // aborts the join mid-rebalance instead; that is refused too, retriable (the state machine retries both), and
+    // says the group may still have members. Either way nothing moved.
+    expect(error).toBeInstanceOf(KafkaAdminError);
+    expect((error as KafkaAdminError).retriable).toBe(true);
+    if (error instanceof GroupNotEmptyError) {
+      expect(error.message).toMatch(
+        /^consumer group "admin-busy" has (other|\d+ other) member\(?s?\)?: its offsets can only move while it is empty/,
+      );
+    } else {
+      expect((error as Error).message).toContain('it may still have members');
+    }
     expect((await admin.groupOffsets(groupId, TOPIC))[0]).toEqual({ partition: 0, offset: 4 });
   });
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, beforeEach, describe, it } from 'vitest';
 import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
@@ -449,40 +450,47 @@ describe.concurrent("KafkaPoller against librdkafka's mock cluster", () => {
     expect(await committedOffsets(groupId, topic)).toEqual(ends(produced));
   });
 
-  it('hands partitions over when a second poller joins and leaves the group, losing no record', async ({ expect }) => {
-    const topic = TOPICS.rebalance;
-    const groupId = 'group-rebalance';
-    const delivered = new Set<string>();
-    const deliver: DeliverFunction = async (event) => {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      for (const r of recordsOf(event)) delivered.add(idOf(r));
-      return ok;
-    };
-    const produced: Produced[] = [];
-    let producing = true;
-    const producerLoop = (async () => {
-      for (let round = 0; producing; round++) {
-        produced.push(...(await produce(topic, 2, 4, `round-${round}`)));
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    })();
+  // librdkafka's mock cluster sometimes answers a SyncGroup of a member joining mid-rebalance with a protocol error on
+  // a loaded machine (kafkajs then crashes that consumer); a second attempt runs with a fresh group. The assertions
+  // are unchanged: every record handled, none lost, the hand-over seen.
+  it(
+    'hands partitions over when a second poller joins and leaves the group, losing no record',
+    { retry: 1 },
+    async ({ expect }) => {
+      const topic = TOPICS.rebalance;
+      const groupId = `group-rebalance-${randomUUID()}`;
+      const delivered = new Set<string>();
+      const deliver: DeliverFunction = async (event) => {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        for (const r of recordsOf(event)) delivered.add(idOf(r));
+        return ok;
+      };
+      const produced: Produced[] = [];
+      let producing = true;
+      const producerLoop = (async () => {
+        for (let round = 0; producing; round++) {
+          produced.push(...(await produce(topic, 2, 4, `round-${round}`)));
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+      })();
 
-    // A short session: the mock waits the session timeout less a second for members to rejoin a rebalance.
-    const timings = { batchSize: 5, sessionTimeoutMs: 3_000, heartbeatIntervalMs: 500 };
-    const first = await startPoller({ topics: [topic], groupId, deliver, ...timings });
-    const second = await startPoller({ topics: [topic], groupId, deliver, ...timings });
-    await waitFor('both pollers deliver', () => first.stats.deliveries > 0 && second.stats.deliveries > 0);
-    await second.stop();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    producing = false;
-    await producerLoop;
-    await waitFor('the remaining poller commits everything', () =>
-      Object.entries(ends(produced)).every(([tp, end]) => first.committedOffsets().get(tp) === end),
-    );
-    await first.stop();
+      // A short session: the mock waits the session timeout less a second for members to rejoin a rebalance.
+      const timings = { batchSize: 5, sessionTimeoutMs: 3_000, heartbeatIntervalMs: 500 };
+      const first = await startPoller({ topics: [topic], groupId, deliver, ...timings });
+      const second = await startPoller({ topics: [topic], groupId, deliver, ...timings });
+      await waitFor('both pollers deliver', () => first.stats.deliveries > 0 && second.stats.deliveries > 0);
+      await second.stop();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      producing = false;
+      await producerLoop;
+      await waitFor('the remaining poller commits everything', () =>
+        Object.entries(ends(produced)).every(([tp, end]) => first.committedOffsets().get(tp) === end),
+      );
+      await first.stop();
 
-    const missing = produced.map((r) => `${r.topicPartition}@${r.offset}`).filter((id) => !delivered.has(id));
-    expect(missing).toEqual([]);
-    expect(await committedOffsets(groupId, topic)).toEqual(ends(produced));
-  });
+      const missing = produced.map((r) => `${r.topicPartition}@${r.offset}`).filter((id) => !delivered.has(id));
+      expect(missing).toEqual([]);
+      expect(await committedOffsets(groupId, topic)).toEqual(ends(produced));
+    },
+  );
 });
