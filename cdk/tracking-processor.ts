@@ -18,7 +18,7 @@ import { EVENT_SOURCES_ENV } from '../shared/operations/lambda-event-source-cont
 import { ENV, kafkaAdminSettingsToEnv } from '../shared/settings.js';
 import { AdminApi, resolveAdminSettings } from './admin-api.js';
 import { mskArn } from './msk-arn.js';
-import { placeInNetwork } from './network-access.js';
+import { grantNetworkInterfaces, placeInNetwork } from './network-access.js';
 import { ResetStateMachine, type ResetKafkaAccess } from './reset-state-machine.js';
 import { TOKEN_TABLE_KEYS, tokenKeys } from '../shared/tokens/token-table.js';
 import { BUNDLING, coordinatorEntry, functionEntry, writeProcessorEntries } from './function-entries.js';
@@ -535,44 +535,19 @@ export class TrackingProcessor extends Construct {
    * Describe actions support no resource-level permissions, and a new interface's id is not known in advance.
    */
   private grantNetworkInterfaces(role: iam.IRole, network: KafkaNetwork): void {
-    const stack = Stack.of(this);
-    const ec2Arn = (resource: string, resourceName: string) =>
-      stack.formatArn({ service: 'ec2', resource, resourceName });
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: [
-          'ec2:DescribeNetworkInterfaces',
-          'ec2:DescribeSecurityGroups',
-          'ec2:DescribeSubnets',
-          'ec2:DescribeVpcs',
-        ],
-        resources: ['*'],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['ec2:CreateNetworkInterface'],
-        resources: [
-          ec2Arn('network-interface', '*'),
-          ...network.subnets.map((subnet) => ec2Arn('subnet', subnet.subnetId)),
-          ...network.securityGroups.map((group) => ec2Arn('security-group', group.securityGroupId)),
-        ],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['ec2:DeleteNetworkInterface'],
-        resources: [ec2Arn('network-interface', '*')],
-      }),
-    );
-    const reason =
-      'The Kafka event source pollers create and delete their network interfaces with the function role. ' +
-      'EC2 Describe actions support no resource-level permissions, and interface ids are not known in advance; ' +
-      'creation is limited to the configured subnets and security groups.';
-    Validations.of(role).acknowledge(
-      { id: 'AwsSolutions-IAM5[Resource::*]', reason },
-      { id: `AwsSolutions-IAM5[${nagResource(this, ec2Arn('network-interface', '*'))}]`, reason },
-    );
+    grantNetworkInterfaces(this, role, network, {
+      describe: [
+        'ec2:DescribeNetworkInterfaces',
+        'ec2:DescribeSecurityGroups',
+        'ec2:DescribeSubnets',
+        'ec2:DescribeVpcs',
+      ],
+      manage: ['ec2:DeleteNetworkInterface'],
+      reason:
+        'The Kafka event source pollers create and delete their network interfaces with the function role. ' +
+        'EC2 Describe actions support no resource-level permissions, and interface ids are not known in advance; ' +
+        'creation is limited to the configured subnets and security groups.',
+    });
   }
 
   /** State machine roles: CDK's log delivery and X-Ray statements, and invoke grants that include `:*`. */
